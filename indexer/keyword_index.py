@@ -1,0 +1,165 @@
+"""The Whoosh keyword index over passages: text, heading and the article title.
+
+Documents are keyed by the store's passage id; everything else a result needs is
+read back from the store, so the index holds only what ranking and filtering need.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh import scoring
+from whoosh.fields import ID, TEXT, Schema
+
+from indexer.analysis import arabic_analyzer
+from indexer.layout import IndexLayout, read_json, write_json_atomic
+from indexer.store import Filters, Store
+
+TITLE_BOOST = 2.0
+HEADING_BOOST = 1.0
+
+
+@dataclass(frozen=True)
+class KeywordQuery:
+    """Analyzed query: terms are OR-ed; each phrase (a list of analyzed terms) must match."""
+
+    terms: tuple[str, ...]
+    phrases: tuple[tuple[str, ...], ...] = ()
+
+
+def make_schema() -> Schema:
+    analyzer = arabic_analyzer()
+    return Schema(
+        pid=ID(stored=True, unique=True),
+        article_id=ID(stored=True),
+        text=TEXT(analyzer=analyzer, phrase=True),
+        heading=TEXT(analyzer=analyzer, phrase=False),
+        title=TEXT(analyzer=analyzer, phrase=False, field_boost=TITLE_BOOST),
+        source=ID, section=ID, date=ID,
+    )
+
+
+def _document(passage, article_row) -> dict:
+    return {
+        "pid": str(passage.pid), "article_id": passage.article_id, "text": passage.text,
+        "heading": passage.heading, "title": article_row["title"],
+        "source": article_row["source"], "section": article_row["section"],
+        "date": article_row["date"][:10],
+    }
+
+
+def filter_query(filters: Filters) -> wq.Query | None:
+    parts = []
+    if filters.source:
+        parts.append(wq.Term("source", filters.source))
+    if filters.section:
+        parts.append(wq.Term("section", filters.section))
+    if filters.since or filters.until:
+        # Empty dates sort first: start at "0" so an undated article never matches a date filter.
+        parts.append(wq.TermRange("date", filters.since or "0", filters.until or "\uffff"))
+    return wq.And(parts) if parts else None
+
+
+def build_query(query: KeywordQuery) -> wq.Query:
+    fields = (("text", 1.0), ("title", 1.0), ("heading", HEADING_BOOST))
+    clauses: list[wq.Query] = [
+        wq.Or([wq.Term(f, t, boost=b) for f, b in fields]) for t in dict.fromkeys(query.terms)]
+    if query.phrases:
+        required = [wq.Phrase("text", list(p)) if len(p) > 1 else wq.Term("text", p[0])
+                    for p in query.phrases if p]
+        return wq.AndMaybe(wq.And(required), wq.Or(clauses)) if clauses else wq.And(required)
+    return wq.Or(clauses)
+
+
+class KeywordIndex:
+    def __init__(self, layout: IndexLayout):
+        self.layout = layout
+        self._ix = None
+        self._searcher = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def create(self) -> None:
+        if self.layout.keyword_dir.exists():
+            shutil.rmtree(self.layout.keyword_dir)
+        self.layout.keyword_dir.mkdir(parents=True)
+        self._ix = whoosh_index.create_in(str(self.layout.keyword_dir), make_schema())
+        self.set_generation(0)
+
+    def open(self) -> "KeywordIndex":
+        if self._ix is None:
+            self._ix = whoosh_index.open_dir(str(self.layout.keyword_dir))
+        return self
+
+    def exists(self) -> bool:
+        return whoosh_index.exists_in(str(self.layout.keyword_dir))
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    @property
+    def generation(self) -> int:
+        return int(read_json(self.layout.keyword_state, {"generation": -1})["generation"])
+
+    def set_generation(self, generation: int) -> None:
+        write_json_atomic(self.layout.keyword_state, {"generation": generation})
+
+    # -- writing -------------------------------------------------------------------
+    def apply(self, store: Store, pids: Sequence[int], new_pids: Sequence[int] = ()) -> None:
+        """Make the index agree with the store: drop each of ``pids``, then add what the store holds
+        for ``pids`` and ``new_pids``. ``new_pids`` need no delete (ids are never reused), which
+        saves a lookup per passage on the common path of an indexing run.
+        """
+        self.open()
+        writer = self._ix.writer(limitmb=256)
+        try:
+            for pid in pids:
+                writer.delete_by_term("pid", str(pid))
+            for passage, row in store.iter_passages([*pids, *new_pids]):
+                writer.add_document(**_document(passage, row))
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+
+    def rebuild(self, store: Store) -> None:
+        self.close()
+        self.create()
+        writer = self._ix.writer(limitmb=512)
+        for passage, row in store.iter_passages():
+            writer.add_document(**_document(passage, row))
+        writer.commit(optimize=True)
+        self.set_generation(store.generation())
+
+    def optimize(self) -> None:
+        self.open()
+        self._ix.optimize()
+
+    # -- reading -------------------------------------------------------------------
+    def searcher(self):
+        self.open()
+        if self._searcher is None:
+            self._searcher = self._ix.searcher(weighting=scoring.BM25F())
+        elif not self._searcher.up_to_date():
+            self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    def search(self, query: KeywordQuery, limit: int, filters: Filters = Filters()) -> tuple[list[tuple[int, float]], int]:
+        """Top ``limit`` (pid, BM25F score) pairs and the number of matching passages."""
+        if not query.terms and not query.phrases:
+            return [], 0
+        results = self.searcher().search(build_query(query), limit=limit, filter=filter_query(filters))
+        hits = [(int(hit["pid"]), float(hit.score)) for hit in results]
+        return hits, len(results)
+
+    def doc_count(self) -> int:
+        return self.searcher().doc_count()
+
+    def all_pids(self) -> set[int]:
+        reader = self.searcher().reader()
+        return {int(fields["pid"]) for _, fields in reader.iter_docs()}

@@ -1,0 +1,82 @@
+"""The on-disk layout of an index folder: the one place that knows file names.
+
+    index/
+      manifest.json      settings the index was built with (format, analyzer, encoder, chunking)
+      store.sqlite       the source of truth: articles, passages, offsets, embeddings, change log
+      keyword/           Whoosh index (derived from the store)
+      vectors.faiss      faiss index (derived from the store)
+      vectors.json       which store generation vectors.faiss reflects
+      keyword.json       which store generation keyword/ reflects
+      writer.lock        held by the one process allowed to write
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store.sqlite"
+
+    @property
+    def keyword_dir(self) -> Path:
+        return self.root / "keyword"
+
+    @property
+    def keyword_state(self) -> Path:
+        return self.root / "keyword.json"
+
+    @property
+    def vectors(self) -> Path:
+        return self.root / "vectors.faiss"
+
+    @property
+    def vectors_state(self) -> Path:
+        return self.root / "vectors.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "writer.lock"
+
+    def exists(self) -> bool:
+        return self.manifest.is_file() and self.store.is_file()
+
+    def size_on_disk(self) -> int:
+        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write to a temporary name and rename, so readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, ensure_ascii=False, indent=2, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path, default: dict | None = None) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if default is not None:
+            return default
+        raise

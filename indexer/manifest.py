@@ -1,0 +1,66 @@
+"""The index manifest: the settings an index was built with, checked on every open."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from indexer.analysis import ANALYZER_NAME, ANALYZER_VERSION
+from indexer.chunking import ChunkingParams
+from indexer.encoders import EncoderSpec
+from indexer.layout import FORMAT_VERSION, IndexLayout, read_json, write_json_atomic
+
+
+class ManifestError(Exception):
+    """An index built with settings this engine or this command cannot use."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    encoder: EncoderSpec
+    chunking: ChunkingParams = field(default_factory=ChunkingParams)
+    analyzer: str = ANALYZER_NAME
+    analyzer_version: int = ANALYZER_VERSION
+    format: int = FORMAT_VERSION
+    vector_index: str = "auto"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["encoder"] = self.encoder.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Manifest":
+        return cls(encoder=EncoderSpec(**data["encoder"]), chunking=ChunkingParams(**data["chunking"]),
+                   analyzer=data["analyzer"], analyzer_version=data["analyzer_version"],
+                   format=data["format"], vector_index=data.get("vector_index", "auto"))
+
+    def save(self, layout: IndexLayout) -> None:
+        write_json_atomic(layout.manifest, self.to_dict())
+
+    @classmethod
+    def load(cls, layout: IndexLayout) -> "Manifest":
+        try:
+            manifest = cls.from_dict(read_json(layout.manifest))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ManifestError(f"{layout.manifest}: unreadable manifest ({exc})") from None
+        manifest.check_engine()
+        return manifest
+
+    def check_engine(self) -> None:
+        if self.format != FORMAT_VERSION:
+            raise ManifestError(f"index format {self.format} is not supported by this baheth"
+                                f" (format {FORMAT_VERSION}); rebuild the index")
+        if (self.analyzer, self.analyzer_version) != (ANALYZER_NAME, ANALYZER_VERSION):
+            raise ManifestError(
+                f"index was built with analyzer {self.analyzer} v{self.analyzer_version}, this baheth uses"
+                f" {ANALYZER_NAME} v{ANALYZER_VERSION}; run `baheth check --repair` to rebuild the keyword index")
+
+    def check_encoder(self, requested: str | None) -> None:
+        if requested and requested != self.encoder.name:
+            raise ManifestError(
+                f"index was built with encoder '{self.encoder.name}', not '{requested}';"
+                f" use `baheth embed --model {requested}` to re-encode it")
+
+    def check_chunking(self, params: ChunkingParams) -> None:
+        if params != self.chunking:
+            raise ManifestError(f"index was built with chunking {asdict(self.chunking)}, not {asdict(params)};"
+                                " index into a new folder to change passage size")

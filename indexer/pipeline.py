@@ -1,0 +1,296 @@
+"""The indexing pipeline: read -> chunk -> encode -> store -> keyword and vector indexes.
+
+Articles go through in batches. Each batch is committed to SQLite first (the source
+of truth, embeddings included), then applied to the derived Whoosh and faiss indexes,
+which record the store generation they reflect; a crash between the two is repaired
+from the store's change log on the next open, without re-encoding. Encoding the next
+batch runs in a worker thread while the current batch is written, so the encoder
+(which releases the GIL and uses both cores) is never idle waiting for Whoosh.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+
+from indexer.articles import Article, ReadError, Record, check_paths, read_paths
+from indexer.chunking import ChunkingParams, split_passages
+from indexer.embedding_cache import EmbeddingCache
+from indexer.encoders import DEFAULT_ENCODER, Encoder, load_encoder
+from indexer.keyword_index import KeywordIndex
+from indexer.layout import IndexLayout
+from indexer.lock import WriterLock
+from indexer.manifest import Manifest
+from indexer.store import NewPassage, Store, content_hash
+from indexer.vector_index import VectorIndex
+
+BATCH_ARTICLES = 64
+EMBED_BATCH = 64
+
+
+class StrictStop(Exception):
+    """--strict: the first bad record stops the run (earlier batches stay committed)."""
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    passages: int = 0
+    encoded: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+                "failed": self.failed, "passages": self.passages, "encoded": self.encoded,
+                "errors": self.errors, "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}
+
+
+@dataclass
+class PreparedArticle:
+    article: Article
+    digest: str
+    passages: list[NewPassage]
+    is_new: bool
+
+
+class _Stopwatch:
+    def __init__(self, seconds: dict[str, float], stage: str):
+        self.seconds, self.stage = seconds, stage
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.seconds[self.stage] += time.perf_counter() - self.t0
+
+
+class Indexer:
+    """Writes to one index folder; holds the writer lock while open.
+
+    >>> with Indexer("index") as ix:
+    ...     report = ix.add_paths(["seeds/"])
+    """
+
+    def __init__(self, path: str | Path, *, encoder: str | Encoder | None = None,
+                 vectors: bool = True, chunking: ChunkingParams | None = None,
+                 cache_dir: str | Path | None = None, wait: float = 0.0):
+        self.layout = IndexLayout(Path(path))
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        self.lock = WriterLock(self.layout.lock, wait=wait).acquire()
+        try:
+            self._open(encoder, chunking, cache_dir, vectors)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _open(self, encoder, chunking, cache_dir, vectors) -> None:
+        requested = encoder if isinstance(encoder, str) or encoder is None else encoder.spec.name
+        if self.layout.manifest.exists():
+            self.manifest = Manifest.load(self.layout)
+            self.manifest.check_encoder(requested)
+            if chunking is not None:
+                self.manifest.check_chunking(chunking)
+        self.vectors_enabled = vectors
+        self._encoder = encoder if encoder is not None and not isinstance(encoder, str) else None
+        self._encoder_name = requested or (self.manifest.encoder.name if self.layout.manifest.exists() else DEFAULT_ENCODER)
+        if not self.layout.manifest.exists():
+            self.manifest = Manifest(encoder=self.encoder.spec, chunking=chunking or ChunkingParams())
+        self.store = Store(self.layout.store)
+        self.keyword = KeywordIndex(self.layout)
+        self.vectors = VectorIndex(self.layout, self.manifest.encoder.dim)
+        self._cache_dir = cache_dir
+        self._cache: EmbeddingCache | None = None
+        if not self.layout.manifest.exists():
+            self.keyword.create()
+            self.vectors.save(0)
+            self.manifest.save(self.layout)
+        self.sync()
+
+    # -- context -------------------------------------------------------------------
+    def __enter__(self) -> "Indexer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.keyword.close()
+        self.store.close()
+        if self._cache is not None:
+            self._cache.close()
+        self.lock.release()
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self._encoder_name)
+        return self._encoder
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        if self._cache is None:
+            self._cache = EmbeddingCache(self._cache_dir)
+        return self._cache
+
+    # -- catch-up ------------------------------------------------------------------
+    def sync(self) -> dict[str, int]:
+        """Bring the derived indexes up to the store's generation; returns passages re-applied."""
+        generation = self.store.generation()
+        applied = {}
+        if not self.keyword.exists() or self.keyword.generation < 0:
+            self.keyword.rebuild(self.store)
+            applied["keyword"] = self.store.count_passages()
+        elif self.keyword.generation < generation:
+            pids = self.store.changed_since(self.keyword.generation)
+            self.keyword.apply(self.store, pids)
+            self.keyword.set_generation(generation)
+            applied["keyword"] = len(pids)
+        if self.vectors.generation < 0 or not self.layout.vectors.exists():
+            self.vectors.rebuild(self.store)
+            applied["vectors"] = self.store.count_passages(embedded_only=True)
+        elif self.vectors.generation < generation:
+            pids = self.store.changed_since(self.vectors.generation)
+            self.vectors.apply(self.store, pids)
+            self.vectors.save(generation)
+            applied["vectors"] = len(pids)
+        return applied
+
+    # -- adding --------------------------------------------------------------------
+    def add_paths(self, paths: Sequence[str], **options) -> IndexReport:
+        check_paths(paths)
+        return self.add(read_paths(paths), **options)
+
+    def add(self, records: Iterable[Record | Article], *, strict: bool = False, progress: bool = False,
+            on_commit: Callable[[list[str]], None] | None = None,
+            batch_size: int = BATCH_ARTICLES) -> IndexReport:
+        report = IndexReport()
+        started = time.perf_counter()
+        bar = _progress_bar(progress)
+        batches = self._batches(records, report, strict, batch_size)
+        try:
+            for prepared in self._encoded(batches, report):
+                ids = self._commit(prepared, report)
+                if on_commit:
+                    on_commit(ids)
+                bar.update(len(prepared))
+        finally:
+            bar.close()
+            with _Stopwatch(report.seconds, "vectors"):
+                self.vectors.save(self.store.generation())
+            report.seconds["total"] = time.perf_counter() - started
+        return report
+
+    def _batches(self, records, report, strict, batch_size) -> Iterator[list[PreparedArticle]]:
+        pending: dict[str, PreparedArticle] = {}
+        iterator = iter(records)
+        while True:
+            with _Stopwatch(report.seconds, "read"):
+                record = next(iterator, None)
+            if record is None:
+                break
+            if isinstance(record, ReadError):
+                report.failed += 1
+                report.errors.append(str(record))
+                if strict:
+                    raise StrictStop(str(record))
+                continue
+            with _Stopwatch(report.seconds, "chunk"):
+                prepared = self._prepare(record, pending)
+            if prepared is None:
+                report.unchanged += 1
+                continue
+            pending[record.id] = prepared
+            if len(pending) >= batch_size:
+                yield list(pending.values())
+                pending = {}
+        if pending:
+            yield list(pending.values())
+
+    def _prepare(self, article: Article, pending: dict[str, PreparedArticle]) -> PreparedArticle | None:
+        digest = content_hash(article)
+        earlier = pending.get(article.id)
+        stored = self.store.stored_hash(article.id)
+        if earlier is None and stored == digest:
+            return None
+        spans = split_passages(article.body, self.manifest.chunking)
+        passages = [NewPassage(s.start, s.end, s.heading, article.body[s.start:s.end]) for s in spans]
+        is_new = stored is None and (earlier is None or earlier.is_new)
+        return PreparedArticle(article, digest, passages, is_new)
+
+    def _encoded(self, batches: Iterator[list[PreparedArticle]], report: IndexReport) -> Iterator[list[PreparedArticle]]:
+        """Yield each batch with embeddings, encoding batch i+1 while the caller writes batch i."""
+        if not self.vectors_enabled:
+            yield from batches
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder") as pool:
+            pending = None
+            for batch in batches:
+                future = pool.submit(self._encode_batch, batch, report)
+                if pending is not None:
+                    yield pending.result()
+                pending = future
+            if pending is not None:
+                yield pending.result()
+
+    def _encode_batch(self, batch: list[PreparedArticle], report: IndexReport) -> list[PreparedArticle]:
+        texts = [p.text for item in batch for p in item.passages]
+        with _Stopwatch(report.seconds, "encode"):
+            vectors, fresh = self.cache.encode_passages(self.encoder.spec, texts, self.encoder.encode_passages)
+        report.encoded += fresh
+        rows = iter(vectors)
+        for item in batch:
+            item.passages = [NewPassage(p.start, p.end, p.heading, p.text, next(rows)) for p in item.passages]
+        return batch
+
+    def _commit(self, batch: list[PreparedArticle], report: IndexReport) -> list[str]:
+        with _Stopwatch(report.seconds, "sqlite"):
+            old_pids = {item.article.id: self._pids_of(item.article.id) for item in batch if not item.is_new}
+            with self.store.transaction():
+                new_pids = []
+                for item in batch:
+                    new_pids += self.store.replace_article(item.article, item.digest, item.passages)
+            generation = self.store.generation()
+        removed = [pid for pids in old_pids.values() for pid in pids]
+        with _Stopwatch(report.seconds, "keyword"):
+            self.keyword.apply(self.store, removed, new_pids)
+            self.keyword.set_generation(generation)
+        with _Stopwatch(report.seconds, "vectors"):
+            self.vectors.remove(removed)
+            self.vectors.apply(self.store, new_pids)
+        for item in batch:
+            if item.is_new:
+                report.added += 1
+            else:
+                report.updated += 1
+            report.passages += len(item.passages)
+        return [item.article.id for item in batch]
+
+    def _pids_of(self, article_id: str) -> list[int]:
+        return [p.pid for p in self.store.passages_of(article_id)]
+
+    # -- deleting ------------------------------------------------------------------
+    def delete(self, article_ids: Iterable[str]) -> int:
+        ids = list(dict.fromkeys(article_ids))
+        removed_pids = [pid for art in ids for pid in self._pids_of(art)]
+        with self.store.transaction():
+            deleted = sum(self.store.delete_article(art) for art in ids)
+        generation = self.store.generation()
+        self.keyword.apply(self.store, removed_pids)
+        self.keyword.set_generation(generation)
+        self.vectors.remove(removed_pids)
+        self.vectors.save(generation)
+        return deleted
+
+
+def _progress_bar(enabled: bool):
+    from tqdm import tqdm
+    # disable=None lets tqdm turn itself off when stderr is not a terminal.
+    return tqdm(total=None, unit=" articles", disable=None if enabled else True, dynamic_ncols=True)

@@ -1,0 +1,265 @@
+"""SQLite store: the source of truth for articles, passages and their embeddings.
+
+The passage row id is the vector id and the keyword document key, so there is one
+mapping and nothing to drift. Every passage that is added, re-embedded or deleted is
+appended to ``log``; the derived indexes remember the last log sequence they applied
+(their *generation*) and catch up from the log after a crash.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from indexer.articles import Article
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL, date TEXT NOT NULL, source TEXT NOT NULL,
+    url TEXT NOT NULL, section TEXT NOT NULL, body TEXT NOT NULL,
+    metadata TEXT NOT NULL, content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    pid INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL, end INTEGER NOT NULL,
+    heading TEXT NOT NULL, text TEXT NOT NULL,
+    embedding BLOB
+);
+CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
+CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, pid INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    pid: int
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    start: int
+    end: int
+    heading: str
+    text: str
+    embedding: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions applied inside both retrievers, before their top-k cut."""
+
+    source: str | None = None
+    section: str | None = None
+    since: str | None = None   # ISO date, inclusive
+    until: str | None = None   # ISO date, inclusive
+
+    def active(self) -> bool:
+        return any((self.source, self.section, self.since, self.until))
+
+
+def content_hash(article: Article) -> str:
+    canonical = json.dumps(article.to_dict(), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _blob(vector: np.ndarray | None) -> bytes | None:
+    return None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+
+
+class Store:
+    def __init__(self, path: Path, readonly: bool = False):
+        uri = f"file:{path}?mode={'ro' if readonly else 'rwc'}"
+        self.conn = sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        if not readonly:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.executescript(SCHEMA)
+        # FULL: a batch reported committed survives power loss, not only a process crash.
+        self.conn.execute("PRAGMA synchronous=FULL")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- writing -------------------------------------------------------------------
+    def transaction(self):
+        """``with store.transaction():`` commits on success, rolls back on error."""
+        return self.conn
+
+    def stored_hash(self, article_id: str) -> str | None:
+        row = self.conn.execute("SELECT content_hash FROM articles WHERE id=?", (article_id,)).fetchone()
+        return row[0] if row else None
+
+    def replace_article(self, article: Article, digest: str, passages: Sequence[NewPassage]) -> list[int]:
+        """Insert or replace one article and its passages; returns the new passage ids."""
+        self._delete_passages(article.id)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?)",
+            (article.id, article.title, article.date, article.source, article.url,
+             article.section, article.body, json.dumps(article.metadata, ensure_ascii=False), digest))
+        pids = []
+        for ordinal, p in enumerate(passages):
+            cur = self.conn.execute(
+                "INSERT INTO passages(article_id, ordinal, start, end, heading, text, embedding)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (article.id, ordinal, p.start, p.end, p.heading, p.text, _blob(p.embedding)))
+            pids.append(cur.lastrowid)
+        self._log(pids)
+        return pids
+
+    def delete_article(self, article_id: str) -> bool:
+        self._delete_passages(article_id)
+        return self.conn.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
+
+    def _delete_passages(self, article_id: str) -> None:
+        old = [r[0] for r in self.conn.execute("SELECT pid FROM passages WHERE article_id=?", (article_id,))]
+        if old:
+            self.conn.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
+            self._log(old)
+
+    def set_embeddings(self, pids: Sequence[int], vectors: np.ndarray) -> None:
+        self.conn.executemany("UPDATE passages SET embedding=? WHERE pid=?",
+                              [(_blob(v), pid) for pid, v in zip(pids, vectors)])
+        self._log(pids)
+
+    def clear_embeddings(self) -> None:
+        self.conn.execute("UPDATE passages SET embedding=NULL")
+
+    def _log(self, pids: Iterable[int]) -> None:
+        self.conn.executemany("INSERT INTO log(pid) VALUES (?)", [(pid,) for pid in pids])
+
+    # -- reading -------------------------------------------------------------------
+    def generation(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM log").fetchone()[0]
+
+    def changed_since(self, generation: int) -> list[int]:
+        rows = self.conn.execute("SELECT DISTINCT pid FROM log WHERE seq > ? ORDER BY pid", (generation,))
+        return [r[0] for r in rows]
+
+    def count_articles(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def count_passages(self, embedded_only: bool = False) -> int:
+        where = " WHERE embedding IS NOT NULL" if embedded_only else ""
+        return self.conn.execute(f"SELECT COUNT(*) FROM passages{where}").fetchone()[0]
+
+    def article(self, article_id: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM articles WHERE id=?", (article_id,)).fetchone()
+
+    def articles_meta(self, article_ids: Iterable[str]) -> dict[str, sqlite3.Row]:
+        ids = list(dict.fromkeys(article_ids))
+        rows = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                    f"SELECT id, title, date, source, url, section FROM articles WHERE id IN ({marks})", chunk):
+                rows[row["id"]] = row
+        return rows
+
+    def passages_of(self, article_id: str) -> list[StoredPassage]:
+        rows = self.conn.execute(
+            "SELECT pid, article_id, ordinal, start, end, heading, text FROM passages"
+            " WHERE article_id=? ORDER BY ordinal", (article_id,))
+        return [StoredPassage(*r) for r in rows]
+
+    def passages(self, pids: Iterable[int]) -> dict[int, StoredPassage]:
+        found = {}
+        for chunk in _chunks(list(pids), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(
+                    "SELECT pid, article_id, ordinal, start, end, heading, text FROM passages"
+                    f" WHERE pid IN ({marks})", chunk):
+                found[r[0]] = StoredPassage(*r)
+        return found
+
+    def iter_passages(self, pids: Iterable[int] | None = None) -> Iterator[tuple[StoredPassage, sqlite3.Row]]:
+        """Passages with their article's title and filter fields, for (re)building the keyword index."""
+        sql = ("SELECT p.pid, p.article_id, p.ordinal, p.start, p.end, p.heading, p.text,"
+               " a.title, a.date, a.source, a.section FROM passages p JOIN articles a ON a.id = p.article_id")
+        if pids is None:
+            for r in self.conn.execute(sql + " ORDER BY p.pid"):
+                yield StoredPassage(*r[:7]), r
+            return
+        for chunk in _chunks(list(pids), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(sql + f" WHERE p.pid IN ({marks}) ORDER BY p.pid", chunk):
+                yield StoredPassage(*r[:7]), r
+
+    def embeddings(self, pids: Iterable[int] | None = None, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) batches of stored embeddings, in pid order."""
+        if pids is None:
+            cursor = self.conn.execute("SELECT pid, embedding FROM passages WHERE embedding IS NOT NULL ORDER BY pid")
+            while rows := cursor.fetchmany(batch):
+                yield _stack(rows)
+            return
+        for chunk in _chunks(list(pids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT pid, embedding FROM passages WHERE embedding IS NOT NULL AND pid IN ({marks})"
+                " ORDER BY pid", chunk).fetchall()
+            if rows:
+                yield _stack(rows)
+
+    def missing_embeddings(self, limit: int) -> list[tuple[int, str]]:
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT pid, text FROM passages WHERE embedding IS NULL ORDER BY pid LIMIT ?", (limit,))]
+
+    def article_of(self, pids: Iterable[int]) -> dict[int, str]:
+        """passage id -> article id, for the passages that still exist."""
+        owner = {}
+        for chunk in _chunks(list(pids), 500):
+            marks = ",".join("?" * len(chunk))
+            owner.update(self.conn.execute(f"SELECT pid, article_id FROM passages WHERE pid IN ({marks})", chunk))
+        return owner
+
+    def filtered_pids(self, filters: Filters) -> np.ndarray:
+        where, args = filter_sql(filters)
+        rows = self.conn.execute(
+            f"SELECT p.pid FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}", args)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def article_ids(self, source: str | None = None, before: str | None = None) -> list[str]:
+        where, args = filter_sql(Filters(source=source), alias="articles")
+        if before:
+            where += " AND articles.date != '' AND substr(articles.date, 1, 10) < ?"
+            args.append(before)
+        return [r[0] for r in self.conn.execute(f"SELECT id FROM articles WHERE {where}", args)]
+
+
+def filter_sql(filters: Filters, alias: str = "a") -> tuple[str, list]:
+    clauses, args = ["1=1"], []
+    if filters.source:
+        clauses.append(f"{alias}.source = ?"); args.append(filters.source)
+    if filters.section:
+        clauses.append(f"{alias}.section = ?"); args.append(filters.section)
+    if filters.since:
+        clauses.append(f"{alias}.date != '' AND substr({alias}.date, 1, 10) >= ?"); args.append(filters.since)
+    if filters.until:
+        clauses.append(f"{alias}.date != '' AND substr({alias}.date, 1, 10) <= ?"); args.append(filters.until)
+    return " AND ".join(clauses), args
+
+
+def _stack(rows) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    return ids, vecs
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -1,0 +1,57 @@
+"""Snippets with highlighted query terms, located through the analyzer's offsets.
+
+A passage is analyzed with the same analyzer as the query; every token whose term is a
+query term is marked at its original characters, so the highlight covers the word as
+written (with its diacritics, hamza and prefixes) even when the query spelled it otherwise.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from indexer.analysis import analyze_spans
+
+Span = tuple[int, int]
+
+
+def term_spans(text: str, terms: Iterable[str]) -> list[Span]:
+    wanted = set(terms)
+    return [(t.start, t.end) for t in analyze_spans(text) if t.term in wanted]
+
+
+def snippet(text: str, spans: list[Span], max_chars: int = 320) -> tuple[str, tuple[Span, ...]]:
+    """A window of ``text`` around the densest group of spans, cut at spaces, with the spans
+    shifted to the window."""
+    if len(text) <= max_chars:
+        return text, tuple(spans)
+    start = _best_window_start(spans, max_chars)
+    start = _snap_back(text, start)
+    end = min(len(text), start + max_chars)
+    if end < len(text):
+        cut = text.rfind(" ", start, end)
+        end = cut if cut > start else end
+    window = text[start:end].strip()
+    shift = start + (len(text[start:end]) - len(text[start:end].lstrip()))
+    inside = tuple((s - shift, e - shift) for s, e in spans if s >= shift and e <= shift + len(window))
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if end < len(text) else ""
+    shifted = tuple((s + len(prefix), e + len(prefix)) for s, e in inside)
+    return prefix + window + suffix, shifted
+
+
+def _best_window_start(spans: list[Span], width: int) -> int:
+    if not spans:
+        return 0
+    best, best_count = spans[0][0], 0
+    for i, (s, _) in enumerate(spans):
+        count = sum(1 for s2, e2 in spans[i:] if e2 <= s + width)
+        if count > best_count:
+            best, best_count = s, count
+    # Start a little before the first highlighted word so it reads in context.
+    return max(0, best - width // 5)
+
+
+def _snap_back(text: str, start: int) -> int:
+    if start == 0:
+        return 0
+    space = text.rfind(" ", 0, start)
+    return space + 1 if space >= 0 else 0

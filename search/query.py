@@ -1,0 +1,52 @@
+"""The query language: words, and phrases in "double quotes" or «guillemets».
+
+Deliberately small. Nothing a user types is handed to Whoosh's query parser, so field
+prefixes, wildcards, AND/OR/NOT and unbalanced brackets are plain text: they can
+neither fail to parse nor reach fields or files the user was not meant to touch.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from indexer.analysis import analyze
+from indexer.keyword_index import KeywordQuery
+
+PHRASE = re.compile(r'"([^"]*)"|«([^»]*)»')
+QUOTES = re.compile(r'["«»]')
+
+
+class QueryError(ValueError):
+    """A query with nothing to search for."""
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    text: str                 # as typed
+    dense_text: str           # what the encoder sees: the text without quote marks
+    keyword: KeywordQuery     # analyzed terms and phrases
+
+    @property
+    def terms(self) -> frozenset[str]:
+        """Every analyzed term, for highlighting and term overlap."""
+        return frozenset(self.keyword.terms) | {t for p in self.keyword.phrases for t in p}
+
+
+def parse_query(text: str) -> ParsedQuery:
+    phrases = []
+    for match in PHRASE.finditer(text):
+        terms = tuple(analyze(match.group(1) or match.group(2) or ""))
+        if terms:
+            phrases.append(terms)
+    rest = QUOTES.sub(" ", PHRASE.sub(" ", text))
+    keyword = KeywordQuery(terms=tuple(dict.fromkeys(analyze(rest))), phrases=tuple(phrases))
+    dense_text = " ".join(QUOTES.sub(" ", text).split())
+    return ParsedQuery(text=text, dense_text=dense_text, keyword=keyword)
+
+
+def require_terms(query: ParsedQuery) -> None:
+    if not query.terms:
+        if not query.text.strip():
+            raise QueryError("the query is empty")
+        raise QueryError(f"the query «{query.text.strip()}» has no searchable words"
+                         " (only punctuation or stopwords)")

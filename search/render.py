@@ -1,0 +1,44 @@
+"""Plain-text rendering of results for a terminal (bold highlights); --json bypasses this."""
+from __future__ import annotations
+
+import click
+
+from search.results import SearchResults, StoredArticle
+
+
+def bold_spans(text: str, spans) -> str:
+    out, last = [], 0
+    for start, end in spans:
+        out.append(text[last:start])
+        out.append(click.style(text[start:end], bold=True))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def print_results(results: SearchResults) -> None:
+    if results.notice:
+        click.echo(f"note: {results.notice}", err=True)
+    if not results.hits:
+        click.echo("no results")
+        return
+    click.echo(f"{results.total} {results.level} ({results.mode}); showing"
+               f" {results.hits[0].rank}-{results.hits[-1].rank}")
+    for hit in results.hits:
+        title = hit.title or hit.article_id
+        meta = " · ".join(x for x in (hit.date, hit.source, hit.section) if x)
+        click.echo(f"\n{hit.rank}. {title}  [{hit.article_id}]  score {hit.score:.4f}")
+        if meta:
+            click.echo(f"   {meta}")
+        click.echo(f"   {bold_spans(hit.snippet, hit.highlights)}")
+
+
+def print_article(article: StoredArticle) -> None:
+    click.echo(article.title or article.id)
+    meta = " · ".join(x for x in (article.id, article.date, article.source, article.section, article.url) if x)
+    click.echo(meta)
+    for p in article.passages:
+        click.echo("")
+        if p["heading"]:
+            click.echo(click.style(p["heading"], bold=True))
+        click.echo(f"[{p['passage_id']}] {p['text']}")

