@@ -7,7 +7,7 @@ extractor share one definition.
 
 Design notes:
 
-* ``normalize`` is NFKC, then casefold, then a character map (diacritics,
+* ``normalize`` is NFKC, then lowercase, then a character map (diacritics,
   tatweel and invisible joiners/bidi controls dropped; alef, yeh, teh marbuta,
   waw/yeh hamza and eastern digits folded), repeated until stable so that it
   is idempotent.
@@ -87,21 +87,28 @@ WORD_PATTERN = re.compile(
 
 
 def _normalize_once(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold().translate(_TRANSLATION)
+    # lower(), not casefold(): casefold and NFKC undo each other on some Greek and Latin
+    # letters (U+1FB6, U+01F0, ...), so a loop over both never settles.
+    return unicodedata.normalize("NFKC", text).lower().translate(_TRANSLATION)
 
 
 def normalize(text: str) -> str:
     """Fold ``text`` to its search form; idempotent.
 
     Deleting a character can let NFKC compose its neighbours (``e`` ZWJ
-    U+0301), and casefolding can leave non-NFKC text, so the steps repeat
-    until nothing changes.  The map's outputs are never its inputs, so only
-    NFKC and casefold need re-checking.
+    U+0301), and lowercasing can leave non-NFKC text, so the steps repeat
+    until nothing changes (a few rounds at most; bounded so no input can hang it).
     """
     out = _normalize_once(text)
-    while not (unicodedata.is_normalized("NFKC", out) and out.casefold() == out):
-        out = _normalize_once(out)
+    for _ in range(_MAX_ROUNDS):
+        again = _normalize_once(out)
+        if again == out:
+            break
+        out = again
     return out
+
+
+_MAX_ROUNDS = 8
 
 
 @lru_cache(maxsize=1 << 17)

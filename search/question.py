@@ -1,0 +1,572 @@
+"""Question analysis for question-driven lookup.
+
+Why: a question such as «كم يبلغ حجم التبادل التجاري بين العراق وإيران؟»
+carries two different signals.  Its content words are what the keyword and
+dense retrievers should look for, while the interrogative («كم») says what the
+answer must contain (a number).  Feeding the interrogative to BM25 only adds
+noise -- «ما» and «من» occur in nearly every passage -- and ignoring it throws
+away the cheapest way to tell an answer sentence from one that merely repeats
+the question.  So ``analyze_question`` splits the question into
+``keyword_text`` and an ``AnswerType``, and ``answer_type_match`` scores how
+well a candidate sentence fits that type.
+
+Rules chosen (all cheap, lexical, and documented here so they can be tuned):
+
+* Interrogative patterns are matched at the start of the question, after an
+  optional attached «و»/«ف» («وما هو»).  If none is found there, patterns
+  built on an unambiguous interrogative («متى», «أين», «كم», «كيف», «لماذا»,
+  «هل», «في أي مدينة» ...) are also looked for further in («نجيب محفوظ، متى
+  ولد؟»).  «من», «ما», «لم» and a bare «أي» are only read as interrogatives
+  at the start, because mid-sentence they are a preposition, a relative or
+  negation, and «that is».
+* «من» at the start is a preposition, not "who", when followed by one of the
+  set phrases news statements open with («من المتوقع», «من جهة», «من خلال»
+  ...); «ما» is negation before «زال/يزال/دام»; «لم» is "why" only when the
+  text carries a question mark, since without one it is the past negation
+  «لم يحضر».
+* «أي» (and «في/إلى/من/بـ/لـ أي») takes its type from the noun after it:
+  time nouns → DATE, place nouns → PLACE, person/organisation nouns → PERSON.
+  «ما/ما هو/ما هي/شو/إيش» likewise look at their head noun: «عدد/نسبة/مساحة
+  ...» → NUMBER, «تاريخ/موعد» → DATE, «عاصمة/موقع» → PLACE, «سبب» → REASON,
+  «اسم» → PERSON unless a place noun follows («ما اسم مدينة ...» → PLACE).
+* ``keyword_text`` drops the matched pattern, the generic nouns that are part
+  of it («عدد» in «كم عدد», «اسم» in «ما اسم», «عام/مدينة ...» after «أي»),
+  and every «؟ ?»; informative head nouns such as «عاصمة» are kept.
+* ``interrogative`` is the matched pattern as written, without the attached
+  «و»/«ف».
+* Words are compared after ``indexer.arabic.normalize``, the same folding
+  the indexes use, so hamza, diacritic and tatweel variants all match.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+from typing import Iterable
+
+from indexer.arabic import normalize
+
+__all__ = ["AnswerType", "QuestionAnalysis", "analyze_question", "answer_type_match"]
+
+
+class AnswerType(str, Enum):
+    NUMBER = "number"
+    DATE = "date"
+    PLACE = "place"
+    PERSON = "person"  # a person or an organisation
+    REASON = "reason"
+    MANNER = "manner"
+    YESNO = "yesno"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    question: str
+    keyword_text: str
+    answer_type: AnswerType
+    interrogative: str
+
+
+def _norm_set(words: Iterable[str]) -> frozenset[str]:
+    """Vocabulary written in ordinary spelling, stored in the form text is compared in."""
+    return frozenset(normalize(w) for w in words)
+
+
+# ------------------------------------------------------------ tokens
+
+_QUESTION_MARKS_RE = re.compile("[؟?？⸮]")
+_TOKEN_RE = re.compile(r"\S+")
+# Letters, digits and the marks that sit on letters: the part of a token that
+# is a word, as opposed to quotes and punctuation glued to it.
+_CORE_RE = re.compile(r"[\w\u064B-\u065F\u0670]+(?:.*[\w\u064B-\u065F\u0670])?")
+_MARK_RE = re.compile(r"[\u064B-\u065F\u0670\u0640]*")
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int  # offsets of the word core in the question
+    end: int
+    norm: str  # normalized core
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens = []
+    for m in _TOKEN_RE.finditer(text):
+        core = _CORE_RE.search(m.group())
+        if core is None:
+            continue
+        # The question is normalized token by token so offsets stay in the original.
+        norm = normalize(core.group())
+        if norm:
+            tokens.append(_Token(m.start() + core.start(), m.start() + core.end(), norm))
+    return tokens
+
+
+# ------------------------------------------------------------ patterns
+
+_DATE_NOUNS = _norm_set(
+    "عام سنة شهر يوم تاريخ قرن عقد وقت ساعة فترة موسم أعوام سنوات أيام أشهر شهور".split()
+)
+_PLACE_NOUNS = _norm_set(
+    "مدينة دولة بلد مكان منطقة قارة محافظة ولاية قرية جزيرة عاصمة بلاد إقليم حي "
+    "شارع ملعب نهر جبل بحر مدن دول بلدان مناطق أماكن موقع مقر".split()
+)
+_PERSON_NOUNS = _norm_set(
+    "شخص لاعب رئيس ملك أمير وزير فريق نادي منتخب حزب شركة منظمة كاتب مؤلف شاعر "
+    "مدرب أشخاص لاعبين فرق أندية شركات أحزاب".split()
+)
+_NUMBER_NOUNS = _norm_set(
+    "عدد كمية مقدار نسبة مساحة طول عرض ارتفاع عمق وزن سعر قيمة حجم عمر سرعة "
+    "مسافة ثمن تعداد درجة مبلغ مدة معدل رقم".split()
+)
+_DATE_OR_PLACE_NOUNS = _DATE_NOUNS | _PLACE_NOUNS
+_WHAT_DATE_NOUNS = _DATE_NOUNS | _norm_set(["موعد"])
+_WHAT_PERSON_NOUNS = _PERSON_NOUNS | _norm_set("فرقة جماعة حركة".split())
+_REASON_NOUNS = _norm_set("سبب أسباب دوافع دافع".split())
+_NAME_NOUNS = _norm_set("اسم أسماء".split())
+# Generic nouns that belong to the pattern rather than to the topic.
+_GENERIC_NOUNS = _norm_set("عدد اسم أسماء عام سنة شهر يوم تاريخ وقت مدينة دولة بلد مكان".split())
+
+# Set phrases where a leading «من» is a preposition, and «ما» negation.
+_MIN_PREPOSITIONAL = _norm_set(
+    "المتوقع المقرر المنتظر الممكن المحتمل الضروري المفترض المهم الواضح المعروف "
+    "المؤكد الصعب السهل المعلوم الجدير اللافت الطبيعي المستبعد المرجح جهة جهته "
+    "جهتها جانب جانبه جانبها جانبهم ناحية ناحيته أجل خلال بين قبل بعد حيث دون "
+    "أهم أبرز أكثر أبرزها".split()
+)
+_MA_NEGATION = _norm_set("زال زالت يزال تزال دام برح فتئ انفك".split())
+
+class _Kind(Enum):
+    """How the word after a pattern refines its answer type (see ``_refine``)."""
+
+    PLAIN = "plain"  # fixed type
+    WHICH = "which"  # «أي» + type noun
+    WHAT = "what"  # «ما (هو)» + head noun
+    NAMED = "named"  # «ماسم» + noun
+
+
+_PLAIN, _WHICH, _WHAT, _NAMED = _Kind.PLAIN, _Kind.WHICH, _Kind.WHAT, _Kind.NAMED
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    words: tuple[str, ...]  # normalized
+    answer_type: AnswerType
+    kind: _Kind = _PLAIN
+
+
+def _p(phrase: str, answer_type: AnswerType, kind: _Kind = _PLAIN) -> _Pattern:
+    return _Pattern(tuple(normalize(phrase).split()), answer_type, kind)
+
+
+def _which_patterns() -> list[_Pattern]:
+    patterns = []
+    for which in ("أي", "أية"):
+        patterns.append(_p(which, AnswerType.OTHER, _WHICH))
+        patterns += [_p(f"{prep} {which}", AnswerType.OTHER, _WHICH) for prep in ("في", "إلى", "من", "على", "عن")]
+        patterns += [_p(f"{prep}{which}", AnswerType.OTHER, _WHICH) for prep in ("ب", "ل")]
+    return patterns
+
+
+# Spelling variants (أين/اين, ما هى/ما هي, إمتى/امتى) need no entries of their
+# own: patterns and questions are compared normalized.  Longest first.
+_T = AnswerType
+_PATTERNS: list[_Pattern] = sorted(
+    [
+        *(_p(w, _T.NUMBER) for w in ("كم", "بكم", "قديش", "قداش", "منذ كم", "كم عدد")),
+        *(_p(w, _T.DATE) for w in ("متى", "منذ متى", "إلى متى", "حتى متى", "لمتى", "امتى", "وقتاش")),
+        *(_p(w, _T.PLACE) for w in ("أين", "من أين", "إلى أين", "وين", "فين", "منين", "لوين")),
+        *(_p(w, _T.PERSON) for w in ("من", "من هو", "من هي", "من هم", "لمن", "ممن", "عمن", "مين", "مين هو", "شكون")),
+        *(_p(w, _T.REASON) for w in ("لماذا", "لم", "ليش", "ليه", "علاش", "لأي سبب")),
+        *(_p(w, _T.MANNER) for w in ("كيف", "ازاي", "كيفاش")),
+        _p("هل", _T.YESNO),
+        *(_p(w, _T.OTHER) for w in ("ماذا", "ما الذي", "ما التي", "اش", "بماذا", "بم", "مم", "فيم", "إلى ماذا", "عن ماذا", "على ماذا", "من ماذا")),
+        *(_p(w, _T.OTHER, _WHAT) for w in ("ما", "ما هو", "ما هي", "ماهو", "ماهي", "ما هم", "ما هما", "شو", "إيش", "شنو", "شنوة", "اذكر")),
+        # «ماسم» is a common typing of «ما اسم».
+        _p("ماسم", _T.PERSON, _NAMED),
+        *_which_patterns(),
+    ],
+    key=lambda p: -len(p.words),
+)
+
+# Interrogatives that are never anything else, so a pattern holding one may
+# be matched past the start of the question.
+_UNAMBIGUOUS = _norm_set(
+    "متى امتى أين كم بكم لماذا كيف ماذا وين فين ليش قديش هل ازاي "
+    "وقتاش علاش قداش منين".split()
+)
+_CONJUNCTIONS = "وف"
+
+
+@dataclass(frozen=True)
+class _Match:
+    first: int  # token indices, inclusive..exclusive, removed from keywords
+    last: int
+    answer_type: AnswerType
+    conj: bool  # the first token carries an attached «و»/«ف»
+
+
+def analyze_question(question: str) -> QuestionAnalysis:
+    """Split a question into keyword text and the type its answer should have."""
+    tokens = _tokens(question)
+    norms = [t.norm for t in tokens]
+    has_mark = _QUESTION_MARKS_RE.search(question) is not None
+    match = _match_at(norms, 0, has_mark, anywhere=False) or _match_inside(norms, has_mark)
+    if match is None:
+        return QuestionAnalysis(question, _keyword_text(question, None, tokens), AnswerType.OTHER, "")
+    return QuestionAnalysis(
+        question,
+        _keyword_text(question, match, tokens),
+        match.answer_type,
+        _interrogative_text(question, match, tokens),
+    )
+
+
+def _match_inside(norms: list[str], has_mark: bool) -> _Match | None:
+    for i in range(1, len(norms)):
+        match = _match_at(norms, i, has_mark, anywhere=True)
+        if match is not None:
+            return match
+    return None
+
+
+def _match_at(norms: list[str], i: int, has_mark: bool, anywhere: bool) -> _Match | None:
+    if i >= len(norms):
+        return None
+    for conj, head in _conjunction_readings(norms[i]):
+        # Patterns are at most three words, plus two nouns _refine looks at.
+        words = [head, *norms[i + 1:i + 5]]
+        for pattern in _PATTERNS:
+            n = len(pattern.words)
+            if tuple(words[:n]) != pattern.words:
+                continue
+            if not _pattern_applies(pattern, words, has_mark, anywhere):
+                continue
+            return _refine(pattern, words, i, conj)
+    return None
+
+
+def _conjunction_readings(token: str) -> list[tuple[bool, str]]:
+    """The token as is, then without an attached «و»/«ف» («وما» → «ما»)."""
+    readings = [(False, token)]
+    if len(token) > 2 and token[0] in _CONJUNCTIONS:
+        readings.append((True, token[1:]))
+    return readings
+
+
+def _pattern_applies(pattern: _Pattern, words: list[str], has_mark: bool, anywhere: bool) -> bool:
+    after = words[len(pattern.words)] if len(words) > len(pattern.words) else ""
+    if anywhere and not _anywhere_safe(pattern, after):
+        return False
+    if pattern.words == ("من",) and after in _MIN_PREPOSITIONAL:
+        return False
+    if pattern.words == ("ما",) and after in _MA_NEGATION:
+        return False
+    if pattern.words == ("لم",) and not has_mark:
+        return False
+    return True
+
+
+def _anywhere_safe(pattern: _Pattern, after: str) -> bool:
+    if pattern.kind == _WHICH:
+        return _strip_article(after) in _DATE_OR_PLACE_NOUNS
+    return any(w in _UNAMBIGUOUS for w in pattern.words)
+
+
+def _refine(pattern: _Pattern, words: list[str], i: int, conj: bool) -> _Match:
+    """Let the noun after «أي» / «ما هو» decide the type and whether it is removed."""
+    n = len(pattern.words)
+    answer_type, consumed = pattern.answer_type, 0
+    if pattern.kind == _WHICH:
+        answer_type, consumed = _which_type(words[n:n + 1])
+    elif pattern.kind == _WHAT:
+        answer_type, consumed = _what_type(words[n:n + 2])
+    elif pattern.kind == _NAMED:
+        answer_type = _name_type(words[n:n + 1])
+    return _Match(i, i + n + consumed, answer_type, conj)
+
+
+def _strip_article(word: str) -> str:
+    return word[2:] if word.startswith("ال") and len(word) > 4 else word
+
+
+def _which_type(following: list[str]) -> tuple[AnswerType, int]:
+    noun = _strip_article(following[0]) if following else ""
+    consumed = int(noun in _GENERIC_NOUNS)
+    if noun in _DATE_NOUNS:
+        return AnswerType.DATE, consumed
+    if noun in _PLACE_NOUNS:
+        return AnswerType.PLACE, consumed
+    if noun in _PERSON_NOUNS:
+        return AnswerType.PERSON, consumed
+    return AnswerType.OTHER, 0
+
+
+def _what_type(following: list[str]) -> tuple[AnswerType, int]:
+    head = _strip_article(following[0]) if following else ""
+    if head in _NAME_NOUNS:
+        return _name_type(following[1:2]), 1
+    if head in _NUMBER_NOUNS:
+        return AnswerType.NUMBER, int(head == normalize("عدد"))
+    for nouns, answer_type in (
+        (_WHAT_DATE_NOUNS, AnswerType.DATE),
+        (_PLACE_NOUNS, AnswerType.PLACE),
+        (_WHAT_PERSON_NOUNS, AnswerType.PERSON),
+        (_REASON_NOUNS, AnswerType.REASON),
+    ):
+        if head in nouns:
+            return answer_type, 0
+    return AnswerType.OTHER, 0
+
+
+def _name_type(following: list[str]) -> AnswerType:
+    """«ما اسم X»: a person or organisation, unless X is a place noun."""
+    noun = _strip_article(following[0]) if following else ""
+    return AnswerType.PLACE if noun in _PLACE_NOUNS else AnswerType.PERSON
+
+
+def _keyword_text(question: str, match: _Match | None, tokens: list[_Token]) -> str:
+    text = question
+    if match is not None:
+        a, b = tokens[match.first].start, tokens[match.last - 1].end
+        text = question[:a] + " " + question[b:]
+    text = _QUESTION_MARKS_RE.sub(" ", text)
+    return " ".join(text.split()).strip(" ،,:؛;-–—")
+
+
+def _interrogative_text(question: str, match: _Match, tokens: list[_Token]) -> str:
+    a, b = tokens[match.first].start, tokens[match.last - 1].end
+    if match.conj:
+        a += 1
+        a += _MARK_RE.match(question, a).end() - a  # diacritics on the «و»
+    return question[a:b]
+
+
+# ------------------------------------------------------------ answer types
+
+_DIGIT_RE = re.compile(r"[0-9\u0660-\u0669\u06F0-\u06F9]")
+_NUMBER_RUN_RE = re.compile(r"[0-9\u0660-\u0669\u06F0-\u06F9]+")
+_NUMERIC_DATE_RE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b")
+_LATIN_CAP_RE = re.compile(r"\b[A-Z][a-z]+\b")
+_LATIN_CAP_PAIR_RE = re.compile(r"\b[A-Z][a-z]+\s+[A-Z][a-z]+\b")
+
+# Clitics that may be glued to a word: conjunction, preposition, article.
+_PREFIXES = sorted(
+    {c + p + a for c in ("", "و", "ف") for p in ("", "ب", "ل", "ك") for a in ("", "ال")} | {"لل", "ولل", "فلل"},
+    key=len,
+    reverse=True,
+)
+
+_NUMBER_WORDS = _norm_set(
+    "واحد واحدة اثنان اثنين اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة "
+    "سبع سبعة ثمان ثماني ثمانية تسع تسعة عشر عشرة عشرون عشرين ثلاثون ثلاثين "
+    "أربعون أربعين خمسون خمسين ستون ستين سبعون سبعين ثمانون ثمانين تسعون تسعين "
+    "مئة مائة مئتان مئتين مائتان مائتين مئات ألف ألفان ألفين آلاف مليون مليونان "
+    "مليونين ملايين مليار ملياران مليارين مليارات نصف ربع ثلث عشرات بضع بضعة".split()
+)
+_MONTHS = _norm_set(
+    "كانون شباط آذار نيسان أيار حزيران تموز أيلول تشرين "
+    "يناير فبراير أبريل إبريل ابريل مايو يونيو يونيه يوليو يوليه أغسطس اغسطس "
+    "سبتمبر أكتوبر اكتوبر نوفمبر ديسمبر جانفي فيفري أفريل جوان جويلية أوت".split()
+)
+# Month names that are also ordinary words («مارس» practised, «آب» father);
+# they count only next to a number or another month name.
+_AMBIGUOUS_MONTHS = _norm_set("مارس آب ماي".split())
+_HIJRI_MONTHS = _norm_set("محرم ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة".split())
+_WEEKDAYS = _norm_set("الأحد الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت".split())
+_YEAR_CUES = _norm_set("عام العام سنة السنة القرن قرن عامي".split())
+
+_PLACE_CUES = _norm_set(
+    "مدينة دولة بلدة محافظة ولاية منطقة عاصمة العاصمة قرية جزيرة إقليم قارة "
+    "مقاطعة حي ميناء مطار".split()
+)
+_PLACE_PREPOSITIONS = _norm_set("في الى إلى من نحو قرب داخل".split())
+_DIRECTIONS = _norm_set(
+    "شمال جنوب شرق غرب وسط شمالي جنوبي شرقي غربي شمالا جنوبا شرقا غربا قرب "
+    "بالقرب ضواحي أطراف".split()
+)
+# A small gazetteer of the places Arabic news names most often.
+_KNOWN_PLACES = _norm_set(
+    "العراق إيران ايران مصر السعودية سوريا سورية لبنان الأردن فلسطين اليمن ليبيا "
+    "تونس الجزائر المغرب السودان الكويت قطر البحرين الإمارات عمان تركيا روسيا "
+    "الصين فرنسا بريطانيا ألمانيا أمريكا أميركا واشنطن لندن باريس موسكو بغداد "
+    "طهران القاهرة الرياض دمشق بيروت عمان القدس غزة جدة مكة المدينة دبي الدوحة "
+    "أنقرة إسطنبول اسطنبول الخرطوم طرابلس صنعاء عدن الموصل البصرة حلب".split()
+)
+_TITLES = _norm_set(
+    "الرئيس رئيس الملك الملكة الأمير الأميرة الشيخ الدكتور الدكتورة السيد السيدة "
+    "وزير الوزير الوزيرة النائب الجنرال اللواء العميد العقيد المستشار الإمام "
+    "البابا القائد المدرب اللاعب الكاتب الشاعر الفنان الفنانة المخرج الممثل "
+    "المتحدث السفير الأستاذ المهندس المحامي القاضي".split()
+)
+_NAME_PARTS = _norm_set("بن ابن أبو أبي بنت عبد".split())
+_ORG_CUES = _norm_set(
+    "شركة حزب منظمة وزارة هيئة مجلس جامعة نادي منتخب جمعية اتحاد وكالة جماعة حركة".split()
+)
+_STOPWORDS = _norm_set(
+    "في من على إلى الى عن مع أن إن ان كان كانت قد لا لم لن ما هذا هذه ذلك تلك التي "
+    "الذي الذين هو هي هم أو او ثم بين حتى كل بعد قبل عند عندما حيث كما لكن إذا اذا "
+    "منذ خلال عبر أيضا ايضا قال وقال وأضاف واضاف أكد واكد يكون تكون وقد فقد وهو وهي".split()
+)
+_REASON_CUES = _norm_set(
+    "بسبب لأن لان نظرا بهدف لأجل لكي كي جراء نتيجة إثر اثر بفضل بداعي سبب أسباب "
+    "بغية للحد خلفية".split()
+)
+_MANNER_CUES = _norm_set("طريق بواسطة عبر باستخدام بطريقة بشكل بالاعتماد خلال".split())
+
+_NEUTRAL = 0.5
+
+
+def answer_type_match(sentence: str, answer_type: AnswerType) -> float:
+    """How strongly ``sentence`` holds something of ``answer_type``, in 0..1.
+
+    Scores are graded by how specific the cue is (see the ``_*_score``
+    functions).  YESNO and OTHER expect nothing in particular and return a
+    neutral 0.5 for every sentence, so they leave a ranking unchanged.
+    """
+    scorer = _SCORERS.get(answer_type)
+    if scorer is None:
+        return _NEUTRAL
+    return scorer(sentence, _words(sentence))
+
+
+def _words(sentence: str) -> list[str]:
+    """Normalized words of a sentence, punctuation stripped; no offsets needed here."""
+    words = (_CORE_RE.search(token) for token in normalize(sentence).split())
+    return [w.group() for w in words if w is not None]
+
+
+@lru_cache(maxsize=1 << 16)
+def _stems(word: str) -> frozenset[str]:
+    """The word and its forms without glued clitics («وبالعراق» → «عراق», «العراق»).
+
+    Cached: candidate sentences repeat the same few thousand news words.
+    """
+    forms = {word}
+    for prefix in _PREFIXES:
+        if prefix and word.startswith(prefix) and len(word) - len(prefix) >= 2:
+            forms.add(word[len(prefix):])
+    return frozenset(forms)
+
+
+def _any_in(words: list[str], vocabulary: frozenset[str]) -> bool:
+    return any(not _stems(w).isdisjoint(vocabulary) for w in words)
+
+
+def _number_score(sentence: str, words: list[str]) -> float:
+    if _DIGIT_RE.search(sentence):
+        return 1.0
+    return 0.8 if _any_in(words, _NUMBER_WORDS) else 0.0
+
+
+def _date_score(sentence: str, words: list[str]) -> float:
+    scores = [0.0]
+    if _NUMERIC_DATE_RE.search(sentence):
+        scores.append(1.0)
+    for i, word in enumerate(words):
+        stems = _stems(word)
+        if not stems.isdisjoint(_MONTHS):
+            scores.append(1.0)
+        elif not stems.isdisjoint(_AMBIGUOUS_MONTHS) and _near_number_or_month(words, i):
+            scores.append(1.0)
+        elif not stems.isdisjoint(_YEAR_CUES) and i + 1 < len(words) and _is_number_word(words[i + 1]):
+            scores.append(1.0)
+        elif not stems.isdisjoint(_HIJRI_MONTHS):
+            scores.append(0.6)
+        elif not stems.isdisjoint(_WEEKDAYS):
+            scores.append(0.7)
+    scores.extend(_year_score(run) for run in _NUMBER_RUN_RE.findall(sentence))
+    return max(scores)
+
+
+def _year_score(digits: str) -> float:
+    if not 3 <= len(digits) <= 4:
+        return 0.0
+    value = int(digits)  # int() reads Arabic-Indic and Persian digits too
+    return 0.9 if 1000 <= value <= 2100 else 0.5
+
+
+def _is_number_word(word: str) -> bool:
+    return _DIGIT_RE.search(word) is not None or not _stems(word).isdisjoint(_NUMBER_WORDS)
+
+
+def _near_number_or_month(words: list[str], i: int) -> bool:
+    neighbours = words[max(0, i - 1):i] + words[i + 1:i + 2]
+    return any(_DIGIT_RE.search(w) or not _stems(w).isdisjoint(_MONTHS) for w in neighbours)
+
+
+def _place_score(sentence: str, words: list[str]) -> float:
+    score = 0.0
+    for i, word in enumerate(words):
+        stems = _stems(word)
+        if not stems.isdisjoint(_PLACE_CUES):
+            after_prep = i > 0 and words[i - 1] in _PLACE_PREPOSITIONS
+            score = max(score, 1.0 if after_prep or _glued_preposition(word, _PLACE_CUES) else 0.8)
+        elif not stems.isdisjoint(_KNOWN_PLACES):
+            score = max(score, 0.9)
+        elif not stems.isdisjoint(_DIRECTIONS):
+            score = max(score, 0.7)
+    if score < 0.5 and _LATIN_CAP_RE.search(sentence):
+        score = 0.5
+    return score
+
+
+def _glued_preposition(word: str, vocabulary: frozenset[str]) -> bool:
+    """Whether «بـ» or «لـ» is glued to a vocabulary word («بمدينة», «وللعاصمة»)."""
+    for prefix in _PREFIXES:
+        if prefix and word.startswith(prefix) and word[len(prefix):] in vocabulary:
+            clitics = prefix[:-2] if prefix.endswith("ال") else prefix
+            if "ب" in clitics or "ل" in clitics:
+                return True
+    return False
+
+
+def _person_score(sentence: str, words: list[str]) -> float:
+    score = 0.0
+    for i, word in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        stems = _stems(word)
+        if not stems.isdisjoint(_TITLES):
+            score = max(score, 1.0 if _looks_like_name(nxt) else 0.7)
+        elif word in _NAME_PARTS or word.startswith("عبدال"):
+            score = max(score, 0.8)
+        elif not stems.isdisjoint(_ORG_CUES):
+            score = max(score, 0.6)
+        elif _looks_like_name(word) and _looks_like_name(nxt):
+            score = max(score, 0.3)
+    if _LATIN_CAP_PAIR_RE.search(sentence):
+        score = max(score, 0.7)
+    elif _LATIN_CAP_RE.search(sentence):
+        score = max(score, 0.4)
+    return score
+
+
+def _looks_like_name(word: str) -> bool:
+    """Weak cue for a proper-name word: no article, no digit, not a function word.
+
+    Arabic has no capitals, so this also accepts verbs and indefinite nouns;
+    a bigram of such words only earns a low score.
+    """
+    return (
+        len(word) >= 3
+        and not word.startswith(("ال", "وال", "بال", "لل"))
+        and word not in _STOPWORDS
+        and _DIGIT_RE.search(word) is None
+    )
+
+
+def _cue_score(words: list[str], cues: frozenset[str]) -> float:
+    return 1.0 if _any_in(words, cues) else 0.0
+
+
+_SCORERS = {
+    AnswerType.NUMBER: _number_score,
+    AnswerType.DATE: _date_score,
+    AnswerType.PLACE: _place_score,
+    AnswerType.PERSON: _person_score,
+    AnswerType.REASON: lambda s, w: _cue_score(w, _REASON_CUES),
+    AnswerType.MANNER: lambda s, w: _cue_score(w, _MANNER_CUES),
+}

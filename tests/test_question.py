@@ -1,0 +1,157 @@
+"""Question analysis: interrogative patterns, answer types, keyword text, type matching."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from search.question import AnswerType, analyze_question, answer_type_match
+
+N, D, PL, PE = AnswerType.NUMBER, AnswerType.DATE, AnswerType.PLACE, AnswerType.PERSON
+R, M, Y, O = AnswerType.REASON, AnswerType.MANNER, AnswerType.YESNO, AnswerType.OTHER
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_type", "keyword_text"),
+    [
+        ("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟", N, "يبلغ حجم التبادل التجاري بين العراق وإيران"),
+        ("كم عدد الوزراء في الوفد؟", N, "الوزراء في الوفد"),
+        ("قديش سعر البنزين", N, "سعر البنزين"),
+        ("ما هو عدد آيات سورة الكهف ؟", N, "آيات سورة الكهف"),
+        ("ما نسبة البطالة في تونس", N, "نسبة البطالة في تونس"),
+        ("متى زار الكاظمي طهران أول مرة؟", D, "زار الكاظمي طهران أول مرة"),
+        ("منذ متى يحكم الملك؟", D, "يحكم الملك"),
+        ("إلى متى ستستمر الأزمة", D, "ستستمر الأزمة"),
+        ("الى متى ستستمر الازمة", D, "ستستمر الازمة"),
+        ("في أي عام ولد نجيب محفوظ؟", D, "ولد نجيب محفوظ"),
+        ("في اي سنة تأسست الجامعة", D, "تأسست الجامعة"),
+        ("امتى الامتحان؟", D, "الامتحان"),
+        ("ما تاريخ تأسيس الشركة؟", D, "تاريخ تأسيس الشركة"),
+        ("نجيب محفوظ، متى ولد؟", D, "نجيب محفوظ، ولد"),
+        ("أين يقع مسجد السلطان عبد المجيد؟", PL, "يقع مسجد السلطان عبد المجيد"),
+        ("اين عقد الاجتماع", PL, "عقد الاجتماع"),
+        ("وين صار الاجتماع؟", PL, "صار الاجتماع"),
+        ("فين المطار", PL, "المطار"),
+        ("في أي مدينة ولد الرئيس؟", PL, "ولد الرئيس"),
+        ("ولد نجيب محفوظ في أي مدينة؟", PL, "ولد نجيب محفوظ"),
+        ("من أين جاء المهاجرون", PL, "جاء المهاجرون"),
+        ("ما هي عاصمة جورجيا؟", PL, "عاصمة جورجيا"),
+        ("ما عاصمة جورجيا", PL, "عاصمة جورجيا"),
+        ("ما اسم مدينة الملاهي؟", PL, "مدينة الملاهي"),
+        ("من هو رئيس الوزراء العراقي", PE, "رئيس الوزراء العراقي"),
+        ("من هي أول امرأة تولت الوزارة؟", PE, "أول امرأة تولت الوزارة"),
+        ("من اكتشف الكوارتز؟", PE, "اكتشف الكوارتز"),
+        ("ومن هو مكتشف المرو ؟", PE, "مكتشف المرو"),
+        ("ما اسم زوجة الرئيس؟", PE, "زوجة الرئيس"),
+        ("شو اسم رئيس ايران", PE, "رئيس ايران"),
+        ("أي فريق فاز بالدوري؟", PE, "فريق فاز بالدوري"),
+        ("لماذا استقال الوزير؟", R, "استقال الوزير"),
+        ("ليش استقال الوزير", R, "استقال الوزير"),
+        ("ماهو سبب الزيارة؟", R, "سبب الزيارة"),
+        ("لمَ غادر الوزير؟", R, "غادر الوزير"),
+        ("كيف يتصل الجنين بالرحم ؟", M, "يتصل الجنين بالرحم"),
+        ("هل زار الكاظمي طهران؟", Y, "زار الكاظمي طهران"),
+        ("وهل وافق البرلمان", Y, "وافق البرلمان"),
+        ("ماهو الجرافيك", O, "الجرافيك"),
+        ("ما هي أهداف الزيارة؟", O, "أهداف الزيارة"),
+        ("ما هى أهداف الزيارة", O, "أهداف الزيارة"),
+        ("ماهي أهداف الزيارة", O, "أهداف الزيارة"),
+        ("وما هو موقف الحكومة؟", O, "موقف الحكومة"),
+        ("ماذا قال الوزير؟", O, "قال الوزير"),
+        ("شو صار بالاجتماع", O, "صار بالاجتماع"),
+        ("إيش صار", O, "صار"),
+        ("وَمَا هُوَ مَوْقِفُ الحُكُومَةِ؟", O, "مَوْقِفُ الحُكُومَةِ"),
+    ],
+)
+def test_question_forms(question: str, answer_type: AnswerType, keyword_text: str) -> None:
+    analysis = analyze_question(question)
+    assert analysis.question == question
+    assert analysis.answer_type is answer_type
+    assert analysis.keyword_text == keyword_text
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "زار الكاظمي طهران بدعوة من الرئيس الإيراني",
+        "من المتوقع أن يزور الكاظمي طهران",
+        "من جهة أخرى أعلن الوزير استقالته",
+        "لم يحضر الوزير الجلسة",
+    ],
+)
+def test_statements_are_not_person_questions(statement: str) -> None:
+    analysis = analyze_question(statement)
+    assert analysis.answer_type is AnswerType.OTHER
+    assert analysis.interrogative == ""
+    assert analysis.keyword_text == statement
+
+
+@pytest.mark.parametrize(
+    ("question", "interrogative"),
+    [
+        ("وما هو سبب الزيارة؟", "ما هو"),
+        ("كم عدد الوزراء؟", "كم عدد"),
+        ("في أي مدينة ولد؟", "في أي مدينة"),
+        ("فأين ذهب المال", "أين"),
+        ("ما اسم زوجة الرئيس", "ما اسم"),
+    ],
+)
+def test_interrogative_is_reported_as_written(question: str, interrogative: str) -> None:
+    assert analyze_question(question).interrogative == interrogative
+
+
+@pytest.mark.parametrize(
+    ("sentence", "answer_type", "low", "high"),
+    [
+        ("بلغ الميزان التجاري 13 مليار دولار سنويا", N, 1.0, 1.0),
+        ("بلغ عدد الضحايا ٢٥ شخصا", N, 1.0, 1.0),
+        ("يضم الوفد ثلاثة وزراء", N, 0.7, 0.9),
+        ("وصل الوفد إلى العاصمة", N, 0.0, 0.0),
+        ("زار الكاظمي طهران في تموز يوليو عام 2020", D, 1.0, 1.0),
+        ("وقعت الحادثة في الرابع من أغسطس", D, 1.0, 1.0),
+        ("وصل الوفد يوم الأحد", D, 0.6, 0.8),
+        ("تأسست الشركة سنة 1998", D, 1.0, 1.0),
+        ("تم الاتفاق في 12/05/2019", D, 1.0, 1.0),
+        ("قال الوزير إن الاتفاق مهم", D, 0.0, 0.0),
+        ("ولد في مدينة جبيل اللبنانية", PL, 1.0, 1.0),
+        ("عقد الاجتماع بمدينة جدة", PL, 1.0, 1.0),
+        ("وصل الكاظمي إلى طهران", PL, 0.9, 0.9),
+        ("وقع الانفجار جنوب البلاد", PL, 0.7, 0.7),
+        ("تقع القرية على التل", PL, 0.8, 0.8),
+        ("the summit was held in Geneva", PL, 0.5, 0.5),
+        ("قال الوزير إن الاتفاق مهم", PL, 0.0, 0.0),
+        ("التقى الرئيس ابراهيم رئيسي بالوفد", PE, 1.0, 1.0),
+        ("اكتشفه بيير كوري وأخوه", PE, 0.3, 0.3),
+        ("أعلنت شركة أرامكو أرباحها", PE, 0.6, 0.6),
+        ("فاز فريق Manchester United باللقب", PE, 0.7, 1.0),
+        ("ارتفعت الأسعار بسبب الحرب", R, 1.0, 1.0),
+        ("ارتفعت الأسعار كثيرا", R, 0.0, 0.0),
+        ("يتصل الجنين بالرحم عن طريق الحبل السري", M, 1.0, 1.0),
+        ("أي جملة", Y, 0.5, 0.5),
+        ("أي جملة", O, 0.5, 0.5),
+    ],
+)
+def test_answer_type_match(sentence: str, answer_type: AnswerType, low: float, high: float) -> None:
+    assert low <= answer_type_match(sentence, answer_type) <= high
+
+
+def test_ambiguous_month_names_need_a_number_nearby() -> None:
+    assert answer_type_match("مارس الضغط على الحكومة", D) == 0.0
+    assert answer_type_match("في 15 مارس الماضي", D) == 1.0
+
+
+QUESTION_PIECES = ["من", "ما", "هو", "كم", "متى", "أين", "أي", "في", "عام", "و", "ف", "لم", "؟", "?", "،", " ", " ", "\n", "ـ", "َ", "«", "»", "الوزير", "زار", "اسم", "مدينة"]
+questions = st.lists(st.sampled_from(QUESTION_PIECES), max_size=40).map("".join) | st.text(max_size=120)
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(questions)
+def test_analyze_question_never_crashes(question: str) -> None:
+    analysis = analyze_question(question)
+    assert "؟" not in analysis.keyword_text and "?" not in analysis.keyword_text
+    assert analysis.keyword_text == analysis.keyword_text.strip()
+    assert analysis.interrogative in question
+    assert isinstance(analysis.answer_type, AnswerType)
+    for answer_type in AnswerType:
+        assert 0.0 <= answer_type_match(question, answer_type) <= 1.0
