@@ -10,17 +10,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh import scoring
 from whoosh.fields import ID, TEXT, Schema
 
 from indexer.analysis import arabic_analyzer
-from indexer.layout import IndexLayout, read_json, write_json_atomic
+from indexer.keyword_postings import CompiledPostings
+from indexer.layout import IndexLayout, fsync_tree, read_json, write_json_atomic
 from indexer.store import Filters, Store
 
 TITLE_BOOST = 2.0
 HEADING_BOOST = 1.0
+# Okapi BM25 parameters, tuned on XQuAD-ar and confirmed on TyDi-ar (docs/analysis.md);
+# Whoosh's defaults were b=0.75, k1=1.2.
+BM25_B = 0.5
+BM25_K1 = 0.9
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,13 @@ def filter_query(filters: Filters) -> wq.Query | None:
     return wq.And(parts) if parts else None
 
 
+# Each query term is searched in these fields, with these query-time boosts.
+FIELD_BOOSTS = (("text", 1.0), ("title", 1.0), ("heading", HEADING_BOOST))
+
+
 def build_query(query: KeywordQuery) -> wq.Query:
-    fields = (("text", 1.0), ("title", 1.0), ("heading", HEADING_BOOST))
     clauses: list[wq.Query] = [
-        wq.Or([wq.Term(f, t, boost=b) for f, b in fields]) for t in dict.fromkeys(query.terms)]
+        wq.Or([wq.Term(f, t, boost=b) for f, b in FIELD_BOOSTS]) for t in dict.fromkeys(query.terms)]
     if query.phrases:
         required = [wq.Phrase("text", list(p)) if len(p) > 1 else wq.Term("text", p[0])
                     for p in query.phrases if p]
@@ -80,6 +89,7 @@ class KeywordIndex:
         self.layout = layout
         self._ix = None
         self._searcher = None
+        self.compiled = CompiledPostings(layout.keyword_postings_dir, [f for f, _ in FIELD_BOOSTS])
 
     # -- lifecycle -----------------------------------------------------------------
     def create(self) -> None:
@@ -87,6 +97,7 @@ class KeywordIndex:
             shutil.rmtree(self.layout.keyword_dir)
         self.layout.keyword_dir.mkdir(parents=True)
         self._ix = whoosh_index.create_in(str(self.layout.keyword_dir), make_schema())
+        shutil.rmtree(self.layout.keyword_postings_dir, ignore_errors=True)
         self.set_generation(0)
 
     def open(self) -> "KeywordIndex":
@@ -107,6 +118,9 @@ class KeywordIndex:
         return int(read_json(self.layout.keyword_state, {"generation": -1})["generation"])
 
     def set_generation(self, generation: int) -> None:
+        # Whoosh does not fsync; the segments must be on disk before the state says they are.
+        fsync_tree(self.layout.keyword_dir)
+        fsync_tree(self.layout.keyword_postings_dir)
         write_json_atomic(self.layout.keyword_state, {"generation": generation})
 
     # -- writing -------------------------------------------------------------------
@@ -126,6 +140,7 @@ class KeywordIndex:
         except BaseException:
             writer.cancel()
             raise
+        self.compiled.sync(self._ix)
 
     def rebuild(self, store: Store) -> None:
         self.close()
@@ -134,25 +149,37 @@ class KeywordIndex:
         for passage, row in store.iter_passages():
             writer.add_document(**_document(passage, row))
         writer.commit(optimize=True)
+        self.compiled.sync(self._ix)
         self.set_generation(store.generation())
 
     def optimize(self) -> None:
         self.open()
         self._ix.optimize()
+        self.compiled.sync(self._ix)
 
     # -- reading -------------------------------------------------------------------
     def searcher(self):
         self.open()
         if self._searcher is None:
-            self._searcher = self._ix.searcher(weighting=scoring.BM25F())
+            self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         elif not self._searcher.up_to_date():
             self._searcher = self._searcher.refresh()
         return self._searcher
 
-    def search(self, query: KeywordQuery, limit: int, filters: Filters = Filters()) -> tuple[list[tuple[int, float]], int]:
-        """Top ``limit`` (pid, BM25F score) pairs and the number of matching passages."""
+    def search(self, query: KeywordQuery, limit: int, filters: Filters = Filters(),
+               allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:
+        """Top ``limit`` (pid, BM25F score) pairs and the number of matching passages.
+
+        A plain OR of terms is scored on the compiled postings (same scores, 200x+ faster at 100k),
+        filtered by ``allowed`` (the pids that pass ``filters``, from the store) when filters are
+        active; phrases, and filters without ``allowed``, go through Whoosh."""
         if not query.terms and not query.phrases:
             return [], 0
+        if not query.phrases and (allowed is not None or not filters.active()):
+            found = self.compiled.search(self.searcher(), query.terms, FIELD_BOOSTS, limit,
+                                         allowed if filters.active() else None)
+            if found is not None:
+                return found
         results = self.searcher().search(build_query(query), limit=limit, filter=filter_query(filters))
         hits = [(int(hit["pid"]), float(hit.score)) for hit in results]
         return hits, len(results)
@@ -161,5 +188,9 @@ class KeywordIndex:
         return self.searcher().doc_count()
 
     def all_pids(self) -> set[int]:
+        return {pid for pid, _ in self.documents()}
+
+    def documents(self) -> list[tuple[int, str]]:
+        """(passage id, article id) of every live document, duplicates included."""
         reader = self.searcher().reader()
-        return {int(fields["pid"]) for _, fields in reader.iter_docs()}
+        return [(int(fields["pid"]), fields["article_id"]) for _, fields in reader.iter_docs()]

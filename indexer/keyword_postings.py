@@ -1,0 +1,218 @@
+"""Whoosh's postings as numpy arrays, so a bag-of-words query is scored in a few vector ops.
+
+Why: Whoosh scores every posting of every query term in pure Python. A question of nine
+words matches tens of thousands of passages at 100k passages: Whoosh took 171 to 273 ms
+per question there, this path 0.76 ms, 1.1x bm25s (docs/performance.md). Whoosh stays
+the index of record: this module only copies each Whoosh *segment* (immutable once
+written) into arrays, one folder per segment id, and scores with Whoosh's own formulas
+(the weighting's ``idf``, the searcher's average field lengths, ``whoosh.scoring.bm25`` with
+the BM25F object's B and K1), so rankings match Whoosh's up to floating-point summation order.
+
+Per segment and field the folder holds ``terms`` (sorted, as numpy unicode), ``offsets``
+into ``docs``/``weights`` (raw int32/float32 files, streamed while exporting; the postings, deleted documents included, as Whoosh keeps
+them until a merge), and ``lengths`` (each document's field length as Whoosh quantizes
+it); ``pids.npy`` maps segment document numbers to passage ids. Deletions are read live
+from the Whoosh segment. A segment not yet copied (a writer is between its Whoosh
+commit and its copy) makes ``search`` return None and the caller falls back to Whoosh.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from whoosh.scoring import BM25F, bm25
+
+Hits = list[tuple[int, float]]
+
+
+@dataclass(frozen=True)
+class FieldPostings:
+    terms: np.ndarray      # sorted unicode terms
+    offsets: np.ndarray    # int64, len(terms) + 1
+    docs: np.ndarray       # int32 segment document numbers
+    weights: np.ndarray    # float32 term weights (frequency times field boost)
+    lengths: np.ndarray    # float32 field length per document, as Whoosh scores it
+
+    def postings(self, terms: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """(docs, weights) of each of ``terms`` (a unicode array), None where absent."""
+        at = np.minimum(np.searchsorted(self.terms, terms), max(len(self.terms) - 1, 0))
+        present = self.terms[at] == terms if len(self.terms) else np.zeros(len(terms), bool)
+        return [(self.docs[self.offsets[i]:self.offsets[i + 1]], self.weights[self.offsets[i]:self.offsets[i + 1]])
+                if ok else None for i, ok in zip(at.tolist(), present.tolist())]
+
+
+@dataclass(frozen=True)
+class SegmentPostings:
+    pids: np.ndarray                 # int64 passage id per segment document number
+    fields: dict[str, FieldPostings]
+
+    @classmethod
+    def load(cls, folder: Path, fields: Sequence[str]) -> "SegmentPostings":
+        def arr(name):
+            return np.load(folder / f"{name}.npy", mmap_mode="r")
+
+        def raw(name, dtype):
+            path = folder / f"{name}.bin"
+            return np.memmap(path, dtype=dtype, mode="r") if path.stat().st_size else np.zeros(0, dtype)
+        return cls(arr("pids"), {f: FieldPostings(arr(f"{f}.terms"), arr(f"{f}.offsets"),
+                                                  raw(f"{f}.docs", np.int32), raw(f"{f}.weights", np.float32),
+                                                  arr(f"{f}.lengths"))
+                                 for f in fields})
+
+
+def export_segment(reader, fields: Sequence[str], folder: Path) -> None:
+    """Copy one Whoosh segment reader's postings into ``folder`` (written whole, then renamed)."""
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    try:
+        ndocs = reader.doc_count_all()
+        np.save(tmp / "pids.npy", np.fromiter((int(reader.stored_fields(d)["pid"]) for d in range(ndocs)),
+                                              dtype=np.int64, count=ndocs))
+        for field in fields:
+            with open(tmp / f"{field}.docs.bin", "wb") as docs, open(tmp / f"{field}.weights.bin", "wb") as weights:
+                terms, offsets = _field_postings(reader, field, docs, weights)
+            lengths = np.fromiter((reader.doc_field_length(d, field, 1) or 1 for d in range(ndocs)),
+                                  dtype=np.float32, count=ndocs)
+            for part, values in (("terms", terms), ("offsets", offsets), ("lengths", lengths)):
+                np.save(tmp / f"{field}.{part}.npy", values)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _field_postings(reader, field: str, docs_out, weights_out):
+    """Stream one field's postings to ``docs_out``/``weights_out`` (raw int32/float32), so
+    exporting a large merged segment holds one block at a time, not the whole segment;
+    returns (terms, offsets)."""
+    fmt = reader.schema[field].format
+    terms, counts = [], []
+    for btext in reader.lexicon(field):
+        # The raw leaf matcher (deleted documents included) read a block at a time; going
+        # posting by posting through the public API is ~100x slower. Whoosh's W3 codec.
+        m = reader._terms.matcher(field, btext, fmt)
+        n = 0
+        while m.is_active():
+            m._read_ids()
+            m._read_weights()
+            docs_out.write(np.asarray(m._ids, dtype=np.int32).tobytes())
+            weights_out.write(np.asarray(m._weights, dtype=np.float32).tobytes())
+            n += len(m._ids)
+            m._next_block()
+        terms.append(btext.decode("utf-8"))
+        counts.append(n)
+    offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return np.array(terms, dtype=str) if terms else np.array([], dtype="U1"), offsets
+
+
+class CompiledPostings:
+    """The per-segment arrays of one keyword index, kept in step with its Whoosh segments."""
+
+    def __init__(self, folder: Path, fields: Sequence[str]):
+        self.folder = folder
+        self.fields = tuple(fields)
+        self._loaded: dict[str, SegmentPostings] = {}
+
+    def sync(self, ix) -> None:
+        """Copy every Whoosh segment not copied yet; drop copies of merged-away segments."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with ix.reader() as reader:
+            live = set()
+            for leaf, _ in reader.leaf_readers():
+                segment_id = leaf.segment().segment_id()
+                live.add(segment_id)
+                if not (self.folder / segment_id).is_dir():
+                    export_segment(leaf, self.fields, self.folder / segment_id)
+        for path in self.folder.iterdir():
+            if path.name not in live:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _segment(self, leaf) -> SegmentPostings | None:
+        segment_id = leaf.segment().segment_id()
+        seg = self._loaded.get(segment_id)
+        if seg is None:
+            folder = self.folder / segment_id
+            if not folder.is_dir():
+                return None
+            seg = self._loaded[segment_id] = SegmentPostings.load(folder, self.fields)
+        return seg
+
+    def search(self, searcher, terms: Sequence[str], field_boosts: Sequence[tuple[str, float]],
+               limit: int, allowed: np.ndarray | None = None) -> tuple[Hits, int] | None:
+        """Top ``limit`` (pid, score) for the OR of ``terms`` over the fields, scored as Whoosh
+        scores ``Or([Term(f, t, boost=b) ...])``, and the number of matching passages, among the
+        ``allowed`` pids if given; None when a segment has no copy yet or the weighting is not
+        BM25F (the caller then asks Whoosh)."""
+        weighting = searcher.weighting
+        leaves = list(searcher.reader().leaf_readers())
+        segments = [self._segment(leaf) for leaf, _ in leaves]
+        if not isinstance(weighting, BM25F) or any(s is None for s in segments):
+            return None
+        self._loaded = {leaf.segment().segment_id(): s for (leaf, _), s in zip(leaves, segments)}
+        total_docs = searcher.doc_count_all()
+        doc_parts, score_parts = [], []
+        terms = list(dict.fromkeys(terms))
+        wanted = np.array(terms, dtype=str)
+        for field, boost in field_boosts:
+            # Whoosh's own statistics and formulas, applied to whole postings arrays at once.
+            avg_length = searcher.avg_field_length(field) or 1
+            b = weighting._field_B.get(field, weighting.B)
+            per_segment = [(base, seg.fields[field], seg.fields[field].postings(wanted))
+                           for (_, base), seg in zip(leaves, segments)]
+            for t, term in enumerate(terms):
+                found = [(base, fp, hits[t]) for base, fp, hits in per_segment if hits[t] is not None]
+                if not found:
+                    continue
+                idf = weighting.idf(_TermStats(total_docs, sum(len(d) for _, _, (d, _) in found)), field, term)
+                for base, fp, (docs, weights) in found:
+                    doc_parts.append(docs.astype(np.int64) + base)
+                    score_parts.append(boost * bm25(idf, weights.astype(np.float64),
+                                                    fp.lengths[docs].astype(np.float64), avg_length, b, weighting.K1))
+        if not doc_parts:
+            return [], 0
+        docs = np.concatenate(doc_parts)
+        scores = np.bincount(docs, weights=np.concatenate(score_parts), minlength=total_docs)
+        matched = np.bincount(docs, minlength=total_docs) > 0
+        for leaf, base in leaves:
+            if leaf.has_deletions():
+                matched[base + np.fromiter(leaf.deleted_docs_set, dtype=np.int64)] = False
+        if allowed is not None:
+            matched &= np.isin(np.concatenate([seg.pids for seg in segments]), allowed)
+        candidates = np.flatnonzero(matched)
+        if len(candidates) > limit:
+            # Keep every tie of the limit-th score so the tie-break below sees them all.
+            kth = -np.partition(-scores[candidates], limit - 1)[limit - 1]
+            candidates = candidates[scores[candidates] >= kth]
+        # Best first; ties by document number, as Whoosh's collector orders them.
+        top = candidates[np.lexsort((candidates, -scores[candidates]))][:limit]
+        pids = _pids_of(top, leaves, segments)
+        return [(int(p), float(s)) for p, s in zip(pids, scores[top])], int(matched.sum())
+
+
+@dataclass(frozen=True)
+class _TermStats:
+    """The two collection statistics ``WeightingModel.idf`` reads, without Whoosh's per-segment
+    hash lookups (postings lengths are the document frequencies Whoosh records)."""
+
+    doc_count: int
+    frequency: int
+
+    def get_parent(self) -> "_TermStats":
+        return self
+
+    def doc_count_all(self) -> int:
+        return self.doc_count
+
+    def doc_frequency(self, fieldname: str, text: str) -> int:
+        return self.frequency
+
+
+def _pids_of(docnums: np.ndarray, leaves, segments) -> np.ndarray:
+    bases = np.array([base for _, base in leaves], dtype=np.int64)
+    which = np.searchsorted(bases, docnums, side="right") - 1
+    return np.array([segments[w].pids[d - bases[w]] for w, d in zip(which, docnums)], dtype=np.int64)

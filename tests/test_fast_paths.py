@@ -1,0 +1,133 @@
+"""The speed paths give the answers of the slow ones: compiled BM25F postings against Whoosh,
+and the vector structures (flat, IVF) against exact search."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from indexer.articles import Article
+from indexer.keyword_index import FIELD_BOOSTS, KeywordIndex, build_query, filter_query
+from indexer.layout import IndexLayout
+from indexer.pipeline import Indexer
+from indexer.store import Filters
+from indexer.vector_index import KIND_FLAT, KIND_IVF, VectorIndex, build_index
+from search.query import parse_query
+from tests.conftest import SEED_ID
+
+QUERIES = ["الكاظمي طهران", "أسعار النفط أوبك", "البنك المركزي سعر الفائدة", "المنتخب كأس العالم",
+           "وزير الخارجية القاهرة", "إيران العراق مليار دولار التجاري", "كوكب الماء علماء"]
+
+
+def whoosh_hits(keyword: KeywordIndex, text: str, limit: int = 10) -> list[tuple[int, float]]:
+    results = keyword.searcher().search(build_query(parse_query(text).keyword), limit=limit)
+    return [(int(h["pid"]), h.score) for h in results]
+
+
+def compiled_hits(keyword: KeywordIndex, text: str, limit: int = 10):
+    return keyword.compiled.search(keyword.searcher(), parse_query(text).keyword.terms, FIELD_BOOSTS, limit)
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_compiled_postings_rank_and_score_as_whoosh(engine, text):
+    expected = whoosh_hits(engine.keyword_index, text)
+    hits, total = compiled_hits(engine.keyword_index, text)
+    assert [pid for pid, _ in hits] == [pid for pid, _ in expected]
+    assert [s for _, s in hits] == pytest.approx([s for _, s in expected], rel=1e-9)
+    assert total == len(engine.keyword_index.searcher().search(build_query(parse_query(text).keyword)))
+
+
+def test_compiled_postings_skip_deleted_passages_and_follow_new_segments(index_copy):
+    with Indexer(index_copy) as ix:
+        seed_pids = {p.pid for p in ix.store.passages_of(SEED_ID)}
+        ix.delete([SEED_ID])
+        ix.add([Article(id="new-1", title="طهران", body="زار الكاظمي طهران مرة أخرى لبحث الميزان التجاري.")])
+        keyword = ix.keyword
+        for text in QUERIES:
+            hits, _ = compiled_hits(keyword, text)
+            assert [pid for pid, _ in hits] == [pid for pid, _ in whoosh_hits(keyword, text)]
+            assert not seed_pids & {pid for pid, _ in hits}
+        top, _ = compiled_hits(keyword, "الكاظمي طهران")
+        assert ix.store.article_of([top[0][0]]) == {top[0][0]: "new-1"}
+
+
+@pytest.mark.parametrize("filters", [Filters(source="الصحيفة اليومية"), Filters(since="2021-06-01"), Filters(until="2021-03-15"), Filters(source="none")])
+def test_filtered_compiled_search_matches_whoosh_filter(engine, filters):
+    keyword = engine.keyword_index
+    for text in QUERIES:
+        query = parse_query(text).keyword
+        expected = keyword.searcher().search(build_query(query), limit=10, filter=filter_query(filters))
+        hits, _ = keyword.search(query, 10, filters, engine.store.filtered_pids(filters))
+        assert [pid for pid, _ in hits] == [int(h["pid"]) for h in expected]
+
+
+def test_missing_segment_copy_falls_back_to_whoosh(index_copy):
+    layout = IndexLayout(index_copy)
+    shutil.rmtree(layout.keyword_postings_dir)
+    keyword = KeywordIndex(layout).open()
+    assert compiled_hits(keyword, QUERIES[0]) is None
+    hits, _ = keyword.search(parse_query(QUERIES[0]).keyword, 10)
+    assert [pid for pid, _ in hits] == [pid for pid, _ in whoosh_hits(keyword, QUERIES[0])]
+    keyword.close()
+
+
+def clustered(n: int, dim: int = 32, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(20, dim))
+    x = centers[rng.integers(0, 20, n)] + 0.3 * rng.normal(size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ivf_finds_what_exact_search_finds():
+    vectors = clustered(4000)
+    ids = np.arange(10, 4010, dtype=np.int64)
+    flat, ivf = (build_index(kind, ids, vectors, 32) for kind in (KIND_FLAT, KIND_IVF))
+    queries = clustered(50, seed=2)
+    _, exact = flat.search(queries, 10)
+    _, approx = ivf.search(queries, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall >= 0.98
+    assert set(approx.ravel()) <= set(ids)
+
+
+def test_forced_structure_is_recorded_and_searches_the_same(index_copy, encoder):
+    layout = IndexLayout(index_copy)
+    query = encoder.encode_queries(["الكاظمي طهران"])[0]
+    before = VectorIndex(layout, encoder.spec.dim).search(query, 5)
+    with Indexer(index_copy, encoder=encoder) as ix:
+        ix.set_vector_index("ivf")
+    assert json.loads(layout.manifest.read_text())["vector_index"] == "ivf"
+    assert json.loads(layout.vectors_state.read_text())["kind"] == KIND_IVF
+    vectors = VectorIndex(layout, encoder.spec.dim)
+    assert vectors.kind == KIND_IVF
+    # A tiny index has a single cell, so IVF is exact here.
+    assert [pid for pid, _ in vectors.search(query, 5)] == [pid for pid, _ in before]
+    with Indexer(index_copy, encoder=encoder) as ix:
+        ix.set_vector_index("auto")
+    assert VectorIndex(layout, encoder.spec.dim).kind == KIND_FLAT
+
+
+def test_auto_switches_to_ivf_above_the_exact_limit(index_copy, encoder, monkeypatch):
+    import indexer.vector_index as vector_index
+    monkeypatch.setattr(vector_index, "AUTO_EXACT_MAX", 5)
+    layout = IndexLayout(index_copy)
+    vectors = VectorIndex(layout, encoder.spec.dim)
+    assert len(vectors) > 5 and vectors.kind == KIND_FLAT
+    vectors.save(vectors.generation)
+    assert VectorIndex(layout, encoder.spec.dim).kind == KIND_IVF
+
+
+def test_cli_records_the_forced_vector_structure(tmp_path):
+    from click.testing import CliRunner
+    from cli import main
+    from tests.conftest import FIXTURES
+    index = tmp_path / "index"
+    result = CliRunner().invoke(main, ["index", str(FIXTURES / "articles.jsonl"), "--index", str(index),
+                                       "--no-vectors", "--vector-index", "flat", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((index / "manifest.json").read_text())["vector_index"] == "flat"
+    bad = CliRunner().invoke(main, ["index", str(FIXTURES / "articles.jsonl"), "--index", str(index),
+                                    "--vector-index", "hnsw"])
+    assert bad.exit_code == 2 and "hnsw" in bad.output
