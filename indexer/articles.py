@@ -7,15 +7,18 @@ the caller decides whether to skip or stop (``--strict``).
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Union
+from typing import BinaryIO, Iterable, Iterator, Union
 
 KNOWN_FIELDS = ("id", "title", "body", "text", "date", "source", "url", "section")
 MAX_ID_LENGTH = 512
+# A news article is tens of kilobytes; anything past these is a broken export, and indexing it
+# would take hours of encoding (or, for one endless line, all the memory there is).
+MAX_BODY_CHARS = 1_000_000
+MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -79,20 +82,58 @@ def article_from_record(obj: object, where: str, default_id: str = "") -> Record
     body = values.pop(body_key)
     if not body.strip():
         return ReadError(where, f"article '{art_id}' has an empty body (field 'body' or 'text')")
+    if len(body) > MAX_BODY_CHARS:
+        return ReadError(where, f"article '{art_id}' has a body of {len(body):,} characters;"
+                                f" the limit is {MAX_BODY_CHARS:,} (split it into several articles)")
     metadata = {k: v for k, v in obj.items() if k not in KNOWN_FIELDS}
+    problem = _metadata_problem(metadata)
+    if problem:
+        return ReadError(where, f"extra fields of article '{art_id}' {problem}")
     return Article(id=art_id, body=body, metadata=metadata, **values)
 
 
 def _clean(text: str) -> str:
     # NUL bytes are legal JSON but break SQLite text search and terminals.
-    return text.replace("\x00", "")
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON "\ud800" escapes decode to lone surrogates, which SQLite and Whoosh cannot store.
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
-def read_jsonl(stream: Iterable[str], name: str) -> Iterator[Record]:
+def _metadata_problem(metadata: dict) -> str:
+    """Why the extra fields cannot be stored as JSON text, or "" when they can."""
+    try:
+        json.dumps(metadata, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        return "are nested too deeply"
+    except UnicodeEncodeError:
+        return "contain invalid Unicode (a lone surrogate escape)"
+    except ValueError as exc:
+        return f"cannot be stored ({_short(exc)})"
+    return ""
+
+
+def read_jsonl(stream: Iterable[str | bytes | None], name: str) -> Iterator[Record]:
+    """Records from JSON lines; a bytes line is decoded on its own, so one line that is not
+    UTF-8 costs only that line, and ``None`` stands for a line ``_bounded_lines`` cut off."""
     for lineno, line in enumerate(stream, start=1):
+        where = f"{name}:{lineno}"
+        if line is None:
+            yield ReadError(where, f"line is longer than {MAX_LINE_BYTES // 2**20} MiB; skipped")
+            continue
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield ReadError(where, f"not UTF-8 text (byte {exc.start})")
+                continue
+        if lineno == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
         if not line.strip():
             continue
-        where = f"{name}:{lineno}"
         try:
             obj = json.loads(line)
         except (ValueError, RecursionError) as exc:
@@ -105,7 +146,23 @@ def _short(exc: Exception) -> str:
     return str(exc).split("\n")[0][:200]
 
 
+def _bounded_lines(stream: BinaryIO) -> Iterator[bytes | None]:
+    """The lines of a binary stream, each held in memory only up to ``MAX_LINE_BYTES``;
+    a longer line is skipped to its end and yielded as ``None``."""
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            pass
+        yield None
+
+
 def read_text_file(path: Path) -> Iterator[Record]:
+    if path.stat().st_size > 4 * MAX_BODY_CHARS:
+        yield ReadError(str(path), f"file is larger than {4 * MAX_BODY_CHARS:,} bytes;"
+                                   f" an article body is limited to {MAX_BODY_CHARS:,} characters")
+        return
     try:
         body = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -114,18 +171,14 @@ def read_text_file(path: Path) -> Iterator[Record]:
     yield article_from_record({"id": path.stem, "body": body}, str(path))
 
 
-def _open_jsonl(path: Path) -> io.TextIOBase:
-    if path.name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _open_jsonl(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
 
 
 def read_jsonl_file(path: Path) -> Iterator[Record]:
     try:
         with _open_jsonl(path) as stream:
-            yield from read_jsonl(stream, str(path))
-    except UnicodeDecodeError as exc:
-        yield ReadError(str(path), f"not UTF-8 text (byte {exc.start})")
+            yield from read_jsonl(_bounded_lines(stream), str(path))
     except (OSError, EOFError) as exc:
         yield ReadError(str(path), f"cannot read ({_short(exc)})")
 
@@ -158,8 +211,7 @@ def read_paths(paths: Iterable[str]) -> Iterator[Record]:
     """Articles from files, folders (recursively, sorted) and '-' (JSON Lines on stdin)."""
     for raw in paths:
         if raw == "-":
-            yield from read_jsonl(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8",
-                                                   errors="strict"), "<stdin>")
+            yield from read_jsonl(_bounded_lines(sys.stdin.buffer), "<stdin>")
             continue
         path = Path(raw)
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]

@@ -7,7 +7,9 @@
       vectors.faiss      faiss index (derived from the store)
       vectors.json       which store generation vectors.faiss reflects
       keyword.json       which store generation keyword/ reflects
+      keyword-postings/  keyword/'s segments as numpy arrays, one folder per segment (derived)
       writer.lock        held by the one process allowed to write
+      encoder-switch.json  only while `baheth embed --model` swaps in another encoder's vectors
 """
 from __future__ import annotations
 
@@ -18,6 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FORMAT_VERSION = 1
+
+
+class IndexNotFound(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,10 @@ class IndexLayout:
         return self.root / "keyword.json"
 
     @property
+    def keyword_postings_dir(self) -> Path:
+        return self.root / "keyword-postings"
+
+    @property
     def vectors(self) -> Path:
         return self.root / "vectors.faiss"
 
@@ -52,8 +62,17 @@ class IndexLayout:
     def lock(self) -> Path:
         return self.root / "writer.lock"
 
+    @property
+    def encoder_switch(self) -> Path:
+        """Present only while ``baheth embed --model`` swaps in vectors from a new encoder."""
+        return self.root / "encoder-switch.json"
+
     def exists(self) -> bool:
         return self.manifest.is_file() and self.store.is_file()
+
+    def temp_files(self) -> list[Path]:
+        """Half-written files a killed writer left behind (``write_json_atomic``, vector saves)."""
+        return sorted(self.root.glob(".*.tmp"))
 
     def size_on_disk(self) -> int:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
@@ -71,6 +90,24 @@ def write_json_atomic(path: Path, data: dict) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_path(path.parent)
+
+
+def fsync_path(path: Path) -> None:
+    """Flush one file, or a folder's entries (so a rename in it survives power loss)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush a folder and everything under it: for derived indexes written by libraries that
+    never fsync (Whoosh), before a state file claims they are complete."""
+    if folder.exists():
+        for path in [folder, *folder.rglob("*")]:
+            fsync_path(path)
 
 
 def read_json(path: Path, default: dict | None = None) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -37,6 +38,11 @@ CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
 CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, pid INTEGER NOT NULL);
+-- Passage length in the encoder's tokens, for models that cut passages at max_tokens.
+-- Rows of deleted passages are ignored by joining on passages (pids are never reused).
+CREATE TABLE IF NOT EXISTS passage_tokens (
+    pid INTEGER PRIMARY KEY, tokens INTEGER NOT NULL, max_tokens INTEGER NOT NULL
+);
 """
 
 
@@ -140,10 +146,30 @@ class Store:
     def clear_embeddings(self) -> None:
         self.conn.execute("UPDATE passages SET embedding=NULL")
 
+    def set_token_counts(self, pids: Sequence[int], tokens: Sequence[int], max_tokens: int) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO passage_tokens VALUES (?,?,?)",
+                              [(pid, n, max_tokens) for pid, n in zip(pids, tokens)])
+
+    def clear_token_counts(self) -> None:
+        self.conn.execute("DELETE FROM passage_tokens")
+
     def _log(self, pids: Iterable[int]) -> None:
         self.conn.executemany("INSERT INTO log(pid) VALUES (?)", [(pid,) for pid in pids])
 
     # -- reading -------------------------------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """``with store.snapshot():`` every read inside sees one committed state, even while
+        a writer commits (WAL), so a passage found by one query is still there for the next."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.rollback()
+
     def generation(self) -> int:
         return self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM log").fetchone()[0]
 
@@ -218,6 +244,36 @@ class Store:
     def missing_embeddings(self, limit: int) -> list[tuple[int, str]]:
         return [tuple(r) for r in self.conn.execute(
             "SELECT pid, text FROM passages WHERE embedding IS NULL ORDER BY pid LIMIT ?", (limit,))]
+
+    def uncounted_passages(self, limit: int) -> list[tuple[int, str]]:
+        """(pid, text) of passages whose token count is not recorded yet."""
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT p.pid, p.text FROM passages p LEFT JOIN passage_tokens t ON t.pid = p.pid"
+            " WHERE t.pid IS NULL ORDER BY p.pid LIMIT ?", (limit,))]
+
+    def token_overflow(self) -> dict | None:
+        """How many counted passages are longer than the encoder reads; None when nothing was counted."""
+        try:
+            counted, over, max_tokens, longest = self.conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(t.tokens > t.max_tokens), 0), MAX(t.max_tokens), MAX(t.tokens)"
+                " FROM passage_tokens t JOIN passages p ON p.pid = t.pid").fetchone()
+        except sqlite3.OperationalError:   # a store written before token counts existed
+            return None
+        if not counted:
+            return None
+        return {"max_tokens": max_tokens, "counted": counted, "over": over, "longest": longest}
+
+    def passage_owners(self) -> dict[int, str]:
+        """Every passage id -> its article id (for consistency checks)."""
+        return dict(self.conn.execute("SELECT pid, article_id FROM passages"))
+
+    def embedded_pids(self) -> set[int]:
+        return {r[0] for r in self.conn.execute("SELECT pid FROM passages WHERE embedding IS NOT NULL")}
+
+    def orphan_passages(self) -> int:
+        """Passages whose article row is gone (a bug if ever non-zero)."""
+        return self.conn.execute("SELECT COUNT(*) FROM passages p LEFT JOIN articles a ON a.id = p.article_id"
+                                 " WHERE a.id IS NULL").fetchone()[0]
 
     def article_of(self, pids: Iterable[int]) -> dict[int, str]:
         """passage id -> article id, for the passages that still exist."""

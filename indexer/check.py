@@ -1,0 +1,195 @@
+"""Consistency check and repair: do the Whoosh and faiss indexes hold what the store holds?
+
+The SQLite store is the source of truth. The keyword index must hold exactly one document
+per stored passage, under that passage's article; the vector index exactly one vector per
+passage that has a stored embedding; both must record the store generation they reflect.
+Repair rebuilds each index that disagrees from the store, vectors from the stored
+embeddings, so nothing is ever re-encoded. Both run under the writer lock, so no writer
+changes the index halfway through.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.analysis import ANALYZER_NAME, ANALYZER_VERSION
+from indexer.keyword_index import KeywordIndex
+from indexer.layout import IndexLayout, IndexNotFound, read_json
+from indexer.lock import WriterLock
+from indexer.manifest import Manifest, ManifestError
+from indexer.store import Store
+from indexer.vector_index import VectorIndex
+
+PARTS = ("store", "keyword", "vectors", "files")
+SHOWN_IDS = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    part: str       # one of PARTS
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.part}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    articles: int
+    passages: int
+    embedded: int
+    keyword_documents: int
+    vectors: int
+    generation: int
+    problems: tuple[Problem, ...]
+    repaired: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["ok"] = self.ok
+        data["problems"] = [{"part": p.part, "message": p.message} for p in self.problems]
+        data["repaired"] = list(self.repaired)
+        return data
+
+
+def check_index(path: str | Path, *, repair: bool = False, wait: float = 0.0) -> CheckReport:
+    """Compare the three stores; with ``repair``, rebuild what disagrees and check again."""
+    layout = IndexLayout(Path(path))
+    if not layout.exists():
+        raise IndexNotFound(f"no index at {layout.root}")
+    lock = WriterLock(layout.lock, wait=wait).acquire()
+    try:
+        manifest = _manifest(layout)
+        store = Store(layout.store, readonly=True)
+        try:
+            report = _inspect(layout, manifest, store)
+            if repair and not report.ok:
+                repaired = _repair(layout, manifest, store, {p.part for p in report.problems})
+                report = dataclasses.replace(_inspect(layout, _manifest(layout), store), repaired=repaired)
+            return report
+        finally:
+            store.close()
+    finally:
+        lock.release()
+
+
+def _manifest(layout: IndexLayout) -> Manifest:
+    """The manifest without the analyzer check: an analyzer change is something repair fixes."""
+    try:
+        manifest = Manifest.from_dict(read_json(layout.manifest))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ManifestError(f"{layout.manifest}: unreadable manifest ({exc})") from None
+    dataclasses.replace(manifest, analyzer=ANALYZER_NAME, analyzer_version=ANALYZER_VERSION).check_engine()
+    return manifest
+
+
+def _inspect(layout: IndexLayout, manifest: Manifest, store: Store) -> CheckReport:
+    with store.snapshot():
+        owners = store.passage_owners()
+        embedded = store.embedded_pids()
+        generation = store.generation()
+        problems = [Problem("store", f"{n} passage(s) belong to no article")
+                    for n in [store.orphan_passages()] if n]
+        articles = store.count_articles()
+    keyword_docs, keyword_problems = _check_keyword(layout, manifest, owners, generation)
+    vector_count, vector_problems = _check_vectors(layout, manifest, embedded, generation)
+    leftovers = layout.temp_files()
+    if leftovers:
+        problems.append(Problem("files", f"{len(leftovers)} temporary file(s) left by an interrupted writer"))
+    return CheckReport(articles=articles, passages=len(owners), embedded=len(embedded),
+                       keyword_documents=keyword_docs, vectors=vector_count, generation=generation,
+                       problems=tuple(problems + keyword_problems + vector_problems))
+
+
+def _check_keyword(layout: IndexLayout, manifest: Manifest, owners: dict[int, str],
+                   generation: int) -> tuple[int, list[Problem]]:
+    keyword = KeywordIndex(layout)
+    if not keyword.exists():
+        return 0, [Problem("keyword", "the keyword index is missing")]
+    try:
+        documents = keyword.documents()
+    except Exception as exc:  # Whoosh raises many kinds on a damaged segment; all mean "rebuild"
+        return 0, [Problem("keyword", f"the keyword index cannot be read ({type(exc).__name__}: {exc})")]
+    finally:
+        keyword.close()
+    problems = []
+    if (manifest.analyzer, manifest.analyzer_version) != (ANALYZER_NAME, ANALYZER_VERSION):
+        problems.append(Problem("keyword", f"built with analyzer {manifest.analyzer} v{manifest.analyzer_version},"
+                                           f" this baheth uses {ANALYZER_NAME} v{ANALYZER_VERSION}"))
+    counts = Counter(pid for pid, _ in documents)
+    problems += _id_problems("keyword", "document", set(owners), counts)
+    wrong_article = sorted(pid for pid, art in documents if pid in owners and owners[pid] != art)
+    if wrong_article:
+        problems.append(Problem("keyword", f"{len(wrong_article)} document(s) filed under the wrong article:"
+                                           f" {_sample(wrong_article)}"))
+    problems += _generation_problem("keyword", keyword.generation, generation)
+    return len(documents), problems
+
+
+def _check_vectors(layout: IndexLayout, manifest: Manifest, embedded: set[int],
+                   generation: int) -> tuple[int, list[Problem]]:
+    vectors = VectorIndex(layout, manifest.encoder.dim)
+    if not layout.vectors.exists():
+        return 0, [Problem("vectors", "the vector index file is missing")]
+    try:
+        ids = vectors.ids()
+    except RuntimeError as exc:  # faiss reports an unreadable file as RuntimeError
+        return 0, [Problem("vectors", f"the vector index cannot be read ({str(exc).splitlines()[0]})")]
+    problems = []
+    if vectors.index.d != manifest.encoder.dim:
+        problems.append(Problem("vectors", f"vectors have {vectors.index.d} dimensions,"
+                                           f" the encoder {manifest.encoder.dim}"))
+    problems += _id_problems("vectors", "vector", embedded, Counter(ids.tolist()))
+    problems += _generation_problem("vectors", vectors.generation, generation)
+    return len(ids), problems
+
+
+def _id_problems(part: str, noun: str, expected: set[int], counts: Counter) -> list[Problem]:
+    missing = sorted(expected - counts.keys())
+    extra = sorted(counts.keys() - expected)
+    doubled = sorted(pid for pid, n in counts.items() if n > 1)
+    problems = []
+    if missing:
+        problems.append(Problem(part, f"{len(missing)} stored passage(s) have no {noun}: {_sample(missing)}"))
+    if extra:
+        problems.append(Problem(part, f"{len(extra)} {noun}(s) for passages not in the store: {_sample(extra)}"))
+    if doubled:
+        problems.append(Problem(part, f"{len(doubled)} passage(s) have more than one {noun}: {_sample(doubled)}"))
+    return problems
+
+
+def _generation_problem(part: str, derived: int, generation: int) -> list[Problem]:
+    if derived == generation:
+        return []
+    return [Problem(part, f"reflects store generation {derived}, the store is at {generation}"
+                          " (opening the index catches up; or run `baheth check --repair`)")]
+
+
+def _sample(pids: list[int]) -> str:
+    shown = ", ".join(map(str, pids[:SHOWN_IDS]))
+    return shown + (f" and {len(pids) - SHOWN_IDS} more" if len(pids) > SHOWN_IDS else "")
+
+
+def _repair(layout: IndexLayout, manifest: Manifest, store: Store, parts: set[str]) -> tuple[str, ...]:
+    repaired = []
+    if "files" in parts:
+        for leftover in layout.temp_files():
+            leftover.unlink(missing_ok=True)
+        repaired.append("files")
+    if "keyword" in parts:
+        keyword = KeywordIndex(layout)
+        keyword.rebuild(store)
+        keyword.close()
+        if (manifest.analyzer, manifest.analyzer_version) != (ANALYZER_NAME, ANALYZER_VERSION):
+            dataclasses.replace(manifest, analyzer=ANALYZER_NAME, analyzer_version=ANALYZER_VERSION).save(layout)
+        repaired.append("keyword")
+    if "vectors" in parts:
+        VectorIndex(layout, manifest.encoder.dim).rebuild(store)
+        repaired.append("vectors")
+    return tuple(repaired)
