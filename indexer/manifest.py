@@ -43,6 +43,10 @@ class Manifest:
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"{layout.manifest}: unreadable manifest ({exc})") from None
         manifest.check_engine()
+        if layout.encoder_switch.exists():
+            pending = read_json(layout.encoder_switch)["encoder"]["name"]
+            raise ManifestError(f"{layout.root} is switching to encoder '{pending}': wait for `baheth embed` to finish,"
+                                f" or run `baheth embed --model {pending}` again if it was interrupted")
         return manifest
 
     def check_engine(self) -> None:
@@ -60,7 +64,18 @@ class Manifest:
                 f"index was built with encoder '{self.encoder.name}', not '{requested}';"
                 f" use `baheth embed --model {requested}` to re-encode it")
 
+    def check_encoder_spec(self, spec: EncoderSpec) -> None:
+        if spec != self.encoder:
+            raise ManifestError(f"index was built with encoder {_describe(self.encoder)}, not {_describe(spec)};"
+                                " `baheth embed` with the same --model and prompt options re-encodes the index")
+
     def check_chunking(self, params: ChunkingParams) -> None:
         if params != self.chunking:
             raise ManifestError(f"index was built with chunking {asdict(self.chunking)}, not {asdict(params)};"
                                 " index into a new folder to change passage size")
+
+
+def _describe(spec: EncoderSpec) -> str:
+    norm = "" if spec.normalized else ", not normalized"
+    return (f"'{spec.name}' ({spec.dim} dims, query prompt {spec.query_prompt!r},"
+            f" passage prompt {spec.passage_prompt!r}{norm})")

@@ -1,0 +1,172 @@
+"""``baheth embed``: give stored passages vectors without re-reading the sources.
+
+Two jobs, chosen by comparing the requested encoder with the manifest's:
+
+* fill (same encoder): passages without a vector (an index built with ``--no-vectors``, or
+  an interrupted run) are encoded in batches, each committed to SQLite with its change-log
+  entries, so a killed run resumes where it stopped and the vector index catches up.
+* switch (another model, or other prompts): every stored passage is encoded into the
+  embedding cache first, which is resumable and leaves the index serving the old vectors.
+  Only when all are there does a short swap write them to the store in one transaction,
+  rebuild the faiss index and record the new encoder in the manifest. The swap is marked
+  by ``encoder-switch.json``: readers refuse the index while it exists, and the next
+  ``embed`` finishes an interrupted swap from the cache.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from indexer.embedding_cache import EmbeddingCache
+from indexer.encoders import Encoder, EncoderSpec, canonical_name, load_encoder
+from indexer.keyword_index import KeywordIndex
+from indexer.layout import IndexLayout, read_json, write_json_atomic
+from indexer.lock import WriterLock
+from indexer.manifest import Manifest
+from indexer.pipeline import Indexer, progress_bar
+from indexer.store import Store
+from indexer.token_counts import count_tokens
+from indexer.vector_index import VectorIndex
+
+COMMIT_BATCH = 256
+
+
+@dataclass(frozen=True)
+class EmbedReport:
+    encoder: str
+    switched: bool      # the index now uses a different encoder than before this run
+    passages: int       # passages given a vector by this run
+    encoded: int        # of those, run through the model (the rest came from the embedding cache)
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def embed(path: str | Path, model: str | None = None, *, encoder_options: dict | None = None,
+          cache_dir: str | Path | None = None, wait: float = 0.0, progress: bool = False) -> EmbedReport:
+    """Fill missing vectors, or re-encode everything when ``model``/prompts differ from the manifest."""
+    started = time.perf_counter()
+    options = encoder_options or {}
+    switched = finish_interrupted_switch(IndexLayout(Path(path)), cache_dir, wait)
+    with Indexer(path, cache_dir=cache_dir, wait=wait) as ix:
+        encoder = _requested_encoder(ix.manifest.encoder, model, options)
+        if encoder.spec == ix.manifest.encoder:
+            passages, encoded = fill_missing(ix, encoder, progress)
+        else:
+            passages, encoded = switch_encoder(ix, encoder, progress)
+            switched = True
+        count_tokens(ix.store, encoder)
+    return EmbedReport(encoder=encoder.spec.name, switched=switched, passages=passages, encoded=encoded,
+                       seconds=round(time.perf_counter() - started, 3))
+
+
+def _requested_encoder(recorded: EncoderSpec, model: str | None, options: dict) -> Encoder:
+    if model is None or canonical_name(model) == recorded.name:
+        # The same model keeps the index's prompts unless others are asked for. It is loaded
+        # without the recorded spec so that a model folder whose dimension changed is re-encoded.
+        options = {"query_prompt": recorded.query_prompt, "passage_prompt": recorded.passage_prompt, **options}
+        model = recorded.name
+    return load_encoder(model, **options)
+
+
+def fill_missing(ix: Indexer, encoder: Encoder, progress: bool = False) -> tuple[int, int]:
+    """Encode passages that have no vector; returns (passages filled, passages run through the model)."""
+    store = ix.store
+    before = store.generation()
+    filled = encoded = 0
+    missing = store.count_passages() - store.count_passages(embedded_only=True)
+    with progress_bar(progress, missing, " passages") as bar:
+        while rows := store.missing_embeddings(COMMIT_BATCH):
+            pids = [pid for pid, _ in rows]
+            vectors, fresh = ix.cache.encode_passages(encoder.spec, [text for _, text in rows],
+                                                      encoder.encode_passages)
+            with store.transaction():
+                store.set_embeddings(pids, vectors)
+            ix.vectors.apply(store, pids)
+            filled, encoded = filled + len(pids), encoded + fresh
+            bar.update(len(pids))
+    if filled:
+        ix.vectors.save(store.generation())
+        _keep_keyword_current(ix.keyword, before, store.generation())
+    return filled, encoded
+
+
+def switch_encoder(ix: Indexer, encoder: Encoder, progress: bool = False) -> tuple[int, int]:
+    """Re-encode every stored passage with ``encoder`` and swap the result in when complete."""
+    rows = _all_passages(ix.store)
+    encoded = 0
+    with progress_bar(progress, len(rows), " passages") as bar:
+        for start in range(0, len(rows), COMMIT_BATCH):
+            batch = rows[start:start + COMMIT_BATCH]
+            _, fresh = ix.cache.encode_passages(encoder.spec, [text for _, text in batch], encoder.encode_passages)
+            encoded += fresh
+            bar.update(len(batch))
+    write_json_atomic(ix.layout.encoder_switch, {"encoder": encoder.spec.to_dict()})
+    ix.manifest, ix.vectors = _swap(ix.layout, ix.store, ix.cache, encoder.spec, encoder.encode_passages)
+    return len(rows), encoded
+
+
+def finish_interrupted_switch(layout: IndexLayout, cache_dir: str | Path | None, wait: float) -> bool:
+    """Complete a swap that a killed ``embed --model`` left half done; True if there was one."""
+    if not layout.encoder_switch.exists():
+        return False
+    lock = WriterLock(layout.lock, wait=wait).acquire()
+    store, cache = Store(layout.store), EmbeddingCache(cache_dir)
+    try:
+        if layout.encoder_switch.exists():
+            spec = EncoderSpec(**read_json(layout.encoder_switch)["encoder"])
+            _swap(layout, store, cache, spec, _lazy_encode(spec))
+    finally:
+        cache.close()
+        store.close()
+        lock.release()
+    return True
+
+
+def _swap(layout: IndexLayout, store: Store, cache: EmbeddingCache, spec: EncoderSpec,
+          encode: Callable[[Sequence[str]], np.ndarray]) -> tuple[Manifest, VectorIndex]:
+    """Store, faiss index, manifest, in that order; each step can be redone from the cache."""
+    rows = _all_passages(store)
+    before = store.generation()
+    with store.transaction():
+        for start in range(0, len(rows), COMMIT_BATCH):
+            batch = rows[start:start + COMMIT_BATCH]
+            vectors, _ = cache.encode_passages(spec, [text for _, text in batch], encode)
+            store.set_embeddings([pid for pid, _ in batch], vectors)
+        store.clear_token_counts()
+    vectors = VectorIndex(layout, spec.dim)
+    vectors.rebuild(store)
+    _keep_keyword_current(KeywordIndex(layout), before, store.generation())
+    manifest = dataclasses.replace(Manifest.from_dict(read_json(layout.manifest)), encoder=spec)
+    manifest.save(layout)
+    layout.encoder_switch.unlink()
+    return manifest, vectors
+
+
+def _keep_keyword_current(keyword: KeywordIndex, before: int, after: int) -> None:
+    """Only vectors changed since ``before``: a keyword index that was current still is, and
+    must not re-index every passage whose embedding was logged."""
+    if keyword.generation == before:
+        keyword.set_generation(after)
+
+
+def _all_passages(store: Store) -> list[tuple[int, str]]:
+    # Read up front: the swap updates these rows, and SQLite cursors must not see their own writes.
+    return [(p.pid, p.text) for p, _ in store.iter_passages()]
+
+
+def _lazy_encode(spec: EncoderSpec) -> Callable[[Sequence[str]], np.ndarray]:
+    """Loads the model only if the cache lost some vectors since the interrupted run."""
+    loaded: list[Encoder] = []
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        if not loaded:
+            loaded.append(load_encoder(spec.name, spec=spec))
+        return loaded[0].encode_passages(texts)
+    return encode
