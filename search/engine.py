@@ -12,30 +12,31 @@ from pathlib import Path
 
 from indexer.encoders import Encoder, load_encoder
 from indexer.keyword_index import KeywordIndex
-from indexer.layout import IndexLayout
-from indexer.lock import WriterLock
-from indexer.manifest import Manifest, ManifestError
+from indexer.layout import IndexLayout, IndexNotFound
+from indexer.lock import IndexLocked, WriterLock
+from indexer.manifest import Manifest
 from indexer.store import Filters, Store
 from indexer.vector_index import VectorIndex
 from search.fusion import convex_combination, reciprocal_rank_fusion
 from search.highlight import snippet, term_spans
 from search.query import ParsedQuery, QueryError, parse_query, require_terms
-from search.results import ArticleHit, PassageHit, SearchResults, StoredArticle
+from search.results import AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle
 from search.retrievers import DenseRetriever, Hits, KeywordRetriever
 
 MODES = ("hybrid", "keyword", "dense")
 LEVELS = ("articles", "passages")
 CANDIDATES = 100          # passages taken from each retriever before fusion
 RRF_K = 60
-
-
-class IndexNotFound(Exception):
-    pass
+FUSIONS = ("convex", "rrf")
+# Min-max convex combination with dense weight 0.6 beat RRF and every other fixed weight on
+# both eval sets together (docs/quality.md); RRF stays available as fusion="rrf".
+DEFAULT_FUSION = "convex"
+DEFAULT_DENSE_WEIGHT = 0.6
 
 
 class Engine:
     def __init__(self, path: str | Path, *, encoder: Encoder | None = None,
-                 fusion: str = "rrf", dense_weight: float = 0.5):
+                 fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT):
         self.layout = IndexLayout(Path(path))
         if not self.layout.exists():
             raise IndexNotFound(f"no index at {self.layout.root} (create one with `baheth index PATH --index {path}`)")
@@ -47,10 +48,12 @@ class Engine:
         self._encoder = encoder
         if encoder is not None:
             self._check_encoder(encoder)
-        self.keyword = KeywordRetriever(self.keyword_index)
+        self.keyword = KeywordRetriever(self.keyword_index, self.store)
         self.dense = DenseRetriever(self.vector_index, self.store, self.encoder)
+        _check_choice("fusion", fusion, FUSIONS)
         self.fusion = fusion
         self.dense_weight = dense_weight
+        self._answer_finder = None
 
     def _catch_up(self) -> None:
         """Bring lagging derived indexes up to date, unless a writer is busy (it will)."""
@@ -61,7 +64,10 @@ class Engine:
                    or VectorIndex(self.layout, self.manifest.encoder.dim).generation < generation)
         if lagging and not WriterLock(self.layout.lock).held_by_other():
             from indexer.pipeline import Indexer
-            Indexer(self.layout.root).close()
+            try:
+                Indexer(self.layout.root).close()
+            except IndexLocked:
+                pass  # a writer took the lock since we looked; it catches up itself
 
     def encoder(self) -> Encoder:
         if self._encoder is None:
@@ -70,9 +76,7 @@ class Engine:
         return self._encoder
 
     def _check_encoder(self, encoder: Encoder) -> None:
-        if encoder.spec != self.manifest.encoder:
-            raise ManifestError(f"index was built with encoder {self.manifest.encoder.name}"
-                                f" ({self.manifest.encoder.to_dict()}), not {encoder.spec.to_dict()}")
+        self.manifest.check_encoder_spec(encoder.spec)
 
     def __enter__(self) -> "Engine":
         return self
@@ -81,6 +85,8 @@ class Engine:
         self.close()
 
     def close(self) -> None:
+        if self._answer_finder is not None:
+            self._answer_finder.close()
         self.keyword_index.close()
         self.store.close()
 
@@ -94,14 +100,15 @@ class Engine:
             raise QueryError("k must be at least 1 and offset at least 0")
         require_terms(parsed)
         depth = max(CANDIDATES, 3 * (k + offset) if level == "articles" else k + offset)
-        ranked, mode_used, notice = self.passage_candidates(parsed, mode, depth, filters)
-        if level == "passages":
-            hits = self._passage_hits(ranked, parsed, k, offset)
-            total = len(ranked)
-        else:
-            grouped = self._group_by_article(ranked)
-            hits = self._article_hits(grouped, parsed, k, offset)
-            total = len(grouped)
+        with self.store.snapshot():
+            ranked, mode_used, notice = self.passage_candidates(parsed, mode, depth, filters)
+            if level == "passages":
+                hits = self._passage_hits(ranked, parsed, k, offset)
+                total = len(ranked)
+            else:
+                grouped = self._group_by_article(ranked)
+                hits = self._article_hits(grouped, parsed, k, offset)
+                total = len(grouped)
         return SearchResults(query=parsed.text, mode=mode_used, level=level, total=total,
                              hits=tuple(hits), notice=notice)
 
@@ -120,7 +127,8 @@ class Engine:
         else:
             ranked = self.fuse(self.keyword.search(parsed, depth, filters),
                                self.dense.search(parsed, depth, filters))
-        # A writer may have replaced or deleted passages since the derived indexes were read.
+        # A writer may have replaced or deleted passages since the derived indexes were read;
+        # callers that read the passages afterwards hold a ``store.snapshot()`` around both.
         alive = self.store.article_of(pid for pid, _ in ranked)
         return [(pid, s) for pid, s in ranked if pid in alive], mode, notice
 
@@ -163,19 +171,29 @@ class Engine:
                                    snippet=text, highlights=spans, heading=p.heading, start=p.start, end=p.end))
         return hits
 
+    # -- questions -----------------------------------------------------------------
+    def ask(self, question: str, *, k: int = 3, filters: Filters = Filters(),
+            all_from_article: bool = False) -> AnswerResults:
+        """The sentences that answer ``question``, one per article unless ``all_from_article``."""
+        if self._answer_finder is None:
+            from search.answers import AnswerFinder  # answers.py builds on this module
+            self._answer_finder = AnswerFinder(self)
+        return self._answer_finder.ask(question, k=k, filters=filters, all_from_article=all_from_article)
+
     # -- articles and stats --------------------------------------------------------
     def article(self, article_id: str) -> StoredArticle | None:
-        row = self.store.article(article_id)
-        if row is None:
-            return None
-        passages = tuple({"passage_id": p.pid, "heading": p.heading, "start": p.start, "end": p.end,
-                          "text": p.text} for p in self.store.passages_of(article_id))
+        with self.store.snapshot():
+            row = self.store.article(article_id)
+            if row is None:
+                return None
+            passages = tuple({"passage_id": p.pid, "heading": p.heading, "start": p.start, "end": p.end,
+                              "text": p.text} for p in self.store.passages_of(article_id))
         return StoredArticle(id=row["id"], title=row["title"], date=row["date"], source=row["source"],
                              url=row["url"], section=row["section"], body=row["body"],
                              metadata=json.loads(row["metadata"]), passages=passages)
 
     def stats(self) -> dict:
-        return {
+        data = {
             "articles": self.store.count_articles(),
             "passages": self.store.count_passages(),
             "passages_with_vectors": self.store.count_passages(embedded_only=True),
@@ -185,6 +203,10 @@ class Engine:
             "chunking": self.manifest.to_dict()["chunking"],
             "index": str(self.layout.root),
         }
+        overflow = self.store.token_overflow()
+        if overflow:
+            data["passages_over_max_tokens"] = overflow
+        return data
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from search.results import SearchResults, StoredArticle
+from search.results import AnswerResults, SearchResults, StoredArticle
 
 
 def bold_spans(text: str, spans) -> str:
@@ -25,12 +25,35 @@ def print_results(results: SearchResults) -> None:
     click.echo(f"{results.total} {results.level} ({results.mode}); showing"
                f" {results.hits[0].rank}-{results.hits[-1].rank}")
     for hit in results.hits:
-        title = hit.title or hit.article_id
-        meta = " · ".join(x for x in (hit.date, hit.source, hit.section) if x)
-        click.echo(f"\n{hit.rank}. {title}  [{hit.article_id}]  score {hit.score:.4f}")
-        if meta:
-            click.echo(f"   {meta}")
-        click.echo(f"   {bold_spans(hit.snippet, hit.highlights)}")
+        print_hit(hit)
+
+
+def print_hit(hit) -> None:
+    title = hit.title or hit.article_id
+    meta = " · ".join(x for x in (hit.date, hit.source, hit.section) if x)
+    click.echo(f"\n{hit.rank}. {title}  [{hit.article_id}]  score {hit.score:.4f}")
+    if meta:
+        click.echo(f"   {meta}")
+    click.echo(f"   {bold_spans(hit.snippet, hit.highlights)}")
+
+
+def print_answers(results: AnswerResults) -> None:
+    """Each answer sentence with its matching stretch in bold, dimmed context, then its article."""
+    if not results.answered:
+        click.echo("no answer in the index; the closest passages:" if results.related
+                   else "no answer in the index")
+        for hit in results.related:
+            print_hit(hit)
+        return
+    for a in results.answers:
+        spans = [a.span] if a.span[1] > a.span[0] else []
+        context = [click.style(a.context_before, dim=True)] if a.context_before else []
+        context.append(bold_spans(a.sentence, spans))
+        if a.context_after:
+            context.append(click.style(a.context_after, dim=True))
+        click.echo(f"\n{a.rank}. " + " ".join(context))
+        meta = " · ".join(x for x in (a.title or a.article_id, a.date, a.source) if x)
+        click.echo(f"   — {meta}  [{a.article_id}, passage {a.passage_id}]  score {a.score:.3f}")
 
 
 def print_article(article: StoredArticle) -> None:

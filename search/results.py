@@ -83,3 +83,41 @@ class StoredArticle:
         data = asdict(self)
         data["passages"] = list(self.passages)
         return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A sentence exactly as written in its article, with the stretch that matches the question."""
+
+    rank: int
+    score: float
+    sentence: str
+    span: tuple[int, int]      # character span into ``sentence``; (0, 0) when no question word is in it
+    context_before: str        # the article's sentence before ("" at the start)
+    context_after: str
+    article_id: str
+    passage_id: int
+    title: str
+    date: str
+    source: str
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["span"] = list(self.span)
+        return data
+
+
+@dataclass(frozen=True)
+class AnswerResults:
+    """``answered`` is false when no sentence scores above the calibrated threshold; then
+    ``answers`` is empty and ``related`` holds the closest passages."""
+
+    question: str
+    answered: bool
+    answers: tuple[Answer, ...]
+    related: tuple[PassageHit, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answered": self.answered,
+                "answers": [a.to_dict() for a in self.answers],
+                "related": [hit.to_dict() for hit in self.related]}

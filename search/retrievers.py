@@ -16,11 +16,14 @@ Hits = list[tuple[int, float]]
 class KeywordRetriever:
     """BM25F over passage text, heading and title (Whoosh)."""
 
-    def __init__(self, index: KeywordIndex):
+    def __init__(self, index: KeywordIndex, store: Store | None = None):
         self.index = index
+        self.store = store
 
     def search(self, query: ParsedQuery, k: int, filters: Filters = Filters()) -> Hits:
-        hits, _ = self.index.search(query.keyword, k, filters)
+        # The store resolves filters to passage ids, which lets the compiled postings serve them.
+        allowed = self.store.filtered_pids(filters) if filters.active() and self.store is not None else None
+        hits, _ = self.index.search(query.keyword, k, filters, allowed)
         return hits
 
 
@@ -31,13 +34,17 @@ class DenseRetriever:
         self.vectors = vectors
         self.store = store
         self._encoder = encoder
+        self._last: tuple[str, object] | None = None
 
     def available(self) -> bool:
         self.vectors.reload_if_changed()
         return len(self.vectors) > 0
 
     def encode(self, text: str):
-        return self._encoder().encode_queries([text])[0]
+        # ``ask`` needs the question's vector for the passage search and again for its sentences.
+        if self._last is None or self._last[0] != text:
+            self._last = (text, self._encoder().encode_queries([text])[0])
+        return self._last[1]
 
     def search(self, query: ParsedQuery, k: int, filters: Filters = Filters()) -> Hits:
         allowed = self.store.filtered_pids(filters) if filters.active() else None
