@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 from whoosh import query as wq
 from whoosh import scoring
 from whoosh.fields import ID, TEXT, Schema
@@ -84,6 +85,13 @@ def build_query(query: KeywordQuery) -> wq.Query:
     return wq.Or(clauses)
 
 
+def _storage(folder: Path) -> FileStorage:
+    # Without mmap: Whoosh would otherwise map every segment file it reads, and copying a merged
+    # segment into the compiled postings reads all of it, so the writer's resident memory grew
+    # with the index (docs/robustness.md); plain reads keep it flat.
+    return FileStorage(str(folder), supports_mmap=False)
+
+
 class KeywordIndex:
     def __init__(self, layout: IndexLayout):
         self.layout = layout
@@ -96,13 +104,13 @@ class KeywordIndex:
         if self.layout.keyword_dir.exists():
             shutil.rmtree(self.layout.keyword_dir)
         self.layout.keyword_dir.mkdir(parents=True)
-        self._ix = whoosh_index.create_in(str(self.layout.keyword_dir), make_schema())
+        self._ix = _storage(self.layout.keyword_dir).create_index(make_schema())
         shutil.rmtree(self.layout.keyword_postings_dir, ignore_errors=True)
         self.set_generation(0)
 
     def open(self) -> "KeywordIndex":
         if self._ix is None:
-            self._ix = whoosh_index.open_dir(str(self.layout.keyword_dir))
+            self._ix = _storage(self.layout.keyword_dir).open_index()
         return self
 
     def exists(self) -> bool:

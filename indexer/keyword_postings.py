@@ -136,10 +136,13 @@ class CompiledPostings:
         segment_id = leaf.segment().segment_id()
         seg = self._loaded.get(segment_id)
         if seg is None:
-            folder = self.folder / segment_id
-            if not folder.is_dir():
+            try:
+                seg = SegmentPostings.load(self.folder / segment_id, self.fields)
+            except OSError:
+                # Not copied yet, or a writer just removed the copy of a merged-away segment
+                # this searcher still sees: the caller falls back to Whoosh.
                 return None
-            seg = self._loaded[segment_id] = SegmentPostings.load(folder, self.fields)
+            self._loaded[segment_id] = seg
         return seg
 
     def search(self, searcher, terms: Sequence[str], field_boosts: Sequence[tuple[str, float]],

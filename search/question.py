@@ -469,9 +469,9 @@ def _date_score(sentence: str, words: list[str]) -> float:
     for i, word in enumerate(words):
         stems = _stems(word)
         if not stems.isdisjoint(_MONTHS):
-            scores.append(1.0)
+            scores.append(1.0 if _year_follows(words, i) else MONTH_WITHOUT_YEAR)
         elif not stems.isdisjoint(_AMBIGUOUS_MONTHS) and _near_number_or_month(words, i):
-            scores.append(1.0)
+            scores.append(1.0 if _year_follows(words, i) else MONTH_WITHOUT_YEAR)
         elif not stems.isdisjoint(_YEAR_CUES) and i + 1 < len(words) and _is_number_word(words[i + 1]):
             scores.append(1.0)
         elif not stems.isdisjoint(_HIJRI_MONTHS):
@@ -491,6 +491,16 @@ def _year_score(digits: str) -> float:
 
 def _is_number_word(word: str) -> bool:
     return _DIGIT_RE.search(word) is not None or not _stems(word).isdisjoint(_NUMBER_WORDS)
+
+
+# A month with no year after it («في آب الماضي») is a relative date, a weaker answer to «متى»
+# than a full one («في تموز يوليو عام 2020»).
+MONTH_WITHOUT_YEAR = 0.7
+
+
+def _year_follows(words: list[str], i: int) -> bool:
+    """A number within the three words after a month name: its year (or day) is given."""
+    return any(_DIGIT_RE.search(w) for w in words[i + 1:i + 4])
 
 
 def _near_number_or_month(words: list[str], i: int) -> bool:

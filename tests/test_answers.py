@@ -30,8 +30,6 @@ def test_trade_question_answered_by_the_13_billion_sentence(trade):
     assert top.article_id == SEED_ID
 
 
-@pytest.mark.xfail(strict=True, reason="the fitted weights rank «...الاولى لزعيم عربي...» 0.006 above the"
-                                        " July 2020 sentence (docs/answers.md)")
 def test_first_visit_answered_by_the_july_2020_sentence(engine):
     top = engine.ask(FIRST_VISIT, k=1).answers[0]
     assert "تموز يوليو عام 2020" in top.sentence

@@ -109,7 +109,8 @@ def test_interrogative_is_reported_as_written(question: str, interrogative: str)
         ("يضم الوفد ثلاثة وزراء", N, 0.7, 0.9),
         ("وصل الوفد إلى العاصمة", N, 0.0, 0.0),
         ("زار الكاظمي طهران في تموز يوليو عام 2020", D, 1.0, 1.0),
-        ("وقعت الحادثة في الرابع من أغسطس", D, 1.0, 1.0),
+        ("وقعت الحادثة في الرابع من أغسطس", D, 0.7, 0.7),   # a month with no year: a partial date
+        ("وقعت الحادثة في الرابع من أغسطس 2019", D, 1.0, 1.0),
         ("وصل الوفد يوم الأحد", D, 0.6, 0.8),
         ("تأسست الشركة سنة 1998", D, 1.0, 1.0),
         ("تم الاتفاق في 12/05/2019", D, 1.0, 1.0),
@@ -138,7 +139,8 @@ def test_answer_type_match(sentence: str, answer_type: AnswerType, low: float, h
 
 def test_ambiguous_month_names_need_a_number_nearby() -> None:
     assert answer_type_match("مارس الضغط على الحكومة", D) == 0.0
-    assert answer_type_match("في 15 مارس الماضي", D) == 1.0
+    assert answer_type_match("في 15 مارس الماضي", D) == 0.7    # a day and month, no year
+    assert answer_type_match("في 15 مارس 2019", D) == 1.0
 
 
 QUESTION_PIECES = ["من", "ما", "هو", "كم", "متى", "أين", "أي", "في", "عام", "و", "ف", "لم", "؟", "?", "،", " ", " ", "\n", "ـ", "َ", "«", "»", "الوزير", "زار", "اسم", "مدينة"]
