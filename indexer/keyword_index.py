@@ -168,10 +168,13 @@ class KeywordIndex:
     # -- reading -------------------------------------------------------------------
     def searcher(self):
         self.open()
+        if self._searcher is not None and not self._searcher.up_to_date():
+            # Not ``refresh()``: whoosh-reloaded's reader reuse adds back the segments a merge
+            # replaced, so a refreshed searcher holds some documents twice.
+            self._searcher.close()
+            self._searcher = None
         if self._searcher is None:
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
-        elif not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
         return self._searcher
 
     def search(self, query: KeywordQuery, limit: int, filters: Filters = Filters(),

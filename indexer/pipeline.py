@@ -289,7 +289,9 @@ class Indexer:
         self._keyword_backlog[0].extend(removed)
         self._keyword_backlog[1].extend(new_pids)
         self._keyword_generation = generation
-        if (len(self._keyword_backlog[1]) >= KEYWORD_COMMIT_PASSAGES
+        # A batch that replaced articles is applied at once: their old passages are already gone
+        # from the store, so until then keyword search would find neither version.
+        if (removed or len(self._keyword_backlog[1]) >= KEYWORD_COMMIT_PASSAGES
                 or time.monotonic() - self._keyword_flushed_at >= KEYWORD_COMMIT_SECONDS):
             with _Stopwatch(report.seconds, "keyword"):
                 self._flush_keyword()
