@@ -31,7 +31,7 @@ from indexer.embedding_cache import EmbeddingCache
 from indexer.store import Filters, StoredPassage
 from search.engine import CANDIDATES, Engine
 from search.query import ParsedQuery, QueryError, parse_query
-from search.question import QuestionAnalysis, analyze_question, answer_type_match
+from search.question import AnswerType, QuestionAnalysis, analyze_question, answer_type_match, typed_spans
 from search.results import Answer, AnswerResults
 
 CANDIDATE_PASSAGES = 5    # passages whose sentences compete
@@ -104,7 +104,7 @@ class AnswerFinder:
             return AnswerResults(question=lookup.parsed.text, answered=False, answers=(), related=tuple(related))
         picked = distinct([(c, s) for c, s in scored if s >= ANSWER_THRESHOLD], k, all_from_article)
         return AnswerResults(question=lookup.parsed.text, answered=True,
-                             answers=tuple(self._answers(picked, lookup.parsed)))
+                             answers=tuple(self._answers(picked, lookup.parsed, lookup.analysis.answer_type)))
 
     def lookup(self, question: str, filters: Filters = Filters(),
                passages: int = CANDIDATE_PASSAGES) -> Lookup:
@@ -160,14 +160,15 @@ class AnswerFinder:
         scored = [(c, cheap[i] + weights[0] * float(c.features[0])) for c, i in zip(kept, order)]
         return sorted(scored, key=lambda cs: -cs[1])
 
-    def _answers(self, picked: list[tuple[Candidate, float]], parsed: ParsedQuery) -> list[Answer]:
+    def _answers(self, picked: list[tuple[Candidate, float]], parsed: ParsedQuery,
+                 answer_type: AnswerType) -> list[Answer]:
         meta = self.engine.store.articles_meta(c.passage.article_id for c, _ in picked)
         answers = []
         for rank, (c, score) in enumerate(picked, start=1):
             a = meta[c.passage.article_id]
             before, after = self._context(c)
             answers.append(Answer(rank=rank, score=round(float(score), 4), sentence=c.text,
-                                  span=best_span(c.text, parsed.terms), context_before=before,
+                                  span=answer_span(c.text, parsed.terms, answer_type), context_before=before,
                                   context_after=after, article_id=c.passage.article_id,
                                   passage_id=c.passage.pid, title=a["title"], date=a["date"],
                                   source=a["source"]))
@@ -224,6 +225,18 @@ def distinct(scored: list[tuple[Candidate, float]], k: int,
         if len(picked) == k:
             break
     return picked
+
+
+def answer_span(sentence: str, terms: frozenset[str], answer_type: AnswerType) -> tuple[int, int]:
+    """What to highlight: for a question that asks for a number or a date, the stretch of that
+    type nearest to the question's words («13 مليار» for «كم يبلغ حجم التبادل التجاري»);
+    otherwise, or when the sentence has none, the stretch holding the question's words."""
+    matched = best_span(sentence, terms)
+    typed = typed_spans(sentence, answer_type)
+    if not typed:
+        return matched
+    centre = (matched[0] + matched[1]) / 2 if matched[1] > matched[0] else 0.0
+    return min(typed, key=lambda span: (abs((span[0] + span[1]) / 2 - centre), span[0]))
 
 
 def best_span(sentence: str, terms: frozenset[str]) -> tuple[int, int]:

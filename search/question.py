@@ -433,6 +433,47 @@ def answer_type_match(sentence: str, answer_type: AnswerType) -> float:
     return scorer(sentence, _words(sentence))
 
 
+def typed_spans(sentence: str, answer_type: AnswerType) -> list[tuple[int, int]]:
+    """Stretches of ``sentence`` that look like an answer of ``answer_type``, as character
+    offsets: numbers with their number words («13 مليار دولار» gives «13 مليار») for NUMBER;
+    month names, years and «عام 2020» for DATE. Other types have no such surface form: []."""
+    typed = _TYPED_WORD.get(answer_type)
+    if typed is None:
+        return []
+    tokens = []
+    for match in re.finditer(r"\S+", sentence):
+        core = _CORE_RE.search(normalize(match.group()))
+        tokens.append((match.start(), match.end(), core.group() if core else ""))
+    spans: list[tuple[int, int]] = []
+    for i, (start, end, word) in enumerate(tokens):
+        following = tokens[i + 1][2] if i + 1 < len(tokens) else ""
+        if not word or not typed(word, following):
+            continue
+        if spans and _only_space_between(sentence, spans[-1][1], start):
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _only_space_between(text: str, end: int, start: int) -> bool:
+    return not text[end:start].strip()
+
+
+def _number_word(word: str, _following: str) -> bool:
+    return _is_number_word(word)
+
+
+def _date_word(word: str, following: str) -> bool:
+    stems = _stems(word)
+    return (not stems.isdisjoint(_MONTHS) or not stems.isdisjoint(_AMBIGUOUS_MONTHS)
+            or re.fullmatch(r"[0-9]{4}", word) is not None
+            or (not stems.isdisjoint(_YEAR_CUES) and _DIGIT_RE.search(following) is not None))
+
+
+_TYPED_WORD = {AnswerType.NUMBER: _number_word, AnswerType.DATE: _date_word}
+
+
 def _words(sentence: str) -> list[str]:
     """Normalized words of a sentence, punctuation stripped; no offsets needed here."""
     words = (_CORE_RE.search(token) for token in normalize(sentence).split())

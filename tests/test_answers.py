@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from cli import main
 from indexer.analysis import analyze
 from indexer.store import Filters
-from search.answers import best_span
+from search.answers import answer_span, best_span
+from search.question import analyze_question
 from search.query import QueryError
 from tests.conftest import SEED_ID
 
@@ -52,12 +53,29 @@ def test_answer_is_one_sentence_as_written_with_its_neighbours(engine, trade):
     assert body.index(top.context_before) < body.index(top.sentence)
 
 
-def test_span_is_the_part_of_the_sentence_that_matches_the_question(trade):
+def test_span_is_the_number_that_answers_a_how_much_question(trade):
     top = trade.answers[0]
     start, end = top.span
     assert 0 <= start < end <= len(top.sentence)
-    # «بين» is a stopword and «الميزان» is not «التبادل»: one question term is all the sentence holds.
-    assert top.sentence[start:end] == "التجاري"
+    # «كم» asks for a quantity: of the two in the sentence, the one nearest the question's words.
+    assert top.sentence[start:end] == "13 مليار"
+
+
+def test_first_visit_span_is_the_date(engine):
+    top = engine.ask(FIRST_VISIT, k=1).answers[0]
+    assert top.sentence[top.span[0]:top.span[1]] == "تموز يوليو عام 2020"
+
+
+@pytest.mark.parametrize("sentence, question, expected", [
+    ("بلغ عدد الضحايا ٢٥ شخصا في الحادث", "كم عدد الضحايا؟", "٢٥"),
+    ("افتتح الجسر عام 1998 بحضور الوزير", "متى افتتح الجسر؟", "عام 1998"),
+    ("افتتح الوزير الجسر الجديد", "من افتتح الجسر؟", "افتتح الوزير الجسر"),
+    ("افتتح الوزير الجسر الجديد", "كم طول الجسر؟", "الجسر"),    # no number: the question's words
+])
+def test_answer_span_by_question_type(sentence, question, expected):
+    analysis = analyze_question(question)
+    start, end = answer_span(sentence, frozenset(analyze(analysis.keyword_text)), analysis.answer_type)
+    assert sentence[start:end] == expected
 
 
 def test_one_answer_per_article_unless_asked(engine):
