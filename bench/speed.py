@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 
 from bench.data import SHARED, news_articles
 from bench.harness import write_json

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 from whoosh import index as whoosh_index
@@ -197,9 +197,6 @@ class KeywordIndex:
 
     def doc_count(self) -> int:
         return self.searcher().doc_count()
-
-    def all_pids(self) -> set[int]:
-        return {pid for pid, _ in self.documents()}
 
     def documents(self) -> list[tuple[int, str]]:
         """(passage id, article id) of every live document, duplicates included."""

@@ -30,7 +30,6 @@ from indexer.token_counts import count_tokens
 from indexer.vector_index import POLICIES, VectorIndex
 
 BATCH_ARTICLES = 64
-EMBED_BATCH = 64
 # Whoosh pays per distinct term and per segment on every commit, so the keyword index is
 # written in commits of this many passages rather than one per batch (docs/performance.md),
 # or after this many seconds, so that searches see new articles while a slow encoder runs;

@@ -143,9 +143,6 @@ class Store:
                               [(_blob(v), pid) for pid, v in zip(pids, vectors)])
         self._log(pids)
 
-    def clear_embeddings(self) -> None:
-        self.conn.execute("UPDATE passages SET embedding=NULL")
-
     def set_token_counts(self, pids: Sequence[int], tokens: Sequence[int], max_tokens: int) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO passage_tokens VALUES (?,?,?)",
                               [(pid, n, max_tokens) for pid, n in zip(pids, tokens)])

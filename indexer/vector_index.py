@@ -199,9 +199,6 @@ class VectorIndex:
             faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def all_pids(self) -> set[int]:
-        return set(self.ids().tolist())
-
     def ids(self) -> np.ndarray:
         """Every stored id, duplicates included."""
         if self.index.ntotal == 0:

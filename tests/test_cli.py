@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from tests.conftest import FIXTURES, SEED, SEED_ID
+from tests.conftest import FIXTURES, SEED_ID
 
 HIT_KEYS = {"rank", "score", "article_id", "passage_id", "title", "date", "source", "section",
             "snippet", "highlights"}
