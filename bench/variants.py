@@ -29,6 +29,7 @@ ANALYZERS = {
     "+ stopwords": ("none", True),
     "+ stopwords + light prefixes (analyzer v1)": ("light", True),
     "+ stopwords + light prefixes + light10 suffixes (v2, default)": ("light+suffix", True),
+    "+ stopwords + light prefixes + light10 suffixes, suffix floor 3": ("light+suffix3", True),
     "light prefixes + suffixes, no stopwords": ("light+suffix", False),
     "+ stopwords + Snowball": ("snowball", True),
 }

@@ -255,10 +255,17 @@ def _light_suffix_stem(token: str) -> str:
     return _light_stem(token, True, True, 2)
 
 
+def _light_suffix3_stem(token: str) -> str:
+    # Candidate for the next analyzer version (docs/analysis.md): suffixes come off only while
+    # three letters remain, so short words keep their shape (مرة -> مره, not مر).
+    return _strip_suffixes(_light_stem(token, True, False, 2), 3)
+
+
 _STEMMERS: dict[str, Callable[[str], str]] = {
     "none": _no_stem,
     "light": light_stem,
     "light+suffix": _light_suffix_stem,
+    "light+suffix3": _light_suffix3_stem,
     "snowball": snowball_stem,
 }
 STEM_VARIANTS = tuple(_STEMMERS)
