@@ -31,7 +31,8 @@ from indexer.embedding_cache import EmbeddingCache
 from indexer.store import Filters, StoredPassage
 from search.engine import CANDIDATES, Engine
 from search.query import ParsedQuery, QueryError, parse_query
-from search.question import AnswerType, QuestionAnalysis, analyze_question, answer_type_match, typed_spans
+from search.answer_types import answer_type_match, typed_spans
+from search.question import AnswerType, QuestionAnalysis, analyze_question
 from search.results import Answer, AnswerResults
 
 CANDIDATE_PASSAGES = 5    # passages whose sentences compete
