@@ -162,13 +162,12 @@ def search(query, index_dir, mode, level, k, offset, fusion, batch_file, trec_fi
         raise click.UsageError("give either a QUERY or --batch FILE")
     if trec_file is not None and batch_file is None:
         raise click.UsageError("--trec-run needs --batch")
-    if batch_file is not None:
-        with user_errors(), Engine(index_dir, fusion=fusion) as engine:
-            search_batch(engine, read_topics(batch_file), trec_file, as_json,
-                         dict(mode=mode, level=level, k=k, offset=offset, filters=filters))
-        return
+    options = dict(mode=mode, level=level, k=k, offset=offset, filters=filters)
     with user_errors(), Engine(index_dir, fusion=fusion) as engine:
-        results = engine.search(query, mode=mode, level=level, k=k, offset=offset, filters=filters)
+        if batch_file is not None:
+            search_batch(engine, read_topics(batch_file), trec_file, as_json, options)
+            return
+        results = engine.search(query, **options)
     if as_json:
         emit_json(results.to_dict())
     else:

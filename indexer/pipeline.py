@@ -343,8 +343,9 @@ class Indexer:
             for art in ids:
                 self.store.delete_article(art)
         generation = self.store.generation()
-        self.keyword.apply(self.store, removed_pids)
-        self.keyword.set_generation(generation)
+        self._keyword_backlog[0].extend(removed_pids)
+        self._keyword_generation = generation
+        self._flush_keyword()
         self.vectors.remove(removed_pids)
         self._vectors_generation = generation
         self._save_vectors()

@@ -48,8 +48,8 @@ class Engine:
         self._encoder = encoder
         if encoder is not None:
             self._check_encoder(encoder)
-        self.keyword = KeywordRetriever(self.keyword_index, self.store)
-        self.dense = DenseRetriever(self.vector_index, self.store, self.encoder)
+        self.keyword = KeywordRetriever(self.keyword_index)
+        self.dense = DenseRetriever(self.vector_index, self.encoder)
         _check_choice("fusion", fusion, FUSIONS)
         self.fusion = fusion
         self.dense_weight = dense_weight
@@ -120,13 +120,14 @@ class Engine:
             if mode == "dense":
                 raise QueryError("the index has no vectors yet; run `baheth embed` first or use --mode keyword")
             mode, notice = "keyword", "the index has no vectors yet (run `baheth embed`); searched in keyword mode"
+        allowed = self.store.filtered_pids(filters) if filters.active() else None
         if mode == "keyword":
-            ranked = self.keyword.search(parsed, depth, filters)
+            ranked = self.keyword.search(parsed, depth, filters, allowed)
         elif mode == "dense":
-            ranked = self.dense.search(parsed, depth, filters)
+            ranked = self.dense.search(parsed, depth, allowed)
         else:
-            ranked = self.fuse(self.keyword.search(parsed, depth, filters),
-                               self.dense.search(parsed, depth, filters))
+            ranked = self.fuse(self.keyword.search(parsed, depth, filters, allowed),
+                               self.dense.search(parsed, depth, allowed))
         # A writer may have replaced or deleted passages since the derived indexes were read;
         # callers that read the passages afterwards hold a ``store.snapshot()`` around both.
         alive = self.store.article_of(pid for pid, _ in ranked)

@@ -1,12 +1,15 @@
-"""The two retrievers. Both speak ``search(query, k, filters) -> [(passage_id, score)]``
-and apply filters inside the index, before their top-k cut."""
+"""The two retrievers. Both speak ``search(query, k, filters, allowed) -> [(passage_id, score)]``
+and apply filters inside the index, before their top-k cut. ``allowed`` is the filters resolved
+to passage ids by the store, once per search for both retrievers."""
 from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from indexer.encoders import Encoder
 from indexer.keyword_index import KeywordIndex
-from indexer.store import Filters, Store
+from indexer.store import Filters
 from indexer.vector_index import VectorIndex
 from search.query import ParsedQuery
 
@@ -16,13 +19,12 @@ Hits = list[tuple[int, float]]
 class KeywordRetriever:
     """BM25F over passage text, heading and title (Whoosh)."""
 
-    def __init__(self, index: KeywordIndex, store: Store | None = None):
+    def __init__(self, index: KeywordIndex):
         self.index = index
-        self.store = store
 
-    def search(self, query: ParsedQuery, k: int, filters: Filters = Filters()) -> Hits:
-        # The store resolves filters to passage ids, which lets the compiled postings serve them.
-        allowed = self.store.filtered_pids(filters) if filters.active() and self.store is not None else None
+    def search(self, query: ParsedQuery, k: int, filters: Filters = Filters(),
+               allowed: np.ndarray | None = None) -> Hits:
+        # ``allowed`` lets the compiled postings serve filtered searches; ``filters`` is for Whoosh.
         hits, _ = self.index.search(query.keyword, k, filters, allowed)
         return hits
 
@@ -30,9 +32,8 @@ class KeywordRetriever:
 class DenseRetriever:
     """Inner product of normalized embeddings (faiss); the encoder loads on first use."""
 
-    def __init__(self, vectors: VectorIndex, store: Store, encoder: Callable[[], Encoder]):
+    def __init__(self, vectors: VectorIndex, encoder: Callable[[], Encoder]):
         self.vectors = vectors
-        self.store = store
         self._encoder = encoder
         self._last: tuple[str, object] | None = None
 
@@ -46,6 +47,5 @@ class DenseRetriever:
             self._last = (text, self._encoder().encode_queries([text])[0])
         return self._last[1]
 
-    def search(self, query: ParsedQuery, k: int, filters: Filters = Filters()) -> Hits:
-        allowed = self.store.filtered_pids(filters) if filters.active() else None
+    def search(self, query: ParsedQuery, k: int, allowed: np.ndarray | None = None) -> Hits:
         return self.vectors.search(self.encode(query.dense_text), k, allowed)
