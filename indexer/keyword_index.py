@@ -195,9 +195,6 @@ class KeywordIndex:
         hits = [(int(hit["pid"]), float(hit.score)) for hit in results]
         return hits, len(results)
 
-    def doc_count(self) -> int:
-        return self.searcher().doc_count()
-
     def documents(self) -> list[tuple[int, str]]:
         """(passage id, article id) of every live document, duplicates included."""
         reader = self.searcher().reader()

@@ -101,7 +101,7 @@ class AnswerFinder:
                all_from_article: bool) -> AnswerResults:
         """The sentences that clear the threshold; when none does, the closest passages."""
         if not is_answer(scored):
-            related = self.engine._passage_hits(lookup.ranked, lookup.parsed, RELATED_PASSAGES, 0)
+            related = self.engine.passage_hits(lookup.ranked, lookup.parsed, RELATED_PASSAGES, 0)
             return AnswerResults(question=lookup.parsed.text, answered=False, answers=(), related=tuple(related))
         picked = distinct([(c, s) for c, s in scored if s >= ANSWER_THRESHOLD], k, all_from_article)
         return AnswerResults(question=lookup.parsed.text, answered=True,

@@ -103,7 +103,7 @@ class Engine:
         with self.store.snapshot():
             ranked, mode_used, notice = self.passage_candidates(parsed, mode, depth, filters)
             if level == "passages":
-                hits = self._passage_hits(ranked, parsed, k, offset)
+                hits = self.passage_hits(ranked, parsed, k, offset)
                 total = len(ranked)
             else:
                 grouped = self._group_by_article(ranked)
@@ -152,13 +152,13 @@ class Engine:
 
     def _article_hits(self, grouped, parsed: ParsedQuery, k: int, offset: int) -> list[ArticleHit]:
         page = grouped[offset:offset + k]
-        passage_hits = self._passage_hits([(pid, score) for pid, score, _ in page], parsed, k, 0)
+        hits = self.passage_hits([(pid, score) for pid, score, _ in page], parsed, k, 0)
         return [ArticleHit(rank=offset + i + 1, score=h.score, article_id=h.article_id, passage_id=h.passage_id,
                            title=h.title, date=h.date, source=h.source, section=h.section, snippet=h.snippet,
                            highlights=h.highlights, matched_passages=matched)
-                for i, (h, (_, _, matched)) in enumerate(zip(passage_hits, page))]
+                for i, (h, (_, _, matched)) in enumerate(zip(hits, page))]
 
-    def _passage_hits(self, ranked: Hits, parsed: ParsedQuery, k: int, offset: int) -> list[PassageHit]:
+    def passage_hits(self, ranked: Hits, parsed: ParsedQuery, k: int, offset: int) -> list[PassageHit]:
         page = ranked[offset:offset + k]
         stored = self.store.passages(pid for pid, _ in page)
         meta = self.store.articles_meta(p.article_id for p in stored.values())
