@@ -63,7 +63,8 @@ class EmbeddingCache:
         """Vectors for ``texts``, encoding only the ones not cached; returns (vectors, n_encoded)."""
         keys = [cache_key(spec, spec.passage_prompt, t) for t in texts]
         found = self.get_many(keys)
-        missing = [i for i, k in enumerate(keys) if k not in found]
+        # One position per distinct missing text: a paragraph repeated across articles is encoded once.
+        missing = list({k: i for i, k in enumerate(keys) if k not in found}.values())
         out = np.empty((len(texts), spec.dim), dtype=np.float32)
         if missing:
             fresh = encode([texts[i] for i in missing])
