@@ -6,11 +6,14 @@ written (with its diacritics, hamza and prefixes) even when the query spelled it
 """
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from indexer.analysis import analyze_spans
 
 Span = tuple[int, int]
+
+_WHITESPACE_RUN = re.compile(r"\s+")
 
 
 def term_spans(text: str, terms: Iterable[str]) -> list[Span]:
@@ -19,8 +22,9 @@ def term_spans(text: str, terms: Iterable[str]) -> list[Span]:
 
 
 def snippet(text: str, spans: list[Span], max_chars: int = 320) -> tuple[str, tuple[Span, ...]]:
-    """A window of ``text`` around the densest group of spans, cut at spaces, with the spans
-    shifted to the window."""
+    """A one-line window of ``text`` around the densest group of spans, cut at spaces, with the
+    spans shifted to the window."""
+    text, spans = _one_line(text, spans)
     if len(text) <= max_chars:
         return text, tuple(spans)
     start = _best_window_start(spans, max_chars)
@@ -55,3 +59,18 @@ def _snap_back(text: str, start: int) -> int:
         return 0
     space = text.rfind(" ", 0, start)
     return space + 1 if space >= 0 else 0
+
+
+def _one_line(text: str, spans: list[Span]) -> tuple[str, list[Span]]:
+    """Collapse whitespace runs (the paragraph breaks of merged short paragraphs) to one space,
+    so a snippet prints as one line, moving the spans with the text."""
+    runs = [m.span() for m in _WHITESPACE_RUN.finditer(text) if m.end() - m.start() > 1 or m.group() != " "]
+    if not runs:
+        return text, spans
+    flat = _WHITESPACE_RUN.sub(" ", text)
+
+    def moved(offset: int) -> int:
+        # Spans start and end on token edges, never inside a whitespace run.
+        return offset - sum(end - start - 1 for start, end in runs if end <= offset)
+
+    return flat, [(moved(s), moved(e)) for s, e in spans]
