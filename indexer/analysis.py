@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from whoosh.analysis import Analyzer, Filter, Token, Tokenizer
+from whoosh.analysis import Analyzer, CompositeAnalyzer, Filter, Token, Tokenizer
 
 from indexer.arabic import (
     STEM_VARIANTS,
@@ -24,10 +24,13 @@ from indexer.arabic import (
 )
 
 ANALYZER_NAME = "arabic-light"
-ANALYZER_VERSION = 2
+ANALYZER_VERSION = 3
 # Light prefixes plus light10's suffixes: the best keyword MRR@10 on both eval sets
 # (docs/analysis.md); version 1 stripped prefixes only.
 DEFAULT_STEM = "light+suffix"
+# Version 3 adds a second field analyzed to ISRI roots: too coarse alone, but beside the light
+# stem it finds the passages a question words differently (+1.2 / +1.6 MRR@10, docs/analysis.md).
+ROOT_STEM = "isri"
 
 
 # Longer "words" are encodings, hashes or glued junk, never Arabic words (the longest
@@ -156,12 +159,98 @@ class ArabicStemFilter(Filter):
             yield t
 
 
+class ArabicAnalyzer(CompositeAnalyzer):
+    """The chain, with the words before stemming kept for the next texts.
+
+    Indexing analyzes every passage twice, for ``text`` (light stems) and ``text_root`` (ISRI
+    roots), and the article title once per passage: tokenizing, normalizing and stopping are the
+    same each time, only the stemmer differs. So the stemmer runs on memoized (word, position,
+    offsets, stopped) tuples (``_unstemmed``), and stems are memoized per word; the tokens are the
+    chain's. Calls the memo does not cover (whole-text tokens, offsets into a larger text, kept
+    originals, ``no_morph``) run the chain itself.
+    """
+
+    def index_terms(self, value: str) -> list[tuple[str, int]]:
+        """(term, position) of each token indexing keeps, as the chain yields them."""
+        stem = _memo_stemmer(self.items[-1].variant)
+        return [(stem(word), pos) for word, pos, _, _, _ in _unstemmed(value, True, self._stopwords)]
+
+    @property
+    def _stopwords(self) -> bool:
+        return isinstance(self.items[-2], ArabicStopFilter)
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", no_morph=False, **kwargs):
+        if keeporiginal or no_morph or not tokenize or start_pos or start_char:
+            return super().__call__(value, positions=positions, chars=chars, keeporiginal=keeporiginal,
+                                    removestops=removestops, start_pos=start_pos, start_char=start_char,
+                                    tokenize=tokenize, mode=mode, no_morph=no_morph, **kwargs)
+        words = _unstemmed(value, removestops, self._stopwords)
+        return _stemmed_tokens(words, _memo_stemmer(self.items[-1].variant),
+                               Token(positions, chars, removestops=removestops, mode=mode, **kwargs))
+
+
+def _stemmed_tokens(words, stem, t: Token):
+    positions, chars = t.positions, t.chars
+    t.boost = 1.0
+    t.stopped = False
+    if t.removestops and not chars:
+        # What indexing asks for: no stopped tokens (Whoosh drops them), no offsets.
+        for text, pos, _, _, _ in words:
+            t.text = stem(text)
+            if positions:
+                t.pos = pos
+            yield t
+        return
+    for text, pos, startchar, endchar, stopped in words:
+        t.text = text if stopped else stem(text)
+        t.stopped = stopped
+        if positions:
+            t.pos = pos
+        if chars:
+            t.startchar = startchar
+            t.endchar = endchar
+        yield t
+
+
+# A few texts suffice: a passage's two fields come one after the other, its title just before.
+@lru_cache(maxsize=16)
+def _unstemmed(value: str, removestops: bool, stopwords: bool) -> tuple[tuple, ...]:
+    """(word, position, start, end, stopped) as tokenizer | normalize | stop yield them, positions
+    and offsets on; one loop instead of three generators (tests/test_analyzer_memo.py keeps the two
+    equal)."""
+    words = []
+    next_pos, kept_pos = 0, None
+    for match in WORD_PATTERN.finditer(value):
+        start, end = match.span()
+        if end - start > MAX_WORD_CHARS:
+            continue
+        for word in token_words(match.group()):
+            pos, next_pos = next_pos, next_pos + 1
+            if not stopwords:
+                words.append((word, pos, start, end, False))
+            elif is_stopword(word):
+                if not removestops:
+                    words.append((word, pos, start, end, True))
+            else:
+                kept_pos = pos if kept_pos is None else kept_pos + 1
+                words.append((word, kept_pos, start, end, False))
+    return tuple(words)
+
+
+@lru_cache(maxsize=None)
+def _memo_stemmer(variant: str):
+    # News vocabulary repeats: most words of a batch were stemmed before. Bounded, and not around
+    # a stemmer that memoizes itself (ISRI, Snowball), so memory stays flat however much is indexed.
+    stem = get_stemmer(variant)
+    return stem if hasattr(stem, "cache_info") else lru_cache(maxsize=1 << 16)(stem)
+
+
 def arabic_analyzer(stem: str = DEFAULT_STEM, stopwords: bool = True) -> Analyzer:
     """Tokenizer | normalize | stop (optional) | stem."""
-    chain = ArabicTokenizer() | ArabicNormalizeFilter()
-    if stopwords:
-        chain = chain | ArabicStopFilter()
-    return chain | ArabicStemFilter(stem)
+    items = [ArabicTokenizer(), ArabicNormalizeFilter(), *([ArabicStopFilter()] if stopwords else []),
+             ArabicStemFilter(stem)]
+    return ArabicAnalyzer(*items)
 
 
 @lru_cache(maxsize=None)

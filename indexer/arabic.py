@@ -25,6 +25,7 @@ Design notes:
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 from typing import Callable
@@ -247,6 +248,30 @@ def snowball_stem(token: str) -> str:
     return stem if len(stem) >= min(2, len(token)) else token
 
 
+@lru_cache(maxsize=1 << 17)
+def isri_stem(token: str) -> str:
+    """The ISRI root-ish stem (Taghva et al., 2005; Whoosh's copy of NLTK's), kept to two letters.
+
+    Far more aggressive than ``light_stem`` (أمريكا -> امر): it serves as a low-precision
+    recall field beside the light stem, never alone (docs/analysis.md).
+    """
+    stem = _isri().stem(token)
+    return stem if len(stem) >= min(2, len(token)) else token
+
+
+_ISRI = threading.local()
+
+
+def _isri():
+    # The stemmer keeps the word being stemmed on the instance (stem() resets it): one per thread.
+    # Building one per word cost a fifth of each stem.
+    if not hasattr(_ISRI, "stemmer"):
+        from whoosh.lang.isri import ISRIStemmer
+
+        _ISRI.stemmer = ISRIStemmer()
+    return _ISRI.stemmer
+
+
 def _no_stem(token: str) -> str:
     return token
 
@@ -267,6 +292,7 @@ _STEMMERS: dict[str, Callable[[str], str]] = {
     "light+suffix": _light_suffix_stem,
     "light+suffix3": _light_suffix3_stem,
     "snowball": snowball_stem,
+    "isri": isri_stem,
 }
 STEM_VARIANTS = tuple(_STEMMERS)
 

@@ -15,10 +15,13 @@ from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh import query as wq
 from whoosh import scoring
-from whoosh.fields import ID, TEXT, Schema
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.fields import ID, Schema
 
-from indexer.analysis import arabic_analyzer
+from indexer.analysis import ROOT_STEM, arabic_analyzer
+from indexer.keyword_fields import ArabicText
 from indexer.keyword_postings import CompiledPostings
+from indexer.keyword_writer import CompilingWriter
 from indexer.layout import IndexLayout, fsync_tree, read_json, write_json_atomic
 from indexer.store import Filters, Store
 
@@ -28,14 +31,18 @@ HEADING_BOOST = 1.0
 # Whoosh's defaults were b=0.75, k1=1.2.
 BM25_B = 0.5
 BM25_K1 = 0.9
+# The passage text's ISRI-root field, weighed as the light-stemmed text field (docs/analysis.md).
+ROOT_BOOST = 1.0
 
 
 @dataclass(frozen=True)
 class KeywordQuery:
-    """Analyzed query: terms are OR-ed; each phrase (a list of analyzed terms) must match."""
+    """Analyzed query: terms (light stems) and roots (ISRI, searched in ``text_root``) are OR-ed;
+    each phrase (a list of analyzed terms) must match."""
 
     terms: tuple[str, ...]
     phrases: tuple[tuple[str, ...], ...] = ()
+    roots: tuple[str, ...] = ()
 
 
 def make_schema() -> Schema:
@@ -43,16 +50,17 @@ def make_schema() -> Schema:
     return Schema(
         pid=ID(stored=True, unique=True),
         article_id=ID(stored=True),
-        text=TEXT(analyzer=analyzer, phrase=True),
-        heading=TEXT(analyzer=analyzer, phrase=False),
-        title=TEXT(analyzer=analyzer, phrase=False, field_boost=TITLE_BOOST),
+        text=ArabicText(analyzer=analyzer, phrase=True),
+        text_root=ArabicText(analyzer=arabic_analyzer(ROOT_STEM), phrase=False),
+        heading=ArabicText(analyzer=analyzer, phrase=False),
+        title=ArabicText(analyzer=analyzer, phrase=False, field_boost=TITLE_BOOST),
         source=ID, section=ID, date=ID,
     )
 
 
 def _document(passage, article_row) -> dict:
     return {
-        "pid": str(passage.pid), "article_id": passage.article_id, "text": passage.text,
+        "pid": str(passage.pid), "article_id": passage.article_id, "text": passage.text, "text_root": passage.text,
         "heading": passage.heading, "title": article_row["title"],
         "source": article_row["source"], "section": article_row["section"],
         "date": article_row["date"][:10],
@@ -71,13 +79,19 @@ def filter_query(filters: Filters) -> wq.Query | None:
     return wq.And(parts) if parts else None
 
 
-# Each query term is searched in these fields, with these query-time boosts.
+# Each query term is searched in these fields, with these query-time boosts; each root in ROOT_FIELDS.
 FIELD_BOOSTS = (("text", 1.0), ("title", 1.0), ("heading", HEADING_BOOST))
+ROOT_FIELDS = (("text_root", ROOT_BOOST),)
+
+
+def field_terms(query: KeywordQuery) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
+    """(field, boost, terms) for every field a bag-of-words query searches."""
+    terms, roots = tuple(dict.fromkeys(query.terms)), tuple(dict.fromkeys(query.roots))
+    return (*((f, b, terms) for f, b in FIELD_BOOSTS), *((f, b, roots) for f, b in ROOT_FIELDS))
 
 
 def build_query(query: KeywordQuery) -> wq.Query:
-    clauses: list[wq.Query] = [
-        wq.Or([wq.Term(f, t, boost=b) for f, b in FIELD_BOOSTS]) for t in dict.fromkeys(query.terms)]
+    clauses: list[wq.Query] = [wq.Term(f, t, boost=b) for f, b, terms in field_terms(query) for t in terms]
     if query.phrases:
         required = [wq.Phrase("text", list(p)) if len(p) > 1 else wq.Term("text", p[0])
                     for p in query.phrases if p]
@@ -97,7 +111,7 @@ class KeywordIndex:
         self.layout = layout
         self._ix = None
         self._searcher = None
-        self.compiled = CompiledPostings(layout.keyword_postings_dir, [f for f, _ in FIELD_BOOSTS])
+        self.compiled = CompiledPostings(layout.keyword_postings_dir, [f for f, _ in (*FIELD_BOOSTS, *ROOT_FIELDS)])
 
     # -- lifecycle -----------------------------------------------------------------
     def create(self) -> None:
@@ -138,7 +152,7 @@ class KeywordIndex:
         saves a lookup per passage on the common path of an indexing run.
         """
         self.open()
-        writer = self._ix.writer(limitmb=256)
+        writer = self._writer(limitmb=256)
         try:
             for pid in pids:
                 writer.delete_by_term("pid", str(pid))
@@ -153,7 +167,7 @@ class KeywordIndex:
     def rebuild(self, store: Store) -> None:
         self.close()
         self.create()
-        writer = self._ix.writer(limitmb=512)
+        writer = self._writer(limitmb=512)
         for passage, row in store.iter_passages():
             writer.add_document(**_document(passage, row))
         writer.commit(optimize=True)
@@ -162,17 +176,31 @@ class KeywordIndex:
 
     def optimize(self) -> None:
         self.open()
-        self._ix.optimize()
+        self._writer().commit(optimize=True)
         self.compiled.sync(self._ix)
 
+    def _writer(self, **options) -> CompilingWriter:
+        # Writes each segment's compiled postings as it writes the segment; sync() then only drops
+        # the copies of merged-away segments (and copies any segment written some other way).
+        # Uncompressed posting blocks: zlib cost 12% of keyword-only indexing for a 30% smaller
+        # index (docs/performance.md); each block records its compression, so older segments
+        # written compressed stay readable and merge into uncompressed ones.
+        options.setdefault("codec", W3Codec(compression=0))
+        return CompilingWriter(self._ix, self.layout.keyword_postings_dir, self.compiled.fields, "pid", **options)
+
     # -- reading -------------------------------------------------------------------
-    def searcher(self):
-        self.open()
+    def refresh(self) -> None:
+        """Open a searcher on the latest commit. Between refreshes every search uses that one
+        searcher, so the engine can pin the keyword index at a state its store snapshot covers."""
         if self._searcher is not None and not self._searcher.up_to_date():
             # Not ``refresh()``: whoosh-reloaded's reader reuse adds back the segments a merge
             # replaced, so a refreshed searcher holds some documents twice.
             self._searcher.close()
             self._searcher = None
+        self.searcher()
+
+    def searcher(self):
+        self.open()
         if self._searcher is None:
             self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         return self._searcher
@@ -187,7 +215,7 @@ class KeywordIndex:
         if not query.terms and not query.phrases:
             return [], 0
         if not query.phrases and (allowed is not None or not filters.active()):
-            found = self.compiled.search(self.searcher(), query.terms, FIELD_BOOSTS, limit,
+            found = self.compiled.search(self.searcher(), field_terms(query), limit,
                                          allowed if filters.active() else None)
             if found is not None:
                 return found

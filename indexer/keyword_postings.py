@@ -12,8 +12,9 @@ Per segment and field the folder holds ``terms`` (sorted, as numpy unicode), ``o
 into ``docs``/``weights`` (raw int32/float32 files, streamed while exporting; the postings, deleted documents included, as Whoosh keeps
 them until a merge), and ``lengths`` (each document's field length as Whoosh quantizes
 it); ``pids.npy`` maps segment document numbers to passage ids. Deletions are read live
-from the Whoosh segment. A segment not yet copied (a writer is between its Whoosh
-commit and its copy) makes ``search`` return None and the caller falls back to Whoosh.
+from the Whoosh segment. The engine's writer (``indexer/keyword_writer.py``) writes each
+folder while Whoosh writes the segment; ``export_segment`` copies a segment written any other
+way. A segment not yet copied makes ``search`` return None and the caller falls back to Whoosh.
 """
 from __future__ import annotations
 
@@ -67,47 +68,106 @@ class SegmentPostings:
 
 def export_segment(reader, fields: Sequence[str], folder: Path) -> None:
     """Copy one Whoosh segment reader's postings into ``folder`` (written whole, then renamed)."""
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    out = SegmentFolderWriter(folder, fields)
     try:
         ndocs = reader.doc_count_all()
-        np.save(tmp / "pids.npy", np.fromiter((int(reader.stored_fields(d)["pid"]) for d in range(ndocs)),
-                                              dtype=np.int64, count=ndocs))
         for field in fields:
-            with open(tmp / f"{field}.docs.bin", "wb") as docs, open(tmp / f"{field}.weights.bin", "wb") as weights:
-                terms, offsets = _field_postings(reader, field, docs, weights)
-            lengths = np.fromiter((reader.doc_field_length(d, field, 1) or 1 for d in range(ndocs)),
-                                  dtype=np.float32, count=ndocs)
-            for part, values in (("terms", terms), ("offsets", offsets), ("lengths", lengths)):
-                np.save(tmp / f"{field}.{part}.npy", values)
-        os.replace(tmp, folder)
+            fmt = reader.schema[field].format
+            for btext in reader.lexicon(field):
+                # The raw leaf matcher (deleted documents included) read a block at a time; going
+                # posting by posting through the public API is ~100x slower. Whoosh's W3 codec.
+                m = reader._terms.matcher(field, btext, fmt)
+                term = btext.decode("utf-8")
+                while m.is_active():
+                    m._read_ids()
+                    m._read_weights()
+                    out.add_postings(field, term, m._ids, m._weights)
+                    m._next_block()
+        out.finish(np.fromiter((int(reader.stored_fields(d)["pid"]) for d in range(ndocs)), dtype=np.int64, count=ndocs),
+                   {field: np.fromiter((reader.doc_field_length(d, field, 1) or 1 for d in range(ndocs)),
+                                       dtype=np.float32, count=ndocs) for field in fields})
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        out.abort()
         raise
 
 
-def _field_postings(reader, field: str, docs_out, weights_out):
-    """Stream one field's postings to ``docs_out``/``weights_out`` (raw int32/float32), so
-    exporting a large merged segment holds one block at a time, not the whole segment;
-    returns (terms, offsets)."""
-    fmt = reader.schema[field].format
-    terms, counts = [], []
-    for btext in reader.lexicon(field):
-        # The raw leaf matcher (deleted documents included) read a block at a time; going
-        # posting by posting through the public API is ~100x slower. Whoosh's W3 codec.
-        m = reader._terms.matcher(field, btext, fmt)
-        n = 0
-        while m.is_active():
-            m._read_ids()
-            m._read_weights()
-            docs_out.write(np.asarray(m._ids, dtype=np.int32).tobytes())
-            weights_out.write(np.asarray(m._weights, dtype=np.float32).tobytes())
-            n += len(m._ids)
-            m._next_block()
-        terms.append(btext.decode("utf-8"))
-        counts.append(n)
-    offsets = np.zeros(len(terms) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return np.array(terms, dtype=str) if terms else np.array([], dtype="U1"), offsets
+class SegmentFolderWriter:
+    """Writes one segment's folder: each field's postings term by term, in the order of the
+    terms, streamed to disk a buffer at a time (exporting a large merged segment never holds it
+    whole), then the pids and field lengths. Written in a temporary folder and renamed by
+    ``finish``, so a crash never leaves a partial copy under the segment's name."""
+
+    FLUSH_POSTINGS = 1 << 16
+
+    def __init__(self, folder: Path, fields: Sequence[str]):
+        self.folder = folder
+        self.fields = tuple(fields)
+        self._tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+        self._done: set[str] = set()
+        self._field: str | None = None
+        self._term: str | None = None
+
+    def add_postings(self, field: str, term: str, docs, weights) -> None:
+        """Append postings of ``term`` in ``field``; fields and terms arrive grouped, terms sorted."""
+        if field != self._field:
+            self._close_field()
+            self._open_field(field)
+        if term != self._term:
+            self._terms.append(term)
+            self._counts.append(0)
+            self._term = term
+        self._docs.extend(docs)
+        self._weights.extend(weights)
+        self._counts[-1] += len(docs)
+        if len(self._docs) >= self.FLUSH_POSTINGS:
+            self._flush()
+
+    def finish(self, pids: np.ndarray, lengths: dict[str, np.ndarray]) -> None:
+        """Write the pids (per segment document number) and each field's lengths, then publish."""
+        self._close_field()
+        for field in self.fields:
+            if field not in self._done:   # no postings at all in this segment
+                self._open_field(field)
+                self._close_field()
+            np.save(self._tmp / f"{field}.lengths.npy", lengths[field])
+        np.save(self._tmp / "pids.npy", pids)
+        os.replace(self._tmp, self.folder)
+
+    def abort(self) -> None:
+        if self._field is not None:
+            self._docs_out.close()
+            self._weights_out.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _open_field(self, field: str) -> None:
+        self._field, self._term = field, None
+        self._terms: list[str] = []
+        self._counts: list[int] = []
+        self._docs: list[int] = []
+        self._weights: list[float] = []
+        self._docs_out = open(self._tmp / f"{field}.docs.bin", "wb")
+        self._weights_out = open(self._tmp / f"{field}.weights.bin", "wb")
+
+    def _flush(self) -> None:
+        # Raw int32/float32, the dtypes SegmentPostings.load maps them with.
+        np.asarray(self._docs, dtype=np.int32).tofile(self._docs_out)
+        np.asarray(self._weights, dtype=np.float32).tofile(self._weights_out)
+        self._docs.clear()
+        self._weights.clear()
+
+    def _close_field(self) -> None:
+        if self._field is None:
+            return
+        self._flush()
+        self._docs_out.close()
+        self._weights_out.close()
+        offsets = np.zeros(len(self._terms) + 1, dtype=np.int64)
+        np.cumsum(self._counts, out=offsets[1:])
+        terms = np.array(self._terms, dtype=str) if self._terms else np.array([], dtype="U1")
+        np.save(self._tmp / f"{self._field}.terms.npy", terms)
+        np.save(self._tmp / f"{self._field}.offsets.npy", offsets)
+        self._done.add(self._field)
+        self._field = None
 
 
 class CompiledPostings:
@@ -145,12 +205,12 @@ class CompiledPostings:
             self._loaded[segment_id] = seg
         return seg
 
-    def search(self, searcher, terms: Sequence[str], field_boosts: Sequence[tuple[str, float]],
+    def search(self, searcher, field_terms: Sequence[tuple[str, float, Sequence[str]]],
                limit: int, allowed: np.ndarray | None = None) -> tuple[Hits, int] | None:
-        """Top ``limit`` (pid, score) for the OR of ``terms`` over the fields, scored as Whoosh
-        scores ``Or([Term(f, t, boost=b) ...])``, and the number of matching passages, among the
-        ``allowed`` pids if given; None when a segment has no copy yet or the weighting is not
-        BM25F (the caller then asks Whoosh)."""
+        """Top ``limit`` (pid, score) for the OR of each (field, boost, terms) entry's terms in its
+        field, scored as Whoosh scores ``Or([Term(field, t, boost=boost) ...])``, and the number of
+        matching passages, among the ``allowed`` pids if given; None when a segment has no copy yet
+        or the weighting is not BM25F (the caller then asks Whoosh)."""
         weighting = searcher.weighting
         leaves = list(searcher.reader().leaf_readers())
         segments = [self._segment(leaf) for leaf, _ in leaves]
@@ -159,9 +219,11 @@ class CompiledPostings:
         self._loaded = {leaf.segment().segment_id(): s for (leaf, _), s in zip(leaves, segments)}
         total_docs = searcher.doc_count_all()
         doc_parts, score_parts = [], []
-        terms = list(dict.fromkeys(terms))
-        wanted = np.array(terms, dtype=str)
-        for field, boost in field_boosts:
+        for field, boost, terms in field_terms:
+            terms = list(dict.fromkeys(terms))
+            if not terms:
+                continue
+            wanted = np.array(terms, dtype=str)
             # Whoosh's own statistics and formulas, applied to whole postings arrays at once.
             avg_length = searcher.avg_field_length(field) or 1
             b = weighting._field_B.get(field, weighting.B)

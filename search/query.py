@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from indexer.analysis import analyze
+from indexer.analysis import ROOT_STEM, analyze
 from indexer.keyword_index import KeywordQuery
 
 PHRASE = re.compile(r'"([^"]*)"|«([^»]*)»')
@@ -32,6 +32,11 @@ class ParsedQuery:
         return frozenset(self.keyword.terms) | {t for p in self.keyword.phrases for t in p}
 
 
+def analyze_roots(text: str) -> list[str]:
+    """The ISRI roots searched in the text's root field (not highlighted: too coarse)."""
+    return analyze(text, ROOT_STEM)
+
+
 def parse_query(text: str) -> ParsedQuery:
     phrases = []
     for match in PHRASE.finditer(text):
@@ -39,7 +44,8 @@ def parse_query(text: str) -> ParsedQuery:
         if terms:
             phrases.append(terms)
     rest = QUOTES.sub(" ", PHRASE.sub(" ", text))
-    keyword = KeywordQuery(terms=tuple(dict.fromkeys(analyze(rest))), phrases=tuple(phrases))
+    keyword = KeywordQuery(terms=tuple(dict.fromkeys(analyze(rest))), phrases=tuple(phrases),
+                           roots=tuple(dict.fromkeys(analyze_roots(rest))))
     dense_text = " ".join(QUOTES.sub(" ", text).split())
     return ParsedQuery(text=text, dense_text=dense_text, keyword=keyword)
 

@@ -49,7 +49,7 @@ ZWJ, ZWNJ, RLM, LRM = "\u200d", "\u200c", "\u200f", "\u200e"
 
 def test_manifest_identity():
     assert ANALYZER_NAME == "arabic-light"
-    assert ANALYZER_VERSION == 2
+    assert ANALYZER_VERSION == 3
 
 
 def test_default_strips_light10_suffixes_after_prefixes():
@@ -156,9 +156,19 @@ def test_min_stem_is_enforced():
 
 def test_unknown_variant_is_refused():
     with pytest.raises(ValueError):
-        arabic_analyzer(stem="isri")
+        arabic_analyzer(stem="khoja")
     with pytest.raises(ValueError):
-        get_stemmer("isri")
+        get_stemmer("khoja")
+
+
+def test_root_field_stems_to_isri_roots():
+    assert analysis.ROOT_STEM == "isri"
+    # Broken plurals and derived forms meet their singular / base word, which the light stem cannot do.
+    assert analysis.analyze("النجوم", stem="isri") == analysis.analyze("نجم", stem="isri") == ["نجم"]
+    assert analysis.analyze("المكتبات والكتاب", stem="isri") == ["كتب", "كتب"]
+    assert analysis.analyze("في هذا", stem="isri") == []          # stopwords go before stemming
+    assert analysis.analyze("2020 Iran", stem="isri") == ["2020", "iran"]
+    assert analysis.analyze("مر", stem="isri") == ["مر"]            # never below two letters
 
 
 def test_snowball_variant():

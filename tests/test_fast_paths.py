@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from indexer.articles import Article
-from indexer.keyword_index import FIELD_BOOSTS, KeywordIndex, build_query, filter_query
+from indexer.keyword_index import KeywordIndex, build_query, field_terms, filter_query
 from indexer.layout import IndexLayout
 from indexer.pipeline import Indexer
 from indexer.store import Filters
@@ -27,7 +27,7 @@ def whoosh_hits(keyword: KeywordIndex, text: str, limit: int = 10) -> list[tuple
 
 
 def compiled_hits(keyword: KeywordIndex, text: str, limit: int = 10):
-    return keyword.compiled.search(keyword.searcher(), parse_query(text).keyword.terms, FIELD_BOOSTS, limit)
+    return keyword.compiled.search(keyword.searcher(), field_terms(parse_query(text).keyword), limit)
 
 
 @pytest.mark.parametrize("text", QUERIES)
