@@ -2,7 +2,9 @@
 
 The SQLite store is the source of truth. The keyword index must hold exactly one document
 per stored passage, under that passage's article; the vector index exactly one vector per
-passage that has a stored embedding; both must record the store generation they reflect.
+passage that has a stored embedding; both must record the store generation they reflect;
+no retired version both indexes have moved past may still be kept (a writer that died before
+purging leaves them; opening the index for writing, or repair, purges them).
 Repair rebuilds each index that disagrees from the store, vectors from the stored
 embeddings, so nothing is ever re-encoded. Both run under the writer lock, so no writer
 changes the index halfway through.
@@ -22,7 +24,7 @@ from indexer.manifest import Manifest, ManifestError
 from indexer.store import Store
 from indexer.vector_index import VectorIndex
 
-PARTS = ("store", "keyword", "vectors", "files")
+PARTS = ("store", "keyword", "vectors", "retired", "files")
 SHOWN_IDS = 5
 
 
@@ -43,6 +45,7 @@ class CheckReport:
     keyword_documents: int
     vectors: int
     generation: int
+    retired: int          # passages of replaced versions kept for readers of lagging indexes
     problems: tuple[Problem, ...]
     repaired: tuple[str, ...] = ()
 
@@ -97,14 +100,24 @@ def _inspect(layout: IndexLayout, manifest: Manifest, store: Store) -> CheckRepo
         problems = [Problem("store", f"{n} passage(s) belong to no article")
                     for n in [store.orphan_passages()] if n]
         articles = store.count_articles()
+        retired = store.retired.count()
+        stale = store.retired.count(through=_derived_generation(layout, manifest))
+    if stale:
+        problems.append(Problem("retired", f"{stale} retired passage(s) that both indexes have replaced are still"
+                                           " kept (opening the index catches up; or run `baheth check --repair`)"))
     keyword_docs, keyword_problems = _check_keyword(layout, manifest, owners, generation)
     vector_count, vector_problems = _check_vectors(layout, manifest, embedded, generation)
     leftovers = layout.temp_files()
     if leftovers:
         problems.append(Problem("files", f"{len(leftovers)} temporary file(s) left by an interrupted writer"))
     return CheckReport(articles=articles, passages=len(owners), embedded=len(embedded),
-                       keyword_documents=keyword_docs, vectors=vector_count, generation=generation,
+                       keyword_documents=keyword_docs, vectors=vector_count, generation=generation, retired=retired,
                        problems=tuple(problems + keyword_problems + vector_problems))
+
+
+def _derived_generation(layout: IndexLayout, manifest: Manifest) -> int:
+    """The generation both derived indexes on disk have reached."""
+    return min(KeywordIndex(layout).generation, VectorIndex(layout, manifest.encoder.dim).generation)
 
 
 def _check_keyword(layout: IndexLayout, manifest: Manifest, owners: dict[int, str],
@@ -192,4 +205,12 @@ def _repair(layout: IndexLayout, manifest: Manifest, store: Store, parts: set[st
     if "vectors" in parts:
         VectorIndex(layout, manifest.encoder.dim).rebuild(store)
         repaired.append("vectors")
+    if parts & {"keyword", "vectors", "retired"}:
+        # Rebuilt indexes are past every retired version; the lock keeps writers out.
+        writable = Store(layout.store)
+        try:
+            if writable.retired.purge(_derived_generation(layout, manifest)):
+                repaired.append("retired")
+        finally:
+            writable.close()
     return tuple(repaired)

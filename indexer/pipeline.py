@@ -182,6 +182,7 @@ class Indexer:
         # What each derived index reflects from here on: raised only after a batch reached it, so
         # an interrupted batch never gets recorded as applied (the next open catches it up).
         self._keyword_generation = self._vectors_generation = generation
+        self._purge_retired()
         return applied
 
     # -- adding --------------------------------------------------------------------
@@ -211,6 +212,7 @@ class Indexer:
                 self._flush_keyword()
             with _Stopwatch(report.seconds, "vectors"):
                 self._save_vectors()
+            self._purge_retired()
             report.seconds["total"] = time.perf_counter() - started
         return report
 
@@ -288,9 +290,9 @@ class Indexer:
         self._keyword_backlog[0].extend(removed)
         self._keyword_backlog[1].extend(new_pids)
         self._keyword_generation = generation
-        # A batch that replaced articles is applied at once: their old passages are already gone
-        # from the store, so until then keyword search would find neither version.
-        if (removed or len(self._keyword_backlog[1]) >= KEYWORD_COMMIT_PASSAGES
+        # Replaced articles wait for the next keyword commit like new ones: until then readers
+        # resolve the keyword index's hits on their old passages to the retired old version.
+        if (len(self._keyword_backlog[1]) >= KEYWORD_COMMIT_PASSAGES
                 or time.monotonic() - self._keyword_flushed_at >= KEYWORD_COMMIT_SECONDS):
             with _Stopwatch(report.seconds, "keyword"):
                 self._flush_keyword()
@@ -332,6 +334,11 @@ class Indexer:
         if self.vectors.generation != self._vectors_generation:
             self.vectors.save(self._vectors_generation)
 
+    def _purge_retired(self) -> None:
+        """Drop the retired versions both derived indexes on disk are past: a reader opening
+        either index from here on gets its hits on the new passages."""
+        self.store.retired.purge(min(self.keyword.generation, self.vectors.generation))
+
     # -- deleting ------------------------------------------------------------------
     def delete(self, article_ids: Iterable[str]) -> list[str]:
         """Remove articles from the store and both indexes; returns the ids that existed."""
@@ -349,6 +356,7 @@ class Indexer:
         self.vectors.remove(removed_pids)
         self._vectors_generation = generation
         self._save_vectors()
+        self._purge_retired()
         return ids
 
     def delete_matching(self, source: str | None = None, before: str | None = None) -> list[str]:

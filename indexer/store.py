@@ -3,7 +3,9 @@
 The passage row id is the vector id and the keyword document key, so there is one
 mapping and nothing to drift. Every passage that is added, re-embedded or deleted is
 appended to ``log``; the derived indexes remember the last log sequence they applied
-(their *generation*) and catch up from the log after a crash.
+(their *generation*) and catch up from the log after a crash. A corrected article's old
+version is retired rather than deleted, until both derived indexes have caught up
+(``indexer/retired.py``); readers resolve hits through ``visible``.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from indexer.articles import Article
+from indexer.retired import PASSAGE_FIELDS, RetiredVersions
+from indexer.retired import SCHEMA as RETIRED_SCHEMA
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -43,7 +47,10 @@ CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, pid INTEG
 CREATE TABLE IF NOT EXISTS passage_tokens (
     pid INTEGER PRIMARY KEY, tokens INTEGER NOT NULL, max_tokens INTEGER NOT NULL
 );
-"""
+""" + RETIRED_SCHEMA
+# PRAGMA user_version of a store holding every table above: 0 before retired versions. A writer's
+# open migrates an older store (the statements above are idempotent).
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,15 @@ class StoredPassage:
     end: int
     heading: str
     text: str
+    retired: int | None = None   # the generation that retired this version; None while current
+
+
+@dataclass(frozen=True)
+class PassageVersion:
+    """Which article a passage belongs to, and which version of it."""
+
+    article_id: str
+    retired: int | None = None   # as in ``StoredPassage``
 
 
 @dataclass(frozen=True)
@@ -96,11 +112,17 @@ class Store:
         if not readonly:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.executescript(SCHEMA)
+            if self.schema_version() < SCHEMA_VERSION:   # only then, so an unchanged store stays unwritten
+                self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.retired = RetiredVersions(self.conn, present=self.schema_version() >= 1)
         # FULL: a batch reported committed survives power loss, not only a process crash.
         self.conn.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
         self.conn.close()
+
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
     # -- writing -------------------------------------------------------------------
     def transaction(self):
@@ -112,8 +134,11 @@ class Store:
         return row[0] if row else None
 
     def replace_article(self, article: Article, digest: str, passages: Sequence[NewPassage]) -> list[int]:
-        """Insert or replace one article and its passages; returns the new passage ids."""
-        self._delete_passages(article.id)
+        """Insert or replace one article and its passages; returns the new passage ids. The old
+        passages are retired under the generation of their change-log entries."""
+        if self._log_passages_of(article.id):
+            self.retired.retire(article.id, self.generation())
+            self.conn.execute("DELETE FROM passages WHERE article_id=?", (article.id,))
         self.conn.execute(
             "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?)",
             (article.id, article.title, article.date, article.source, article.url,
@@ -129,14 +154,17 @@ class Store:
         return pids
 
     def delete_article(self, article_id: str) -> bool:
-        self._delete_passages(article_id)
+        """Withdraw an article: its current and retired versions go at once."""
+        if self._log_passages_of(article_id):
+            self.conn.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
+        self.retired.drop_article(article_id)
         return self.conn.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
 
-    def _delete_passages(self, article_id: str) -> None:
+    def _log_passages_of(self, article_id: str) -> list[int]:
+        """Log the article's current passages as changed; returns their ids."""
         old = [r[0] for r in self.conn.execute("SELECT pid FROM passages WHERE article_id=?", (article_id,))]
-        if old:
-            self.conn.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
-            self._log(old)
+        self._log(old)
+        return old
 
     def set_embeddings(self, pids: Sequence[int], vectors: np.ndarray) -> None:
         self.conn.executemany("UPDATE passages SET embedding=? WHERE pid=?",
@@ -170,6 +198,24 @@ class Store:
     def generation(self) -> int:
         return self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM log").fetchone()[0]
 
+    def visible(self, pids: Iterable[int], generation: int) -> dict[int, PassageVersion]:
+        """Those of ``pids`` that a derived index at ``generation`` holds as its version of their
+        article: current passages, and retired ones it has not caught up with (retired after
+        ``generation``). Ids the store no longer has (withdrawn articles) are left out."""
+        return {pid: v for pid, v in self.versions(pids).items() if v.retired is None or v.retired > generation}
+
+    def versions(self, pids: Iterable[int]) -> dict[int, PassageVersion]:
+        """The article version of each of ``pids`` that still exists, current or retired."""
+        found = {}
+        for chunk in _chunks(list(pids), 500):
+            marks = ",".join("?" * len(chunk))
+            for pid, article_id in self.conn.execute(
+                    f"SELECT pid, article_id FROM passages WHERE pid IN ({marks})", chunk):
+                found[pid] = PassageVersion(article_id)
+            for pid, article_id, retired in self.retired.owners(chunk):
+                found[pid] = PassageVersion(article_id, retired)
+        return found
+
     def changed_since(self, generation: int) -> list[int]:
         rows = self.conn.execute("SELECT DISTINCT pid FROM log WHERE seq > ? ORDER BY pid", (generation,))
         return [r[0] for r in rows]
@@ -181,12 +227,18 @@ class Store:
         where = " WHERE embedding IS NOT NULL" if embedded_only else ""
         return self.conn.execute(f"SELECT COUNT(*) FROM passages{where}").fetchone()[0]
 
-    def article(self, article_id: str) -> sqlite3.Row | None:
+    def article(self, article_id: str, retired: int | None = None) -> sqlite3.Row | None:
+        """The current article, or with ``retired`` the version that generation retired."""
+        if retired is not None:
+            return self.retired.article(article_id, retired)
         return self.conn.execute("SELECT * FROM articles WHERE id=?", (article_id,)).fetchone()
 
-    def articles_meta(self, article_ids: Iterable[str]) -> dict[str, sqlite3.Row]:
-        ids = list(dict.fromkeys(article_ids))
-        rows = {}
+    def articles_meta(self, passages: Iterable[StoredPassage]) -> dict[str, sqlite3.Row]:
+        """Title, date, source, url and section of each passage's article at the passage's version,
+        by article id: pass one version per article (a result list holds one, see ``visible``)."""
+        passages = list(passages)
+        ids = list(dict.fromkeys(p.article_id for p in passages if p.retired is None))
+        rows = self.retired.articles_meta((p.article_id, p.retired) for p in passages if p.retired is not None)
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             for row in self.conn.execute(
@@ -194,19 +246,21 @@ class Store:
                 rows[row["id"]] = row
         return rows
 
-    def passages_of(self, article_id: str) -> list[StoredPassage]:
-        rows = self.conn.execute(
-            "SELECT pid, article_id, ordinal, start, end, heading, text FROM passages"
-            " WHERE article_id=? ORDER BY ordinal", (article_id,))
+    def passages_of(self, article_id: str, retired: int | None = None) -> list[StoredPassage]:
+        """The article's current passages, or with ``retired`` those of the version it retired."""
+        if retired is not None:
+            return [StoredPassage(*r) for r in self.retired.passages_of(article_id, retired)]
+        rows = self.conn.execute(f"SELECT {PASSAGE_FIELDS} FROM passages WHERE article_id=? ORDER BY ordinal",
+                                 (article_id,))
         return [StoredPassage(*r) for r in rows]
 
     def passages(self, pids: Iterable[int]) -> dict[int, StoredPassage]:
+        """Passages by id, current or retired (``StoredPassage.retired`` tells them apart)."""
         found = {}
         for chunk in _chunks(list(pids), 500):
             marks = ",".join("?" * len(chunk))
-            for r in self.conn.execute(
-                    "SELECT pid, article_id, ordinal, start, end, heading, text FROM passages"
-                    f" WHERE pid IN ({marks})", chunk):
+            rows = self.conn.execute(f"SELECT {PASSAGE_FIELDS} FROM passages WHERE pid IN ({marks})", chunk)
+            for r in [*rows, *self.retired.passages(chunk)]:
                 found[r[0]] = StoredPassage(*r)
         return found
 
@@ -273,18 +327,16 @@ class Store:
                                  " WHERE a.id IS NULL").fetchone()[0]
 
     def article_of(self, pids: Iterable[int]) -> dict[int, str]:
-        """passage id -> article id, for the passages that still exist."""
-        owner = {}
-        for chunk in _chunks(list(pids), 500):
-            marks = ",".join("?" * len(chunk))
-            owner.update(self.conn.execute(f"SELECT pid, article_id FROM passages WHERE pid IN ({marks})", chunk))
-        return owner
+        """passage id -> article id, for the passages that still exist (current or retired)."""
+        return {pid: v.article_id for pid, v in self.versions(pids).items()}
 
     def filtered_pids(self, filters: Filters) -> np.ndarray:
+        """Ids of the passages, current or retired, whose article version passes ``filters``."""
         where, args = filter_sql(filters)
-        rows = self.conn.execute(
-            f"SELECT p.pid FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}", args)
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+        sql = f"SELECT p.pid FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}"
+        if retired := self.retired.filtered_sql(where):
+            sql, args = f"{sql} UNION ALL {retired}", args * 2
+        return np.fromiter((r[0] for r in self.conn.execute(sql, args)), dtype=np.int64)
 
     def article_ids(self, source: str | None = None, before: str | None = None) -> list[str]:
         where, args = filter_sql(Filters(source=source), alias="articles")

@@ -67,12 +67,18 @@ def index_kind(index: faiss.Index) -> str:
     return KIND_IVF if faiss.try_extract_index_ivf(index) is not None else KIND_FLAT
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns
+
+
 class VectorIndex:
     def __init__(self, layout: IndexLayout, dim: int):
         self.layout = layout
         self.dim = dim
         self._index: faiss.Index | None = None
-        self._loaded_mtime: float | None = None
+        # (inode, mtime) of the file loaded: every save renames a new file into place.
+        self._loaded_stamp: tuple[int, int] | None = None
 
     def _empty(self) -> faiss.Index:
         return build_index(KIND_FLAT, np.empty(0, np.int64), np.empty((0, self.dim), np.float32), self.dim)
@@ -115,14 +121,14 @@ class VectorIndex:
     def load(self) -> None:
         path = self.layout.vectors
         if path.exists():
-            self._loaded_mtime = path.stat().st_mtime
+            self._loaded_stamp = _stamp(path)
             self._index = faiss.read_index(str(path))
         else:
             self._index = self._empty()
 
     def reload_if_changed(self) -> None:
         path = self.layout.vectors
-        if path.exists() and path.stat().st_mtime != self._loaded_mtime:
+        if path.exists() and _stamp(path) != self._loaded_stamp:
             self.load()
 
     def reset(self) -> None:
@@ -171,7 +177,7 @@ class VectorIndex:
             Path(tmp).unlink(missing_ok=True)
             raise
         fsync_path(path.parent)
-        self._loaded_mtime = path.stat().st_mtime
+        self._loaded_stamp = _stamp(path)
         write_json_atomic(self.layout.vectors_state, {"generation": generation, "kind": self.kind})
 
     # -- reading -------------------------------------------------------------------

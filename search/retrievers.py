@@ -38,7 +38,7 @@ class DenseRetriever:
         self._last: tuple[str, object] | None = None
 
     def available(self) -> bool:
-        self.vectors.reload_if_changed()
+        # No reload here: ``Engine.reading`` moves the vectors to the latest file, before its snapshot.
         return len(self.vectors) > 0
 
     def encode(self, text: str):

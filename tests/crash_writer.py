@@ -122,12 +122,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--vectors", action="store_true")
     parser.add_argument("--exit-at", choices=EXIT_POINTS)
+    # A reader racing this writer gets a fair number of searches in even on a loaded machine.
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds to sleep after each batch")
     args = parser.parse_args()
 
     def committed(ids: list[str]) -> None:
         print("committed", " ".join(ids), flush=True)
         if args.exit_at == "after-commit":
             os._exit(3)
+        time.sleep(args.pause)
 
     with Indexer(args.index, vectors=args.vectors) as indexer:
         print("ready", flush=True)

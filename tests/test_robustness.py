@@ -20,8 +20,9 @@ from indexer.manifest import ManifestError
 from indexer.pipeline import Indexer
 from search.engine import Engine
 from tests.conftest import FIXTURES, SEED, SEED_ID
-from tests.crash_writer import WriterProcess, marker
+from tests.crash_writer import WriterProcess, article, marker
 
+VERSIONED_COUNT = 8           # articles the writer corrects while a reader searches them
 OLD_BODY_WORD = "أوبك"        # only in eco-1's original body
 NEW_BODY = "تراجعت أسعار الذهب في الأسواق بعد قرار المصرف الاحتياطي رفع الفائدة مجددا هذا الأسبوع."
 
@@ -122,22 +123,23 @@ def test_second_writer_is_told_who_holds_the_lock_and_can_wait(index_copy):
 
 def test_reader_never_sees_a_partial_article(tmp_path):
     """A writer process rewrites three-passage articles back and forth while this process
-    searches: every article it sees has all its passages, title and body at one version."""
+    searches: every article it looks for is found, with all its passages, title and body at one
+    version (the old one until the keyword index has the new one), never none."""
     index = tmp_path / "index"
     args = ["--count", "30", "--paragraphs", "3", "--batch", "4"]
     assert WriterProcess(index, *args).wait() == 0
     rng = random.Random(7)
     seen_versions, searches = set(), 0
     with Engine(index) as engine:
-        writer = WriterProcess(index, *args, "--versions", "1,0,1,0,1")
+        writer = WriterProcess(index, *args, "--versions", "1,0,1,0,1", "--pause", "0.1")
         while writer.proc.poll() is None:
             number = rng.randrange(30)
             words = (marker(number, 0), marker(number, 1))
             passages = engine.search(" ".join(words), mode="keyword", level="passages", k=10).hits
             versions = {v for h in passages for v in (0, 1) if words[v] in h.snippet}
-            assert len(passages) in (0, 3) and len(versions) <= 1, passages
+            assert len(passages) == 3 and len(versions) == 1, passages
             articles = engine.search(" ".join(words), mode="keyword", k=10).hits
-            assert len(articles) <= 1
+            assert len(articles) == 1
             for hit in articles:
                 title_version = 0 if words[0] in hit.title else 1
                 assert words[title_version] in hit.snippet and hit.matched_passages == 3
@@ -148,6 +150,78 @@ def test_reader_never_sees_a_partial_article(tmp_path):
             searches += 1
         assert writer.wait() == 0, writer.stderr
     assert searches >= 20 and seen_versions == {0, 1}
+    assert check_index(index).ok and retired_rows(index) == (0, 0)
+
+
+def versions_found(engine: Engine, number: int, mode: str, level: str) -> list[int]:
+    """The version of each hit on article ``number`` when searching both versions' marker words,
+    checking that the hit's title and text are of that same version."""
+    words = (marker(number, 0), marker(number, 1))
+    hits = engine.search(" ".join(words), mode=mode, level=level, k=VERSIONED_COUNT).hits
+    found = []
+    for hit in (h for h in hits if h.article_id == f"art-{number}"):
+        title, text = ([v for v in (0, 1) if words[v] in field] for field in (hit.title, hit.snippet))
+        assert len(title) == 1 and title == text, hit
+        found.append(title[0])
+    return found
+
+
+class RememberingEncoder:
+    """The session encoder, keeping each query's vector: the reader loop below asks the same few
+    queries again and again, and encoding them anew would leave it a handful of searches per run."""
+
+    def __init__(self, encoder):
+        self.encoder, self.spec, self._queries = encoder, encoder.spec, {}
+
+    def encode_queries(self, texts):
+        key = tuple(texts)
+        if key not in self._queries:
+            self._queries[key] = self.encoder.encode_queries(texts)
+        return self._queries[key]
+
+    def encode_passages(self, texts):
+        return self.encoder.encode_passages(texts)
+
+
+def test_reader_sees_a_corrected_article_at_exactly_one_version(tmp_path, encoder):
+    """A writer process (keyword and vectors) corrects every article back and forth while this
+    process searches by the words of both versions: in every mode and level each search finds the
+    article exactly once, old or new, never neither and never both; afterwards the last version
+    only, `check` passes and no retired row is left on disk."""
+    args = ["--count", str(VERSIONED_COUNT), "--batch", "2", "--vectors"]
+    with Indexer(tmp_path / "warm", encoder=encoder) as indexer:   # both versions into the cache
+        for version in (0, 1):
+            indexer.add([article(i, version) for i in range(VERSIONED_COUNT)])
+    index = tmp_path / "index"
+    assert WriterProcess(index, *args).wait() == 0
+    rng = random.Random(11)
+    seen, searches = set(), 0
+    with Engine(index, encoder=RememberingEncoder(encoder)) as engine:
+        for number in range(VERSIONED_COUNT):   # (and every query's vector encoded before the race)
+            assert versions_found(engine, number, "dense", "passages") == [0]
+        writer = WriterProcess(index, *args, "--versions", "1,0,1,0,1", "--pause", "0.1")
+        while writer.proc.poll() is None:
+            number = rng.randrange(VERSIONED_COUNT)
+            for mode in ("keyword", "dense", "hybrid"):
+                for level in ("passages", "articles"):
+                    found = versions_found(engine, number, mode, level)
+                    assert found in ([0], [1]), (mode, level, found)
+                    seen.add((mode, found[0]))
+            searches += 1
+        assert writer.wait() == 0, writer.stderr
+        for number in range(VERSIONED_COUNT):
+            for mode in ("keyword", "dense", "hybrid"):
+                assert versions_found(engine, number, mode, "passages") == [1]
+    assert searches >= 20 and {v for _, v in seen} == {0, 1}
+    assert check_index(index).ok
+    assert retired_rows(index) == (0, 0)
+
+
+def retired_rows(index) -> tuple[int, int]:
+    """(retired passages, retired article versions) on disk."""
+    with sqlite3.connect(IndexLayout(index).store) as conn:
+        return tuple(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                     for table in ("retired_passages", "retired_articles"))
 
 
 def test_check_repairs_derived_indexes_without_encoding(index_copy, monkeypatch):
