@@ -149,7 +149,7 @@ def index(paths, index_dir, strict, no_vectors, model, vector_index, encoder_opt
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits to return.")
 @click.option("--offset", type=click.IntRange(0), default=0, help="Hits to skip (pagination).")
 @click.option("--fusion", type=click.Choice(FUSIONS), default=DEFAULT_FUSION, show_default=True,
-              help="Hybrid mode: min-max convex combination or reciprocal rank fusion (k=60).")
+              help="Hybrid mode: convex combination of z-score or min-max normalized scores, or reciprocal rank fusion (k=60).")
 @click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"),
               help="Run every query of FILE (JSON Lines {qid, query}, TREC topics, or qid<TAB>query; - for stdin).")
 @click.option("--trec-run", "trec_file", type=click.File("w", encoding="utf-8"),
@@ -290,7 +290,8 @@ def delete(article_ids, index_dir, source, before, wait, as_json):
 
 REPAIRS = {"files": "removed temporary files left by an interrupted writer",
            "keyword": "rebuilt the keyword index from the store",
-           "vectors": "rebuilt the vector index from the stored embeddings"}
+           "vectors": "rebuilt the vector index from the stored embeddings",
+           "retired": "purged retired versions both indexes have replaced"}
 
 
 @main.command()

@@ -8,6 +8,7 @@ sweep costs no further search.  Evidence for docs/quality.md.
 """
 from __future__ import annotations
 
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -16,26 +17,64 @@ import click
 from bench.data import SHARED
 from bench.harness import BatchedQueries, build_index, eval_task, format_table, retrieve, runs_for, score, write_json
 from search.engine import Engine
-from search.fusion import convex_combination, reciprocal_rank_fusion
+from search.fusion import Normalization, convex_combination, min_max, reciprocal_rank_fusion, z_score
+
+WEIGHTS = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
 
 
 def fusions() -> dict:
     """name -> fuse(keyword, dense)."""
     out = {"keyword": lambda kw, dn: kw, "dense": lambda kw, dn: dn,
            "rrf k=60": lambda kw, dn: reciprocal_rank_fusion([kw, dn], k=60)}
-    for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-        out[f"convex w={w}"] = lambda kw, dn, w=w: convex_combination([kw, dn], [1 - w, w])
+    for name, normalize in (("min-max", min_max), ("z-score", z_score)):
+        for w in WEIGHTS:
+            out[f"{name} w={w}"] = lambda kw, dn, w=w, n=normalize: _convex(kw, dn, w, n)
+    for depth in (10, 50):
+        out[f"z-score, spread of the top {depth}, w=0.6"] = \
+            lambda kw, dn, d=depth: _convex(kw, dn, 0.6, lambda run: _z_score_of_top(run, d))
+    for w in (0.5, 0.6):
+        out[f"DBSF (mean ± 3 sd, missing at mean - 3 sd) w={w}"] = lambda kw, dn, w=w: _convex(kw, dn, w, _dbsf)
+    out["min-max keyword + cosine as is, w=0.8"] = lambda kw, dn: _with_cosine(kw, dn, 0.8)
+    for alpha in (0.5, 1.0):
+        out[f"z-score w=0.6 + {alpha} x rrf"] = lambda kw, dn, a=alpha: _plus_rrf(kw, dn, 0.6, a)
     for low, high, threshold in ((0.5, 0.8, 0.3), (0.6, 0.8, 0.3)):
-        out[f"adaptive: w={low} if keyword gap>{threshold} else {high}"] = \
+        out[f"adaptive min-max: w={low} if keyword gap>{threshold} else {high}"] = \
             lambda kw, dn, lo=low, hi=high, t=threshold: _by_keyword_gap(kw, dn, lo, hi, t)
     for low, high, threshold in ((0.5, 0.7, 0.5),):
-        out[f"adaptive: w={low} if top-10 overlap>={threshold} else {high}"] = \
+        out[f"adaptive min-max: w={low} if top-10 overlap>={threshold} else {high}"] = \
             lambda kw, dn, lo=low, hi=high, t=threshold: _by_overlap(kw, dn, lo, hi, t)
     return out
 
 
-def _convex(kw, dn, w):
-    return convex_combination([kw, dn], [1 - w, w])
+def _z_score_of_top(run, depth: int) -> dict:
+    """``z_score`` with the spread measured over the top ``depth`` hits only."""
+    spread = statistics.pstdev([s for _, s in run[:depth]]) if run else 0.0
+    return {doc: (s - run[-1][1]) / spread if spread > 0 else 1.0 for doc, s in run}
+
+
+def _dbsf(run) -> dict:
+    """Distribution-based score fusion's scaling: mean - 3 sd -> 0 (where a missing document
+    lands), mean + 3 sd -> 1, not clipped (clipping at 1 ties the outlying top hits)."""
+    if not run:
+        return {}
+    mean, spread = statistics.fmean(s for _, s in run), statistics.pstdev(s for _, s in run)
+    return {doc: (s - mean + 3 * spread) / (6 * spread) if spread > 0 else 1.0 for doc, s in run}
+
+
+def _with_cosine(kw, dn, w):
+    """Dense cosines on their theoretical range [-1, 1] -> [0, 1] instead of per-query min-max."""
+    return convex_combination([list(min_max(kw).items()), [(p, (s + 1) / 2) for p, s in dn]], [1 - w, w], dict)
+
+
+def _plus_rrf(kw, dn, w, alpha):
+    """Z-score convex plus ``alpha`` times RRF scaled so a double first place adds 2 x alpha."""
+    rrf = dict(reciprocal_rank_fusion([kw, dn], k=60))
+    fused = {doc: s + alpha * 61 * rrf[doc] for doc, s in _convex(kw, dn, w, z_score)}
+    return sorted(fused.items(), key=lambda item: (-item[1], str(item[0])))
+
+
+def _convex(kw, dn, w, normalize: Normalization = min_max):
+    return convex_combination([kw, dn], [1 - w, w], normalize)
 
 
 def _by_keyword_gap(kw, dn, low, high, threshold):

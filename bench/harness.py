@@ -118,8 +118,10 @@ def retrieve(engine: Engine, task: Task, sides: tuple[str, ...] = ("keyword", "d
         retriever = engine.keyword if side == "keyword" else engine.dense
         started = time.perf_counter()
         runs = getattr(out, side)
+        # The keyword retriever takes filters; the dense one only resolved ``allowed`` ids.
+        args = (DEPTH, Filters()) if side == "keyword" else (DEPTH,)
         for qid, query in parsed.items():
-            runs[qid] = retriever.search(query, DEPTH, Filters()) if query.terms else []
+            runs[qid] = retriever.search(query, *args) if query.terms else []
         out.ms_per_query[side] = round(1000 * (time.perf_counter() - started) / max(1, len(parsed)), 1)
     pids = {pid for side in sides for hits in getattr(out, side).values() for pid, _ in hits}
     out.owner = engine.store.article_of(pids)

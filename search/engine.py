@@ -8,30 +8,37 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from indexer.encoders import Encoder, load_encoder
 from indexer.keyword_index import KeywordIndex
 from indexer.layout import IndexLayout, IndexNotFound
 from indexer.lock import IndexLocked, WriterLock
 from indexer.manifest import Manifest
-from indexer.store import Filters, Store
+from indexer.store import SCHEMA_VERSION, Filters, PassageVersion, Store
 from indexer.vector_index import VectorIndex
-from search.fusion import convex_combination, reciprocal_rank_fusion
+from search.fusion import convex_combination, min_max, reciprocal_rank_fusion, z_score
 from search.highlight import snippet, term_spans
 from search.query import ParsedQuery, QueryError, parse_query, require_terms
 from search.results import AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle
 from search.retrievers import DenseRetriever, Hits, KeywordRetriever
+from search.versions import newest_version_only
 
 MODES = ("hybrid", "keyword", "dense")
 LEVELS = ("articles", "passages")
 CANDIDATES = 100          # passages taken from each retriever before fusion
 RRF_K = 60
-FUSIONS = ("convex", "rrf")
-# Min-max convex combination with dense weight 0.6 beat RRF and every other fixed weight on
-# both eval sets together (docs/quality.md); RRF stays available as fusion="rrf".
-DEFAULT_FUSION = "convex"
+FUSIONS = ("zscore", "minmax", "rrf")
+# A convex combination of z-score normalized scores (dense weight 0.6) beat min-max at every
+# weight and RRF on both eval sets, with and without distractors (docs/quality.md); min-max and
+# RRF stay available as fusion="minmax" and "rrf".
+DEFAULT_FUSION = "zscore"
 DEFAULT_DENSE_WEIGHT = 0.6
+# Tries at a consistent read view before settling for one that may miss purged versions (only
+# a writer purging again and again, or a missing state file, gets that far).
+VIEW_ATTEMPTS = 3
 
 
 class Engine:
@@ -54,14 +61,20 @@ class Engine:
         self.fusion = fusion
         self.dense_weight = dense_weight
         self._answer_finder = None
+        self._generations: tuple[int, int] | None = None   # (keyword, vectors) while reading()
 
     def _catch_up(self) -> None:
         """Bring lagging derived indexes up to date, unless a writer is busy (it will)."""
         store = Store(self.layout.store, readonly=True)
-        generation = store.generation()
+        generation, oldest_retired = store.generation(), store.retired.oldest()
+        outdated = store.schema_version() < SCHEMA_VERSION
         store.close()
-        lagging = (KeywordIndex(self.layout).generation < generation
-                   or VectorIndex(self.layout, self.manifest.encoder.dim).generation < generation)
+        derived = min(KeywordIndex(self.layout).generation,
+                      VectorIndex(self.layout, self.manifest.encoder.dim).generation)
+        # Also when retired versions both indexes are past are still kept (a writer died before
+        # purging them), or the store predates them: the writer's open migrates it.
+        lagging = (derived < generation or outdated
+                   or (oldest_retired is not None and oldest_retired <= derived))
         if lagging and not WriterLock(self.layout.lock).held_by_other():
             from indexer.pipeline import Indexer
             try:
@@ -100,7 +113,7 @@ class Engine:
             raise QueryError("k must be at least 1 and offset at least 0")
         require_terms(parsed)
         depth = max(CANDIDATES, 3 * (k + offset) if level == "articles" else k + offset)
-        with self.store.snapshot():
+        with self.reading():
             ranked, mode_used, notice = self.passage_candidates(parsed, mode, depth, filters)
             if level == "passages":
                 hits = self.passage_hits(ranked, parsed, k, offset)
@@ -112,31 +125,68 @@ class Engine:
         return SearchResults(query=parsed.text, mode=mode_used, level=level, total=total,
                              hits=tuple(hits), notice=notice)
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One consistent view of the index: both derived indexes pinned at states no newer than
+        the store snapshot, which still holds every retired version those states can return, so
+        each retriever's hits resolve to the article versions its index holds. ``search`` and
+        ``ask`` retrieve and read passages inside one; re-entrant."""
+        if self._generations is not None:
+            yield
+            return
+        for attempt in range(VIEW_ATTEMPTS):
+            # Generations before states (a state file is written after its index, so the states
+            # are at least this new), states before the snapshot (the store commits first, so it
+            # holds every passage the states hold).
+            generations = (self.keyword_index.generation, self.vector_index.generation)
+            self.keyword_index.refresh()
+            self.vector_index.reload_if_changed()
+            with self.store.snapshot():
+                # A writer purged versions between the two steps that these states may return;
+                # a purge waits for both indexes on disk to pass it, so newer states will not.
+                if self.store.retired.purged_through() > min(generations) and attempt < VIEW_ATTEMPTS - 1:
+                    continue
+                self._generations = generations
+                try:
+                    yield
+                finally:
+                    self._generations = None
+                return
+
     def passage_candidates(self, parsed: ParsedQuery, mode: str, depth: int,
                            filters: Filters) -> tuple[Hits, str, str]:
-        """Fused (passage id, score) pairs that still exist in the store, best first."""
-        notice = ""
-        if mode != "keyword" and not self.dense.available():
-            if mode == "dense":
-                raise QueryError("the index has no vectors yet; run `baheth embed` first or use --mode keyword")
-            mode, notice = "keyword", "the index has no vectors yet (run `baheth embed`); searched in keyword mode"
-        allowed = self.store.filtered_pids(filters) if filters.active() else None
-        if mode == "keyword":
-            ranked = self.keyword.search(parsed, depth, filters, allowed)
-        elif mode == "dense":
-            ranked = self.dense.search(parsed, depth, allowed)
-        else:
-            ranked = self.fuse(self.keyword.search(parsed, depth, filters, allowed),
-                               self.dense.search(parsed, depth, allowed))
-        # A writer may have replaced or deleted passages since the derived indexes were read;
-        # callers that read the passages afterwards hold a ``store.snapshot()`` around both.
-        alive = self.store.article_of(pid for pid, _ in ranked)
-        return [(pid, s) for pid, s in ranked if pid in alive], mode, notice
+        """Fused (passage id, score) pairs, best first: each retriever's hits on the article
+        versions its index holds (``Store.visible``), one version per article. Callers that
+        read the passages afterwards hold ``reading()`` around both."""
+        with self.reading():
+            notice = ""
+            if mode != "keyword" and not self.dense.available():
+                if mode == "dense":
+                    raise QueryError("the index has no vectors yet; run `baheth embed` first or use --mode keyword")
+                mode, notice = "keyword", "the index has no vectors yet (run `baheth embed`); searched in keyword mode"
+            allowed = self.store.filtered_pids(filters) if filters.active() else None
+            keyword_generation, vectors_generation = self._generations
+            found: dict[int, PassageVersion] = {}
+
+            def visible(hits: Hits, generation: int) -> Hits:
+                passages = self.store.visible((pid for pid, _ in hits), generation)
+                found.update(passages)
+                return [(pid, s) for pid, s in hits if pid in passages]
+
+            if mode == "keyword":
+                ranked = visible(self.keyword.search(parsed, depth, filters, allowed), keyword_generation)
+            elif mode == "dense":
+                ranked = visible(self.dense.search(parsed, depth, allowed), vectors_generation)
+            else:
+                ranked = self.fuse(visible(self.keyword.search(parsed, depth, filters, allowed), keyword_generation),
+                                   visible(self.dense.search(parsed, depth, allowed), vectors_generation))
+            return newest_version_only(ranked, found), mode, notice
 
     def fuse(self, keyword: Hits, dense: Hits) -> Hits:
-        if self.fusion == "convex":
-            return convex_combination([keyword, dense], [1.0 - self.dense_weight, self.dense_weight])
-        return reciprocal_rank_fusion([keyword, dense], k=RRF_K)
+        if self.fusion == "rrf":
+            return reciprocal_rank_fusion([keyword, dense], k=RRF_K)
+        normalize = z_score if self.fusion == "zscore" else min_max
+        return convex_combination([keyword, dense], [1.0 - self.dense_weight, self.dense_weight], normalize)
 
     def _group_by_article(self, ranked: Hits) -> list[tuple[int, float, int]]:
         """(best passage id, its score, passages matched) per article, ranked by best passage."""
@@ -161,7 +211,7 @@ class Engine:
     def passage_hits(self, ranked: Hits, parsed: ParsedQuery, k: int, offset: int) -> list[PassageHit]:
         page = ranked[offset:offset + k]
         stored = self.store.passages(pid for pid, _ in page)
-        meta = self.store.articles_meta(p.article_id for p in stored.values())
+        meta = self.store.articles_meta(stored.values())
         hits = []
         for rank, (pid, score) in enumerate(page, start=offset + 1):
             p = stored[pid]
