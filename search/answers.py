@@ -7,18 +7,17 @@
 Why two stages: the hybrid passage search already finds the right passage most of the time,
 but the sentence inside it that answers the question is often not the one that repeats the
 question's words.  So every sentence of the top ``CANDIDATE_PASSAGES`` passages gets cheap
-features (its share of the question's terms, plain and weighted by how rare each term is among
-the candidates; the same for it and its neighbours together, and for the sentence before it,
-since an answer often follows the sentence that names the question's subject; its length;
-answer-type match; the passage's rank), the best ``DENSE_SENTENCES`` of them by those features are embedded (the
-slow part, ~10-20 ms a sentence on a CPU, so it is bounded and goes through the embedding
-cache), and the final score adds their similarity to the question.  The weights and the
-threshold below which nothing is claimed as an answer are fitted on data by
-``bench/answers.py`` (see docs/answers.md).
+features (``search.answer_features``: its share of the question's terms, plain and weighted by
+how rare each term is among the candidates, alone and with its neighbours; its length; the
+answer-type match; the passage's rank and dense similarity; its position), the best
+``DENSE_SENTENCES`` of them by those features are embedded (the slow part, ~10-20 ms a sentence
+on a CPU, so it is bounded and goes through the embedding cache), and the final score adds their
+similarity to the question.  Whether the best sentence answers at all is a separate model
+(``search.answerability``).  Both are fitted on data (``bench/answer_fit.py``,
+``bench/answerability_fit.py``; see docs/answers.md).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -26,45 +25,25 @@ from typing import Sequence
 import numpy as np
 
 from indexer.analysis import analyze, analyze_spans
-from indexer.chunking import Sentence, count_words, split_sentences
+from indexer.sentences import split_sentences
 from indexer.embedding_cache import EmbeddingCache
-from indexer.store import Filters, StoredPassage
+from indexer.store import Filters
+from search.answer_features import Candidate, candidates
+from search.answerability import CONFIDENCE_THRESHOLD, bm25_idf, confidence, confidence_features
 from search.engine import CANDIDATES, Engine
 from search.query import ParsedQuery, QueryError, parse_query
-from search.answer_types import answer_type_match, typed_spans
+from search.answer_types import typed_spans
 from search.question import AnswerType, QuestionAnalysis, analyze_question
 from search.results import Answer, AnswerResults
 
 CANDIDATE_PASSAGES = 5    # passages whose sentences compete
 DENSE_SENTENCES = 8       # sentences embedded per question (bounds the encoding cost)
 RELATED_PASSAGES = 3      # shown instead of answers when nothing answers
-# Sentences this long or longer get the full length feature: an answer needs room for more
-# than the question's words, a three-word fragment cut at «؛» seldom has it.
-LONG_WORDS = 30
-
-FEATURES = ("dense", "overlap", "weighted_overlap", "weighted_context", "previous_overlap", "length",
-            "answer_type", "passage")
-# Fitted on XQuAD-ar (no distractors) and confirmed on TyDi-ar by
-#   python -m bench.answer_fit xquad_ar.npz tydiqa_goldp_ar_dev.npz   (2026-11-29, 5ae00be + work tree)
-# (docs/answers.md).  The threshold is the lowest best-sentence score at which at most 15% of
-# XQuAD-ar's questions asked of an index without their article are still answered; it does not
-# carry over to TyDi-ar, whose short questions score higher on unrelated articles (see the doc).
-WEIGHTS = np.array([1.0, 0.08, 0.02, 0.02, 0.0, 0.0, 0.02, 0.0])
-ANSWER_THRESHOLD = 0.8599
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence of a retrieved passage, located by offsets into the passage text."""
-
-    passage: StoredPassage
-    passage_rank: int          # 0 for the best passage
-    sentence: Sentence
-    features: np.ndarray       # in FEATURES order; dense is NaN until embedded
-
-    @property
-    def text(self) -> str:
-        return self.passage.text[self.sentence.start:self.sentence.end]
+# In FEATURES order (search.answer_features); fitted on the fit half of XQuAD-ar and of TyDi-ar by
+#   python -m bench.answer_fit --halves xquad_ar.npz tydiqa_goldp_ar_dev.npz   (docs/answers.md);
+# an XQuAD-ar fit does not carry over to TyDi-ar.  Whether the best sentence is an answer at all
+# is search.answerability's call.
+WEIGHTS = np.array([1.0, 0.0, 0.16, 0.02, 0.0, 0.0, 0.12, 0.0, 0.0, 0.64, 0.0, 0.0])
 
 
 @dataclass(frozen=True)
@@ -89,7 +68,7 @@ class AnswerFinder:
             all_from_article: bool = False) -> AnswerResults:
         if k < 1:
             raise QueryError("k must be at least 1")
-        with self.engine.store.snapshot():
+        with self.engine.reading():
             lookup, scored = self.rank(question, filters)
             return self.answer(lookup, scored, k, all_from_article)
 
@@ -99,13 +78,29 @@ class AnswerFinder:
 
     def answer(self, lookup: Lookup, scored: list[tuple[Candidate, float]], k: int,
                all_from_article: bool) -> AnswerResults:
-        """The sentences that clear the threshold; when none does, the closest passages."""
-        if not is_answer(scored):
+        """The best sentences when the confidence model trusts the first; else the closest passages."""
+        if not self.answerable(lookup, scored):
             related = self.engine.passage_hits(lookup.ranked, lookup.parsed, RELATED_PASSAGES, 0)
             return AnswerResults(question=lookup.parsed.text, answered=False, answers=(), related=tuple(related))
-        picked = distinct([(c, s) for c, s in scored if s >= ANSWER_THRESHOLD], k, all_from_article)
+        picked = distinct(scored, k, all_from_article)
         return AnswerResults(question=lookup.parsed.text, answered=True,
                              answers=tuple(self._answers(picked, lookup.parsed, lookup.analysis.answer_type)))
+
+    def answerable(self, lookup: Lookup, scored: list[tuple[Candidate, float]]) -> bool:
+        return bool(scored) and confidence(self.confidence_features(lookup, scored)) >= CONFIDENCE_THRESHOLD
+
+    def confidence_features(self, lookup: Lookup, scored: list[tuple[Candidate, float]]) -> np.ndarray:
+        """``search.answerability``'s features of the best sentence, with index-wide term rarity."""
+        searcher = self.engine.keyword_index.searcher()
+        doc_count = searcher.doc_count_all()
+        best = scored[0][0].passage
+        title = self.engine.store.articles_meta([best])[best.article_id]["title"]
+        passages = self.engine.store.passages_of(best.article_id, best.retired)
+        texts = [title, *(f"{p.heading} {p.text}" for p in passages)]
+        return confidence_features(
+            scored, lookup.candidates, lookup.parsed.terms,
+            lambda term: bm25_idf(searcher.doc_frequency("text", term), doc_count),
+            frozenset().union(*(analyze(text) for text in texts)) & lookup.parsed.terms)
 
     def lookup(self, question: str, filters: Filters = Filters(),
                passages: int = CANDIDATE_PASSAGES) -> Lookup:
@@ -113,32 +108,14 @@ class AnswerFinder:
         analysis = analyze_question(question)
         parsed = _question_query(question, analysis)
         ranked, _, _ = self.engine.passage_candidates(parsed, "hybrid", CANDIDATES, filters)
-        top = ranked[:passages]
-        stored = self.engine.store.passages(pid for pid, _ in top)
-        units = []   # (passage rank, passage, its sentences, each sentence's question terms)
-        for rank, (pid, _) in enumerate(top):
-            p = stored[pid]
-            sentences = split_sentences(p.text)
-            units.append((rank, p, sentences,
-                          [frozenset(analyze(p.text[s.start:s.end])) & parsed.terms for s in sentences]))
-        weight = _term_weights(parsed.terms, [t for *_, term_sets in units for t in term_sets])
-        candidates = []
-        for rank, p, sentences, term_sets in units:
-            for i, s in enumerate(sentences):
-                text = p.text[s.start:s.end]
-                around = term_sets[i].union(*term_sets[max(0, i - 1):i + 2])
-                features = np.array([
-                    np.nan,
-                    len(term_sets[i]) / len(parsed.terms),
-                    _weighted(term_sets[i], weight),
-                    _weighted(around, weight),
-                    _weighted(term_sets[i - 1], weight) if i else 0.0,
-                    min(count_words(text), LONG_WORDS) / LONG_WORDS,
-                    answer_type_match(text, analysis.answer_type),
-                    1.0 / (1 + rank),
-                ])
-                candidates.append(Candidate(p, rank, s, features))
-        return Lookup(analysis, parsed, ranked, candidates)
+        top = [pid for pid, _ in ranked[:passages]]
+        stored = self.engine.store.passages(top)
+        question_vector = self.engine.dense.encode(parsed.dense_text)
+        vectors = {int(pid): v for ids, vecs in self.engine.store.embeddings(top) for pid, v in zip(ids, vecs)}
+        # A passage not embedded yet (``baheth embed`` pending) counts as unrelated.
+        passage_dense = [float(vectors[pid] @ question_vector) if pid in vectors else 0.0 for pid in top]
+        found = candidates([stored[pid] for pid in top], passage_dense, parsed.terms, analysis.answer_type)
+        return Lookup(analysis, parsed, ranked, found)
 
     def embed(self, lookup: Lookup, candidates: Sequence[Candidate]) -> None:
         """Fill in the dense feature: cosine of the question and each sentence (cached vectors)."""
@@ -163,7 +140,7 @@ class AnswerFinder:
 
     def _answers(self, picked: list[tuple[Candidate, float]], parsed: ParsedQuery,
                  answer_type: AnswerType) -> list[Answer]:
-        meta = self.engine.store.articles_meta(c.passage.article_id for c, _ in picked)
+        meta = self.engine.store.articles_meta(c.passage for c, _ in picked)
         answers = []
         for rank, (c, score) in enumerate(picked, start=1):
             a = meta[c.passage.article_id]
@@ -178,30 +155,14 @@ class AnswerFinder:
     def _context(self, c: Candidate) -> tuple[str, str]:
         """The article's sentences just before and after, across passage borders but never a
         subheading (headings sit outside the passages' text)."""
-        body = self.engine.store.article(c.passage.article_id)["body"]
+        body = self.engine.store.article(c.passage.article_id, c.passage.retired)["body"]
         start, end = c.passage.start + c.sentence.start, c.passage.start + c.sentence.end
-        sentences = [s for p in self.engine.store.passages_of(c.passage.article_id)
+        sentences = [s for p in self.engine.store.passages_of(c.passage.article_id, c.passage.retired)
                      for s in split_sentences(body, p.start, p.end)]
         before = [s for s in sentences if s.end <= start]
         after = [s for s in sentences if s.start >= end]
         return (body[before[-1].start:before[-1].end] if before else "",
                 body[after[0].start:after[0].end] if after else "")
-
-
-def _term_weights(terms: frozenset[str], sentence_terms: list[frozenset[str]]) -> dict[str, float]:
-    """Inverse frequency of each question term among the candidate sentences: a term that every
-    candidate holds cannot tell them apart, one that few hold can."""
-    n = len(sentence_terms)
-    return {t: math.log((n + 1) / (0.5 + sum(t in found for found in sentence_terms))) for t in terms}
-
-
-def _weighted(found: frozenset[str], weight: dict[str, float]) -> float:
-    total = sum(weight.values())
-    return sum(weight[t] for t in found) / total if total > 0 else 0.0
-
-
-def is_answer(scored: list[tuple[Candidate, float]]) -> bool:
-    return bool(scored) and scored[0][1] >= ANSWER_THRESHOLD
 
 
 def _question_query(question: str, analysis: QuestionAnalysis) -> ParsedQuery:

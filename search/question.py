@@ -34,8 +34,9 @@ Rules chosen (all cheap, lexical, and documented here so they can be tuned):
   and every «؟ ?»; informative head nouns such as «عاصمة» are kept.
 * ``interrogative`` is the matched pattern as written, without the attached
   «و»/«ف».
-* Words are compared after ``indexer.arabic.normalize``, the same folding
-  the indexes use, so hamza, diacritic and tatweel variants all match.
+* Words are compared after ``indexer.arabic.normalize`` (the word lists, in
+  ``search.question_words``, are stored that way), so hamza, diacritic and
+  tatweel variants all match.
 """
 
 from __future__ import annotations
@@ -43,9 +44,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
 
 from indexer.arabic import normalize
+from search.question_words import (
+    DATE_NOUNS, DATE_OR_PLACE_NOUNS, GENERIC_NOUNS, MA_NEGATION, MIN_PREPOSITIONAL, NAME_NOUNS,
+    NUMBER_NOUNS, PERSON_NOUNS, PLACE_NOUNS, REASON_NOUNS, UNAMBIGUOUS, WHAT_DATE_NOUNS,
+    WHAT_PERSON_NOUNS, WORD_CORE_RE,
+)
 
 __all__ = ["AnswerType", "QuestionAnalysis", "analyze_question"]
 
@@ -69,18 +74,10 @@ class QuestionAnalysis:
     interrogative: str
 
 
-def _norm_set(words: Iterable[str]) -> frozenset[str]:
-    """Vocabulary written in ordinary spelling, stored in the form text is compared in."""
-    return frozenset(normalize(w) for w in words)
-
-
 # ------------------------------------------------------------ tokens
 
 _QUESTION_MARKS_RE = re.compile("[؟?？⸮]")
 _TOKEN_RE = re.compile(r"\S+")
-# Letters, digits and the marks that sit on letters: the part of a token that
-# is a word, as opposed to quotes and punctuation glued to it.
-_CORE_RE = re.compile(r"[\w\u064B-\u065F\u0670]+(?:.*[\w\u064B-\u065F\u0670])?")
 _MARK_RE = re.compile(r"[\u064B-\u065F\u0670\u0640]*")
 
 
@@ -94,7 +91,7 @@ class _Token:
 def _tokens(text: str) -> list[_Token]:
     tokens = []
     for m in _TOKEN_RE.finditer(text):
-        core = _CORE_RE.search(m.group())
+        core = WORD_CORE_RE.search(m.group())
         if core is None:
             continue
         # The question is normalized token by token so offsets stay in the original.
@@ -105,38 +102,6 @@ def _tokens(text: str) -> list[_Token]:
 
 
 # ------------------------------------------------------------ patterns
-
-_DATE_NOUNS = _norm_set(
-    "عام سنة شهر يوم تاريخ قرن عقد وقت ساعة فترة موسم أعوام سنوات أيام أشهر شهور".split()
-)
-_PLACE_NOUNS = _norm_set(
-    "مدينة دولة بلد مكان منطقة قارة محافظة ولاية قرية جزيرة عاصمة بلاد إقليم حي "
-    "شارع ملعب نهر جبل بحر مدن دول بلدان مناطق أماكن موقع مقر".split()
-)
-_PERSON_NOUNS = _norm_set(
-    "شخص لاعب رئيس ملك أمير وزير فريق نادي منتخب حزب شركة منظمة كاتب مؤلف شاعر "
-    "مدرب أشخاص لاعبين فرق أندية شركات أحزاب".split()
-)
-_NUMBER_NOUNS = _norm_set(
-    "عدد كمية مقدار نسبة مساحة طول عرض ارتفاع عمق وزن سعر قيمة حجم عمر سرعة "
-    "مسافة ثمن تعداد درجة مبلغ مدة معدل رقم".split()
-)
-_DATE_OR_PLACE_NOUNS = _DATE_NOUNS | _PLACE_NOUNS
-_WHAT_DATE_NOUNS = _DATE_NOUNS | _norm_set(["موعد"])
-_WHAT_PERSON_NOUNS = _PERSON_NOUNS | _norm_set("فرقة جماعة حركة".split())
-_REASON_NOUNS = _norm_set("سبب أسباب دوافع دافع".split())
-_NAME_NOUNS = _norm_set("اسم أسماء".split())
-# Generic nouns that belong to the pattern rather than to the topic.
-_GENERIC_NOUNS = _norm_set("عدد اسم أسماء عام سنة شهر يوم تاريخ وقت مدينة دولة بلد مكان".split())
-
-# Set phrases where a leading «من» is a preposition, and «ما» negation.
-_MIN_PREPOSITIONAL = _norm_set(
-    "المتوقع المقرر المنتظر الممكن المحتمل الضروري المفترض المهم الواضح المعروف "
-    "المؤكد الصعب السهل المعلوم الجدير اللافت الطبيعي المستبعد المرجح جهة جهته "
-    "جهتها جانب جانبه جانبها جانبهم ناحية ناحيته أجل خلال بين قبل بعد حيث دون "
-    "أهم أبرز أكثر أبرزها".split()
-)
-_MA_NEGATION = _norm_set("زال زالت يزال تزال دام برح فتئ انفك".split())
 
 class _Kind(Enum):
     """How the word after a pattern refines its answer type (see ``_refine``)."""
@@ -191,12 +156,6 @@ _PATTERNS: list[_Pattern] = sorted(
     key=lambda p: -len(p.words),
 )
 
-# Interrogatives that are never anything else, so a pattern holding one may
-# be matched past the start of the question.
-_UNAMBIGUOUS = _norm_set(
-    "متى امتى أين كم بكم لماذا كيف ماذا وين فين ليش قديش هل ازاي "
-    "وقتاش علاش قداش منين".split()
-)
 _CONJUNCTIONS = "وف"
 
 
@@ -260,9 +219,9 @@ def _pattern_applies(pattern: _Pattern, words: list[str], has_mark: bool, anywhe
     after = words[len(pattern.words)] if len(words) > len(pattern.words) else ""
     if anywhere and not _anywhere_safe(pattern, after):
         return False
-    if pattern.words == ("من",) and after in _MIN_PREPOSITIONAL:
+    if pattern.words == ("من",) and after in MIN_PREPOSITIONAL:
         return False
-    if pattern.words == ("ما",) and after in _MA_NEGATION:
+    if pattern.words == ("ما",) and after in MA_NEGATION:
         return False
     if pattern.words == ("لم",) and not has_mark:
         return False
@@ -271,8 +230,8 @@ def _pattern_applies(pattern: _Pattern, words: list[str], has_mark: bool, anywhe
 
 def _anywhere_safe(pattern: _Pattern, after: str) -> bool:
     if pattern.kind == _WHICH:
-        return _strip_article(after) in _DATE_OR_PLACE_NOUNS
-    return any(w in _UNAMBIGUOUS for w in pattern.words)
+        return _strip_article(after) in DATE_OR_PLACE_NOUNS
+    return any(w in UNAMBIGUOUS for w in pattern.words)
 
 
 def _refine(pattern: _Pattern, words: list[str], i: int, conj: bool) -> _Match:
@@ -294,27 +253,27 @@ def _strip_article(word: str) -> str:
 
 def _which_type(following: list[str]) -> tuple[AnswerType, int]:
     noun = _strip_article(following[0]) if following else ""
-    consumed = int(noun in _GENERIC_NOUNS)
-    if noun in _DATE_NOUNS:
+    consumed = int(noun in GENERIC_NOUNS)
+    if noun in DATE_NOUNS:
         return AnswerType.DATE, consumed
-    if noun in _PLACE_NOUNS:
+    if noun in PLACE_NOUNS:
         return AnswerType.PLACE, consumed
-    if noun in _PERSON_NOUNS:
+    if noun in PERSON_NOUNS:
         return AnswerType.PERSON, consumed
     return AnswerType.OTHER, 0
 
 
 def _what_type(following: list[str]) -> tuple[AnswerType, int]:
     head = _strip_article(following[0]) if following else ""
-    if head in _NAME_NOUNS:
+    if head in NAME_NOUNS:
         return _name_type(following[1:2]), 1
-    if head in _NUMBER_NOUNS:
+    if head in NUMBER_NOUNS:
         return AnswerType.NUMBER, int(head == normalize("عدد"))
     for nouns, answer_type in (
-        (_WHAT_DATE_NOUNS, AnswerType.DATE),
-        (_PLACE_NOUNS, AnswerType.PLACE),
-        (_WHAT_PERSON_NOUNS, AnswerType.PERSON),
-        (_REASON_NOUNS, AnswerType.REASON),
+        (WHAT_DATE_NOUNS, AnswerType.DATE),
+        (PLACE_NOUNS, AnswerType.PLACE),
+        (WHAT_PERSON_NOUNS, AnswerType.PERSON),
+        (REASON_NOUNS, AnswerType.REASON),
     ):
         if head in nouns:
             return answer_type, 0
@@ -324,7 +283,7 @@ def _what_type(following: list[str]) -> tuple[AnswerType, int]:
 def _name_type(following: list[str]) -> AnswerType:
     """«ما اسم X»: a person or organisation, unless X is a place noun."""
     noun = _strip_article(following[0]) if following else ""
-    return AnswerType.PLACE if noun in _PLACE_NOUNS else AnswerType.PERSON
+    return AnswerType.PLACE if noun in PLACE_NOUNS else AnswerType.PERSON
 
 
 def _keyword_text(question: str, match: _Match | None, tokens: list[_Token]) -> str:

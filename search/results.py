@@ -109,8 +109,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class AnswerResults:
-    """``answered`` is false when no sentence scores above the calibrated threshold; then
-    ``answers`` is empty and ``related`` holds the closest passages."""
+    """``answered`` is false when the answerability model (``search.answerability``) does not
+    trust the best sentence; then ``answers`` is empty and ``related`` holds the closest passages."""
 
     question: str
     answered: bool

@@ -1,0 +1,92 @@
+"""The features ``ask`` ranks candidate sentences by (``search.answers``), one row per sentence.
+
+All but ``dense`` are cheap (term sets, a regex or two, a passage vector already stored); ``dense``
+needs the sentence embedded, so it is filled in later and only for the best few by the others.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.analysis import analyze
+from indexer.sentences import Sentence, count_words, split_sentences
+from indexer.store import StoredPassage
+from search.answer_types import answer_type_match
+from search.question import AnswerType
+
+FEATURES = ("dense", "overlap", "weighted_overlap", "weighted_context", "previous_overlap", "length",
+            "number_or_date", "entity", "passage", "passage_dense", "position", "lead")
+# The answer-type match is two features: a number or date is a surface form the sentence either has
+# or lacks, while the place, person, reason and manner cues are loose, and the fit weighs them apart.
+VALUE_TYPES = frozenset({AnswerType.NUMBER, AnswerType.DATE})
+ENTITY_TYPES = frozenset({AnswerType.PLACE, AnswerType.PERSON, AnswerType.REASON, AnswerType.MANNER})
+# Sentences this long or longer get the full length feature: an answer needs room for more
+# than the question's words, a three-word fragment cut at «؛» seldom has it.
+LONG_WORDS = 30
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, located by offsets into the passage text."""
+
+    passage: StoredPassage
+    passage_rank: int          # 0 for the best passage
+    sentence: Sentence
+    position: int              # of the sentence in its passage, 0 for the first
+    terms: frozenset[str]      # the question's terms the sentence holds
+    features: np.ndarray       # in FEATURES order; dense is NaN until embedded
+
+    @property
+    def text(self) -> str:
+        return self.passage.text[self.sentence.start:self.sentence.end]
+
+
+def candidates(passages: list[StoredPassage], passage_dense: list[float], terms: frozenset[str],
+               answer_type: AnswerType) -> list[Candidate]:
+    """Every sentence of ``passages`` (best first) with its cheap features.
+
+    ``passage_dense`` is each passage's cosine with the question; ``position`` and ``lead`` (the
+    article's first sentence) are there because a Wikipedia lead often answers «من هو X» in its
+    first sentence."""
+    units = []   # (passage rank, passage, its sentences, each sentence's question terms)
+    for rank, p in enumerate(passages):
+        sentences = split_sentences(p.text)
+        units.append((rank, p, sentences, [frozenset(analyze(p.text[s.start:s.end])) & terms for s in sentences]))
+    weight = term_weights(terms, [t for *_, term_sets in units for t in term_sets])
+    found = []
+    for rank, p, sentences, term_sets in units:
+        for i, s in enumerate(sentences):
+            text = p.text[s.start:s.end]
+            around = term_sets[i].union(*term_sets[max(0, i - 1):i + 2])
+            match = answer_type_match(text, answer_type)
+            features = np.array([
+                np.nan,
+                len(term_sets[i]) / len(terms),
+                weighted(term_sets[i], weight),
+                weighted(around, weight),
+                weighted(term_sets[i - 1], weight) if i else 0.0,
+                min(count_words(text), LONG_WORDS) / LONG_WORDS,
+                match if answer_type in VALUE_TYPES else 0.0,
+                match if answer_type in ENTITY_TYPES else 0.0,
+                1.0 / (1 + rank),
+                passage_dense[rank],
+                1.0 / (1 + i),
+                float(i == 0 and p.ordinal == 0),
+            ])
+            found.append(Candidate(p, rank, s, i, term_sets[i], features))
+    return found
+
+
+def term_weights(terms: frozenset[str], sentence_terms: list[frozenset[str]]) -> dict[str, float]:
+    """Inverse frequency of each question term among the candidate sentences: a term that every
+    candidate holds cannot tell them apart, one that few hold can."""
+    n = len(sentence_terms)
+    return {t: math.log((n + 1) / (0.5 + sum(t in found for found in sentence_terms))) for t in terms}
+
+
+def weighted(found: frozenset[str], weight: dict[str, float]) -> float:
+    """The share of the total weight that the terms in ``found`` carry."""
+    total = sum(weight.values())
+    return sum(weight[t] for t in found if t in weight) / total if total > 0 else 0.0

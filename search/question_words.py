@@ -1,0 +1,61 @@
+"""Word lists and word-shape helpers shared by the question side (``search.question``) and the
+answer side (``search.answer_types``).  Vocabulary is written in ordinary spelling and stored
+normalized, the form text is compared in."""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from indexer.arabic import normalize
+
+
+def norm_set(words: Iterable[str]) -> frozenset[str]:
+    """Vocabulary written in ordinary spelling, stored in the form text is compared in."""
+    return frozenset(normalize(w) for w in words)
+
+
+# Letters, digits and the marks that sit on letters: the part of a token that
+# is a word, as opposed to quotes and punctuation glued to it.
+WORD_CORE_RE = re.compile(r"[\w\u064B-\u065F\u0670]+(?:.*[\w\u064B-\u065F\u0670])?")
+
+DATE_NOUNS = norm_set(
+    "عام سنة شهر يوم تاريخ قرن عقد وقت ساعة فترة موسم أعوام سنوات أيام أشهر شهور".split()
+)
+PLACE_NOUNS = norm_set(
+    "مدينة دولة بلد مكان منطقة قارة محافظة ولاية قرية جزيرة عاصمة بلاد إقليم حي "
+    "شارع ملعب نهر جبل بحر مدن دول بلدان مناطق أماكن موقع مقر".split()
+)
+PERSON_NOUNS = norm_set(
+    "شخص لاعب رئيس ملك أمير وزير فريق نادي منتخب حزب شركة منظمة كاتب مؤلف شاعر "
+    "مدرب أشخاص لاعبين فرق أندية شركات أحزاب".split()
+)
+NUMBER_NOUNS = norm_set(
+    "عدد كمية مقدار نسبة مساحة طول عرض ارتفاع عمق وزن سعر قيمة حجم عمر سرعة "
+    "مسافة ثمن تعداد درجة مبلغ مدة معدل رقم".split()
+)
+DATE_OR_PLACE_NOUNS = DATE_NOUNS | PLACE_NOUNS
+WHAT_DATE_NOUNS = DATE_NOUNS | norm_set(["موعد"])
+WHAT_PERSON_NOUNS = PERSON_NOUNS | norm_set("فرقة جماعة حركة".split())
+REASON_NOUNS = norm_set("سبب أسباب دوافع دافع".split())
+NAME_NOUNS = norm_set("اسم أسماء".split())
+# Generic nouns that belong to the pattern rather than to the topic.
+GENERIC_NOUNS = norm_set("عدد اسم أسماء عام سنة شهر يوم تاريخ وقت مدينة دولة بلد مكان".split())
+
+# Set phrases where a leading «من» is a preposition, and «ما» negation.
+MIN_PREPOSITIONAL = norm_set(
+    "المتوقع المقرر المنتظر الممكن المحتمل الضروري المفترض المهم الواضح المعروف "
+    "المؤكد الصعب السهل المعلوم الجدير اللافت الطبيعي المستبعد المرجح جهة جهته "
+    "جهتها جانب جانبه جانبها جانبهم ناحية ناحيته أجل خلال بين قبل بعد حيث دون "
+    "أهم أبرز أكثر أبرزها".split()
+)
+MA_NEGATION = norm_set("زال زالت يزال تزال دام برح فتئ انفك".split())
+# Interrogatives that are never anything else, so a pattern holding one may
+# be matched past the start of the question.
+UNAMBIGUOUS = norm_set(
+    "متى امتى أين كم بكم لماذا كيف ماذا وين فين ليش قديش هل ازاي "
+    "وقتاش علاش قداش منين".split()
+)
+
+# How Arabic frames a quantity question («كم يبلغ حجم التبادل»): an answer states the amount
+# («13 مليار دولار») and seldom repeats these, so they are no evidence for or against it.
+AMOUNT_FRAMING = norm_set("يبلغ تبلغ بلغ بلغت يصل تصل يساوي تساوي حجم مقدار كمية".split())

@@ -1,0 +1,80 @@
+"""The confidence model that decides whether ``ask`` answers at all, and its fit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.answerability_fit import ConfidenceSet, fit, fit_logistic
+from search.answerability import CONFIDENCE_FEATURES, bm25_idf, confidence
+from search.answers import AnswerFinder
+
+VISIT = "متى زار الكاظمي طهران؟"
+# The same question about a city the index knows from another article, and one it has never seen.
+OTHER_CITY = "متى زار الكاظمي القاهرة؟"
+UNKNOWN_CITY = "متى زار الكاظمي نيودلهي؟"
+
+
+@pytest.fixture(scope="module")
+def finder(engine):
+    return AnswerFinder(engine)
+
+
+def features(finder, question):
+    lookup, scored = finder.rank(question)
+    return dict(zip(CONFIDENCE_FEATURES, finder.confidence_features(lookup, scored)))
+
+
+def test_every_question_term_is_found_in_the_answering_passage(finder):
+    found = features(finder, VISIT)
+    assert (found["rarest_in_passage"], found["missing_rare"], found["unknown_terms"]) == (1.0, 0.0, 0.0)
+    assert found["idf_passage"] == 1.0
+
+
+def test_a_named_term_the_passage_lacks_is_missing(finder):
+    found = features(finder, OTHER_CITY)
+    assert found["missing_rare"] > 0.0
+    assert found["idf_passage"] < 1.0
+
+
+def test_a_term_no_passage_holds_counts_as_unknown_not_as_missing(finder):
+    found = features(finder, UNKNOWN_CITY)
+    assert found["unknown_terms"] == pytest.approx(1 / 3)
+    assert found["missing_rare"] == 0.0
+
+
+def test_missing_and_unknown_terms_lower_the_confidence(finder):
+    def conf(question):
+        return confidence(np.array(list(features(finder, question).values())))
+    assert conf(OTHER_CITY) < conf(VISIT)
+    assert conf(UNKNOWN_CITY) < conf(VISIT)
+
+
+def test_idf_falls_with_document_frequency_and_is_none_for_unknown_terms():
+    assert bm25_idf(1, 1000) > bm25_idf(100, 1000) > bm25_idf(1000, 1000) >= 0.0
+    assert bm25_idf(0, 1000) is None
+
+
+def test_logistic_fit_separates_and_works_on_raw_features():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2)) * [1.0, 50.0] + [0.0, 100.0]   # scales far apart on purpose
+    y = (x[:, 0] + (x[:, 1] - 100.0) / 50.0 > 0).astype(float)
+    weights, bias = fit_logistic(x, y)
+    predicted = (x @ weights + bias) > 0
+    assert (predicted == y.astype(bool)).mean() > 0.95
+
+
+def test_threshold_keeps_every_fitting_sets_false_claims_under_the_bar():
+    rng = np.random.default_rng(1)
+    easy = ConfidenceSet("easy", rng.normal(2, 1, (200, 1)), np.ones(200, bool), rng.normal(-2, 1, (200, 1)))
+    hard = ConfidenceSet("hard", rng.normal(2, 1, (200, 1)), np.ones(200, bool), rng.normal(0.5, 1, (200, 1)))
+    weights, bias, threshold = fit([easy, hard], 0.15)
+    for s in (easy, hard):
+        claims = 1 / (1 + np.exp(-(s.negatives @ weights + bias))) >= threshold
+        assert claims.mean() <= 0.15
+
+
+def test_the_wording_of_a_quantity_question_is_not_counted(finder):
+    # «يبلغ» and «حجم» frame the question; the answer says «13 مليار دولار» instead.
+    found = features(finder, "كم يبلغ حجم التبادل التجاري بين العراق وإيران؟")
+    assert found["short_question"] == pytest.approx(1 / 4)    # التبادل التجاري العراق إيران
+    assert found["unknown_terms"] == 0.0
