@@ -31,6 +31,8 @@ HEADING_BOOST = 1.0
 # Whoosh's defaults were b=0.75, k1=1.2.
 BM25_B = 0.5
 BM25_K1 = 0.9
+# Whoosh's in-memory postings buffer per write, spilled to disk when full (docs/robustness.md).
+WRITER_BUFFER_MB = 256
 # The passage text's ISRI-root field, weighed as the light-stemmed text field (docs/analysis.md).
 ROOT_BOOST = 1.0
 
@@ -152,7 +154,7 @@ class KeywordIndex:
         saves a lookup per passage on the common path of an indexing run.
         """
         self.open()
-        writer = self._writer(limitmb=256)
+        writer = self._writer(limitmb=WRITER_BUFFER_MB)
         try:
             for pid in pids:
                 writer.delete_by_term("pid", str(pid))
