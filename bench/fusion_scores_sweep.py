@@ -11,8 +11,8 @@ those tables (docs/quality.md, "Beyond the top 100"). The first rows reproduce
 from __future__ import annotations
 
 import tempfile
-from statistics import pstdev
 from pathlib import Path
+from statistics import pstdev
 
 import click
 

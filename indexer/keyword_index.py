@@ -20,6 +20,7 @@ from whoosh.fields import ID, Schema
 
 from indexer.analysis import ROOT_STEM, arabic_analyzer
 from indexer.keyword_fields import ArabicText
+from indexer.keyword_merge import tiered_merge
 from indexer.keyword_postings import CompiledPostings
 from indexer.keyword_writer import CompilingWriter
 from indexer.layout import IndexLayout, fsync_tree, read_json, write_json_atomic
@@ -31,8 +32,10 @@ HEADING_BOOST = 1.0
 # Whoosh's defaults were b=0.75, k1=1.2.
 BM25_B = 0.5
 BM25_K1 = 0.9
-# Whoosh's in-memory postings buffer per write, spilled to disk when full (docs/robustness.md).
-WRITER_BUFFER_MB = 256
+# Whoosh's in-memory postings buffer per write, spilled to disk when full: an indexing commit of
+# 8,192 passages fills about 146 (its own estimate), so a commit never spills and a merge spills
+# instead of growing past it (docs/performance.md, "Indexing memory").
+WRITER_BUFFER_MB = 160
 # The passage text's ISRI-root field, weighed as the light-stemmed text field (docs/analysis.md).
 ROOT_BOOST = 1.0
 
@@ -160,7 +163,7 @@ class KeywordIndex:
                 writer.delete_by_term("pid", str(pid))
             for passage, row in store.iter_passages([*pids, *new_pids]):
                 writer.add_document(**_document(passage, row))
-            writer.commit()
+            writer.commit(mergetype=tiered_merge)
         except BaseException:
             writer.cancel()
             raise
@@ -169,7 +172,7 @@ class KeywordIndex:
     def rebuild(self, store: Store) -> None:
         self.close()
         self.create()
-        writer = self._writer(limitmb=512)
+        writer = self._writer(limitmb=WRITER_BUFFER_MB)
         for passage, row in store.iter_passages():
             writer.add_document(**_document(passage, row))
         writer.commit(optimize=True)

@@ -54,12 +54,14 @@ class SegmentPostings:
 
     @classmethod
     def load(cls, folder: Path, fields: Sequence[str]) -> "SegmentPostings":
+        # Mapped, but seen as plain arrays: np.memmap's Python-level __getitem__ was a quarter of
+        # a keyword query's time over a nine-segment index (docs/performance.md).
         def arr(name):
-            return np.load(folder / f"{name}.npy", mmap_mode="r")
+            return np.load(folder / f"{name}.npy", mmap_mode="r").view(np.ndarray)
 
         def raw(name, dtype):
             path = folder / f"{name}.bin"
-            return np.memmap(path, dtype=dtype, mode="r") if path.stat().st_size else np.zeros(0, dtype)
+            return np.memmap(path, dtype=dtype, mode="r").view(np.ndarray) if path.stat().st_size else np.zeros(0, dtype)
         return cls(arr("pids"), {f: FieldPostings(arr(f"{f}.terms"), arr(f"{f}.offsets"),
                                                   raw(f"{f}.docs", np.int32), raw(f"{f}.weights", np.float32),
                                                   arr(f"{f}.lengths"))
@@ -229,15 +231,25 @@ class CompiledPostings:
             b = weighting._field_B.get(field, weighting.B)
             per_segment = [(base, seg.fields[field], seg.fields[field].postings(wanted))
                            for (_, base), seg in zip(leaves, segments)]
+            # One scoring call per field over every segment's postings, in the order a call per
+            # (term, segment) would add them: with one bulk segment per indexing commit, numpy's
+            # per-call overhead, not the postings, was the cost (docs/performance.md).
+            docs_f, weights_f, lengths_f, idfs = [], [], [], []
             for t, term in enumerate(terms):
                 found = [(base, fp, hits[t]) for base, fp, hits in per_segment if hits[t] is not None]
                 if not found:
                     continue
                 idf = weighting.idf(_TermStats(total_docs, sum(len(d) for _, _, (d, _) in found)), field, term)
                 for base, fp, (docs, weights) in found:
-                    doc_parts.append(docs.astype(np.int64) + base)
-                    score_parts.append(boost * bm25(idf, weights.astype(np.float64),
-                                                    fp.lengths[docs].astype(np.float64), avg_length, b, weighting.K1))
+                    docs_f.append(np.add(docs, base, dtype=np.int64))
+                    weights_f.append(weights)
+                    lengths_f.append(fp.lengths[docs])
+                    idfs.append(np.full(len(docs), idf))
+            if docs_f:
+                doc_parts.append(np.concatenate(docs_f))
+                score_parts.append(boost * bm25(np.concatenate(idfs), np.concatenate(weights_f).astype(np.float64),
+                                                np.concatenate(lengths_f).astype(np.float64), avg_length, b,
+                                                weighting.K1))
         if not doc_parts:
             return [], 0
         docs = np.concatenate(doc_parts)
