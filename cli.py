@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -286,6 +287,24 @@ def delete(article_ids, index_dir, source, before, wait, as_json):
         click.echo(f"{len(deleted)} deleted")
     if not_found:
         raise click.ClickException(f"{len(not_found)} id(s) not in the index: {', '.join(not_found)}")
+
+
+@main.command()
+@index_option
+@wait_option
+@json_option
+def optimize(index_dir, wait, as_json):
+    """Merge the keyword index into one segment: faster keyword search on an archive indexed in many runs."""
+    require_index(index_dir)
+    started = time.perf_counter()
+    with user_errors(), Indexer(index_dir, wait=wait) as indexer:
+        before, after = indexer.optimize()
+    summary = {"segments_before": before, "segments_after": after,
+               "seconds": round(time.perf_counter() - started, 1)}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"keyword index: {before} segment(s) -> {after}, {summary['seconds']}s")
 
 
 REPAIRS = {"files": "removed temporary files left by an interrupted writer",

@@ -180,9 +180,17 @@ class KeywordIndex:
         self.set_generation(store.generation())
 
     def optimize(self) -> None:
+        """Merge every segment into one (docs/performance.md: bulk segments are never merged
+        automatically); the pool stays bounded, spilling sorted runs to disk."""
         self.open()
-        self._writer().commit(optimize=True)
+        self._writer(limitmb=WRITER_BUFFER_MB).commit(optimize=True)
         self.compiled.sync(self._ix)
+
+    @property
+    def segment_count(self) -> int:
+        self.open()
+        with self._ix.reader() as reader:
+            return len(list(reader.leaf_readers()))
 
     def _writer(self, **options) -> CompilingWriter:
         # Writes each segment's compiled postings as it writes the segment; sync() then only drops

@@ -320,6 +320,13 @@ class Indexer:
         self._keyword_backlog = ([], [])
         self._keyword_flushed_at = time.monotonic()
 
+    def optimize(self) -> tuple[int, int]:
+        """Merge the keyword index into one segment; returns its segment count before and after."""
+        before = self.keyword.segment_count
+        if before > 1:
+            self.keyword.optimize()
+        return before, self.keyword.segment_count
+
     def set_vector_index(self, policy: str) -> None:
         """Choose the vector structure (auto, flat or ivf): recorded in the manifest, applied now."""
         if policy not in POLICIES:

@@ -3,6 +3,8 @@
 real index merged by it keeps every article searchable with its compiled postings in step."""
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,3 +83,25 @@ def test_an_index_written_in_many_commits_merges_and_stays_whole(tmp_path):
     with Engine(index) as engine:
         hits = engine.search("الكهرباء", mode="keyword", k=count).hits
     assert sorted(h.article_id for h in hits) == sorted(f"a{i}" for i in range(count) if i % len(words) == 1)
+
+
+def test_optimize_merges_bulk_segments_into_one_with_the_same_results(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+    index = tmp_path / "index"
+    with Indexer(index, vectors=False) as indexer:
+        for run in range(3):
+            indexer.add([Article(id=f"r{run}-{i}", title="", body=f"مقال {i} من الدفعة {run} عن النفط والغاز في البصرة.")
+                         for i in range(5)])
+        assert indexer.keyword.segment_count == 3
+    with Engine(index) as engine:
+        before = engine.search("النفط البصرة", mode="keyword", level="passages", k=20).hits
+    result = CliRunner().invoke(main, ["optimize", "--index", str(index), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["segments_before"] == 3
+    assert json.loads(result.output)["segments_after"] == 1
+    assert check_index(index).ok
+    with Engine(index) as engine:
+        after = engine.search("النفط البصرة", mode="keyword", level="passages", k=20).hits
+    assert [(h.passage_id, round(h.score, 6)) for h in after] == [(h.passage_id, round(h.score, 6)) for h in before]
