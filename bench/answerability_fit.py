@@ -68,10 +68,10 @@ def confidences(x: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x @ weights + bias, -60, 60)))
 
 
-def fit(sets: list[ConfidenceSet], max_false_claims: float) -> tuple[np.ndarray, float, float]:
+def fit(sets: list[ConfidenceSet], max_false_claims: float, l2: float = 1.0) -> tuple[np.ndarray, float, float]:
     x = np.concatenate([s.positives for s in sets] + [s.negatives for s in sets])
     y = np.r_[np.ones(sum(len(s.positives) for s in sets)), np.zeros(sum(len(s.negatives) for s in sets))]
-    weights, bias = fit_logistic(x, y)
+    weights, bias = fit_logistic(x, y, l2)
     # Just above the (1 - max) quantile of each set's negatives: at most that share of any fitting
     # set's no-answer questions reaches it (pooled, the easier set would let the harder one exceed it).
     threshold = max(float(np.quantile(confidences(s.negatives, weights, bias), 1.0 - max_false_claims,
@@ -91,7 +91,9 @@ def report(s: ConfidenceSet, weights: np.ndarray, bias: float, threshold: float)
 @click.option("--halves", is_flag=True, help="Fit on the fit half of every file, report on the other halves.")
 @click.option("--max-false-claims", type=float, default=0.15, show_default=True,
               help="Share of the fitting no-answer questions the threshold may still answer.")
-def main(files, halves, max_false_claims):
+@click.option("--l2", type=float, default=1.0, show_default=True,
+              help="Ridge penalty on the standardized weights.")
+def main(files, halves, max_false_claims, l2):
     """Fit the confidence model on FILES (bench.answers --features output) and report."""
     if halves:
         fitting = [load(f, half=True) for f in files]
@@ -99,7 +101,7 @@ def main(files, halves, max_false_claims):
     else:
         fitting = [load(files[0])]
         reported = [load(f) for f in files]
-    weights, bias, threshold = fit(fitting, max_false_claims)
+    weights, bias, threshold = fit(fitting, max_false_claims, l2)
     click.echo(f"CONFIDENCE_WEIGHTS = np.array([{', '.join(f'{w:.4g}' for w in weights)}])")
     click.echo(f"  # {', '.join(CONFIDENCE_FEATURES)}")
     click.echo(f"CONFIDENCE_BIAS = {bias:.4g}")

@@ -17,7 +17,7 @@ from search.answer_types import answer_type_match
 from search.question import AnswerType
 
 FEATURES = ("dense", "overlap", "weighted_overlap", "weighted_context", "previous_overlap", "length",
-            "number_or_date", "entity", "passage", "passage_dense", "position", "lead")
+            "number_or_date", "entity", "article", "passage_dense", "position", "lead")
 # The answer-type match is two features: a number or date is a surface form the sentence either has
 # or lacks, while the place, person, reason and manner cues are loose, and the fit weighs them apart.
 VALUE_TYPES = frozenset({AnswerType.NUMBER, AnswerType.DATE})
@@ -47,13 +47,16 @@ def candidates(passages: list[StoredPassage], passage_dense: list[float], terms:
                answer_type: AnswerType) -> list[Candidate]:
     """Every sentence of ``passages`` (best first) with its cheap features.
 
-    ``passage_dense`` is each passage's cosine with the question; ``position`` and ``lead`` (the
-    article's first sentence) are there because a Wikipedia lead often answers «من هو X» in its
-    first sentence."""
+    ``passage_dense`` is each passage's cosine with the question; ``article`` is 1/(1 + the rank of
+    the passage's article among the distinct articles retrieved), so the second passage of the best
+    article is not ranked below the best one (a news article spans several passages); ``position``
+    and ``lead`` (the article's first sentence) are there because a Wikipedia lead often answers
+    «من هو X» in its first sentence."""
+    article_rank = {a: i for i, a in enumerate(dict.fromkeys(p.article_id for p in passages))}
     units = []   # (passage rank, passage, its sentences, each sentence's question terms)
     for rank, p in enumerate(passages):
         sentences = split_sentences(p.text)
-        units.append((rank, p, sentences, [frozenset(analyze(p.text[s.start:s.end])) & terms for s in sentences]))
+        units.append((rank, p, sentences, [held_terms(p.text[s.start:s.end], terms) for s in sentences]))
     weight = term_weights(terms, [t for *_, term_sets in units for t in term_sets])
     found = []
     for rank, p, sentences, term_sets in units:
@@ -70,13 +73,25 @@ def candidates(passages: list[StoredPassage], passage_dense: list[float], terms:
                 min(count_words(text), LONG_WORDS) / LONG_WORDS,
                 match if answer_type in VALUE_TYPES else 0.0,
                 match if answer_type in ENTITY_TYPES else 0.0,
-                1.0 / (1 + rank),
+                1.0 / (1 + article_rank[p.article_id]),
                 passage_dense[rank],
                 1.0 / (1 + i),
                 float(i == 0 and p.ordinal == 0),
             ])
             found.append(Candidate(p, rank, s, i, term_sets[i], features))
     return found
+
+
+def held_terms(text: str, terms: frozenset[str]) -> frozenset[str]:
+    """The question ``terms`` that ``text`` holds, up to a final «ت»: the light stemmer keeps the
+    «ت» of «عاصمتها» («عاصمت») but drops the «ة» of «عاصمة» («عاصم»), so «ما هي عاصمة منغوليا»
+    would miss «عاصمتها هي أولان باتور» (feminine verbs, «قامت» for «قام», fold the same way)."""
+    held = {_fold(t) for t in analyze(text)}
+    return frozenset(t for t in terms if _fold(t) in held)
+
+
+def _fold(term: str) -> str:
+    return term[:-1] if len(term) > 3 and term.endswith("ت") else term
 
 
 def term_weights(terms: frozenset[str], sentence_terms: list[frozenset[str]]) -> dict[str, float]:

@@ -9,7 +9,7 @@ but the sentence inside it that answers the question is often not the one that r
 question's words.  So every sentence of the top ``CANDIDATE_PASSAGES`` passages gets cheap
 features (``search.answer_features``: its share of the question's terms, plain and weighted by
 how rare each term is among the candidates, alone and with its neighbours; its length; the
-answer-type match; the passage's rank and dense similarity; its position), the best
+answer-type match; its article's rank; the passage's dense similarity; its position), the best
 ``DENSE_SENTENCES`` of them by those features are embedded (the slow part, ~10-20 ms a sentence
 on a CPU, so it is bounded and goes through the embedding cache), and the final score adds their
 similarity to the question.  Whether the best sentence answers at all is a separate model
@@ -24,11 +24,11 @@ from typing import Sequence
 
 import numpy as np
 
-from indexer.analysis import analyze, analyze_spans
+from indexer.analysis import analyze_spans
 from indexer.sentences import split_sentences
 from indexer.embedding_cache import EmbeddingCache
 from indexer.store import Filters
-from search.answer_features import Candidate, candidates
+from search.answer_features import Candidate, candidates, held_terms
 from search.answerability import CONFIDENCE_THRESHOLD, bm25_idf, confidence, confidence_features
 from search.engine import CANDIDATES, Engine
 from search.query import ParsedQuery, QueryError, parse_query
@@ -43,7 +43,7 @@ RELATED_PASSAGES = 3      # shown instead of answers when nothing answers
 #   python -m bench.answer_fit --halves xquad_ar.npz tydiqa_goldp_ar_dev.npz   (docs/answers.md);
 # an XQuAD-ar fit does not carry over to TyDi-ar.  Whether the best sentence is an answer at all
 # is search.answerability's call.
-WEIGHTS = np.array([1.0, 0.0, 0.16, 0.02, 0.0, 0.0, 0.12, 0.0, 0.0, 0.64, 0.0, 0.0])
+WEIGHTS = np.array([1.0, 0.0, 0.08, 0.08, 0.0, 0.0, 0.16, 0.04, 0.24, 0.0, 0.0, 0.0])
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class AnswerFinder:
         return confidence_features(
             scored, lookup.candidates, lookup.parsed.terms,
             lambda term: bm25_idf(searcher.doc_frequency("text", term), doc_count),
-            frozenset().union(*(analyze(text) for text in texts)) & lookup.parsed.terms)
+            frozenset().union(*(held_terms(text, lookup.parsed.terms) for text in texts)))
 
     def lookup(self, question: str, filters: Filters = Filters(),
                passages: int = CANDIDATE_PASSAGES) -> Lookup:
