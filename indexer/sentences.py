@@ -4,17 +4,20 @@ The answer extractor ranks sentences and the chunker cuts long paragraphs at the
 
 Sentence rules (kept simple on purpose):
 
-* A sentence ends after a run of ``؟ ? ! . ؛ ; …`` plus any closing quotes or
-  brackets glued to it, and at every line break.
+* A sentence ends after a run of ``؟ ? ! . …`` plus any closing quotes or
+  brackets glued to it, and at every line break. A semicolon (``؛ ;``) joins
+  clauses of one sentence, as a comma does: Wikipedia-style leads write
+  «أنغريت كرامب كارينباور ؛ (مواليد 1962) سياسية ألمانية...», and a split there
+  left the name alone as a "sentence" that answered «من هي ...» questions.
 * A ``.`` is *not* a boundary when it sits between two digits (``3.5``,
   ``13.000``), when the word before it is a single letter (initials and
   abbreviations such as «د.» «م.» «ج.ك.» «د.ب.أ»), or when it is glued to a
   following letter or digit (``aawsat.com``, «العربية.نت», «ان.بي.سي») --
   except between two Arabic words of three or more letters each
   («افضل.ويتقمص»), which in scraped news is a missing space after a full stop.
-* A sentence longer than ``LONG_SENTENCE_WORDS`` words is further cut at the
-  Arabic comma «،» (or a Latin comma not between digits), packing comma
-  clauses greedily so each piece stays within the limit when commas allow.
+* A sentence longer than ``LONG_SENTENCE_WORDS`` words is further cut at
+  semicolons and at the Arabic comma «،» (or a Latin comma not between digits),
+  packing clauses greedily so each piece stays within the limit when they allow.
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ LINE_BREAKS = "\n\r\u2028\u2029"
 # A sentence end: a line break, or a run of terminators with the closing
 # quotes/brackets glued to it.
 _BOUNDARY_RE = re.compile(
-    rf"[{LINE_BREAKS}]|[.!?؟؛;…]+[{re.escape(CLOSERS)}]*"
+    rf"[{LINE_BREAKS}]|[.!?؟…]+[{re.escape(CLOSERS)}]*"
 )
-_COMMA_RE = re.compile(r"[،,]")
+_COMMA_RE = re.compile(r"[،,؛;]")
 # A word is a whitespace-delimited token holding at least one letter or digit,
 # so a lone dash or quote is not a word but a diacritic inside one is kept:
 # each such token yields one match, from its first letter or digit to its end.

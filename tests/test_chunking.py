@@ -112,14 +112,19 @@ def test_splits_at_arabic_and_latin_punctuation_and_line_breaks() -> None:
     text = "هل زار الوزير بغداد؟ نعم؛ زارها أمس. ثم عاد! وانتهى الأمر\nسطر جديد; and more? yes"
     assert texts(text, split_sentences(text)) == [
         "هل زار الوزير بغداد؟",
-        "نعم؛",
-        "زارها أمس.",
+        "نعم؛ زارها أمس.",
         "ثم عاد!",
         "وانتهى الأمر",
-        "سطر جديد;",
-        "and more?",
+        "سطر جديد; and more?",
         "yes",
     ]
+
+
+def test_a_semicolon_joins_clauses_and_cuts_only_a_long_sentence() -> None:
+    lead = "أنغريت كرامب كارينباور ؛ (مواليد 9 آب 1962) سياسية ألمانية."
+    assert texts(lead, split_sentences(lead)) == [lead]
+    long = "؛ ".join(["كلمة " * 40] * 2).strip() + "."
+    assert len(split_sentences(long)) == 2
 
 
 @pytest.mark.parametrize(
