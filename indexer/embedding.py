@@ -29,6 +29,7 @@ from indexer.layout import IndexLayout, read_json, write_json_atomic
 from indexer.lock import WriterLock
 from indexer.manifest import Manifest
 from indexer.pipeline import Indexer, progress_bar
+from indexer.sentence_vectors import encode_with_sentences
 from indexer.store import Store
 from indexer.token_counts import count_tokens
 from indexer.vector_index import VectorIndex
@@ -41,7 +42,7 @@ class EmbedReport:
     encoder: str
     switched: bool      # the index now uses a different encoder than before this run
     passages: int       # passages given a vector by this run
-    encoded: int        # of those, run through the model (the rest came from the embedding cache)
+    encoded: int        # texts run through the model, passages and their sentences (the rest came from the cache)
     seconds: float
 
     def to_dict(self) -> dict:
@@ -84,16 +85,24 @@ def fill_missing(ix: Indexer, encoder: Encoder, progress: bool = False) -> tuple
     with progress_bar(progress, missing, " passages") as bar:
         while rows := store.missing_embeddings(COMMIT_BATCH):
             pids = [pid for pid, _ in rows]
-            vectors, fresh = ix.cache.encode_passages(encoder.spec, [text for _, text in rows],
-                                                      encoder.encode_passages)
+            vectors, sentences, fresh = encode_with_sentences(ix.cache, encoder.spec, [text for _, text in rows],
+                                                              encoder.encode_passages)
             with store.transaction():
                 store.set_embeddings(pids, vectors)
+                store.set_sentence_vectors(zip(pids, sentences))
             ix.vectors.apply(store, pids)
             filled, encoded = filled + len(pids), encoded + fresh
             bar.update(len(pids))
     if filled:
         ix.vectors.save(store.generation())
         _keep_keyword_current(ix.keyword, before, store.generation())
+    # Passages embedded before sentence vectors existed: only their sentences are new.
+    while rows := store.missing_sentence_vectors(COMMIT_BATCH):
+        _, sentences, fresh = encode_with_sentences(ix.cache, encoder.spec, [text for _, text in rows],
+                                                    encoder.encode_passages)
+        with store.transaction():
+            store.set_sentence_vectors(zip((pid for pid, _ in rows), sentences))
+        filled, encoded = filled + len(rows), encoded + fresh
     return filled, encoded
 
 
@@ -104,7 +113,8 @@ def switch_encoder(ix: Indexer, encoder: Encoder, progress: bool = False) -> tup
     with progress_bar(progress, len(rows), " passages") as bar:
         for start in range(0, len(rows), COMMIT_BATCH):
             batch = rows[start:start + COMMIT_BATCH]
-            _, fresh = ix.cache.encode_passages(encoder.spec, [text for _, text in batch], encoder.encode_passages)
+            *_, fresh = encode_with_sentences(ix.cache, encoder.spec, [text for _, text in batch],
+                                              encoder.encode_passages)
             encoded += fresh
             bar.update(len(batch))
     write_json_atomic(ix.layout.encoder_switch, {"encoder": encoder.spec.to_dict()})
@@ -137,8 +147,10 @@ def _swap(layout: IndexLayout, store: Store, cache: EmbeddingCache, spec: Encode
     with store.transaction():
         for start in range(0, len(rows), COMMIT_BATCH):
             batch = rows[start:start + COMMIT_BATCH]
-            vectors, _ = cache.encode_passages(spec, [text for _, text in batch], encode)
-            store.set_embeddings([pid for pid, _ in batch], vectors)
+            vectors, sentences, _ = encode_with_sentences(cache, spec, [text for _, text in batch], encode)
+            pids = [pid for pid, _ in batch]
+            store.set_embeddings(pids, vectors)
+            store.set_sentence_vectors(zip(pids, sentences))
         store.clear_token_counts()
     vectors = VectorIndex(layout, spec.dim)
     vectors.rebuild(store)

@@ -25,6 +25,7 @@ from indexer.keyword_index import KeywordIndex
 from indexer.layout import IndexLayout
 from indexer.lock import WriterLock
 from indexer.manifest import Manifest
+from indexer.sentence_vectors import encode_with_sentences
 from indexer.store import NewPassage, Store, content_hash
 from indexer.token_counts import count_tokens
 from indexer.vector_index import POLICIES, VectorIndex
@@ -271,11 +272,12 @@ class Indexer:
     def _encode_batch(self, batch: list[PreparedArticle], report: IndexReport) -> list[PreparedArticle]:
         texts = [p.text for item in batch for p in item.passages]
         with _Stopwatch(report.seconds, "encode"):
-            vectors, fresh = self.cache.encode_passages(self.encoder.spec, texts, self.encoder.encode_passages)
+            vectors, sentences, fresh = encode_with_sentences(self.cache, self.encoder.spec, texts,
+                                                              self.encoder.encode_passages)
         report.encoded += fresh
-        rows = iter(vectors)
+        rows = zip(vectors, sentences)
         for item in batch:
-            item.passages = [NewPassage(p.start, p.end, p.heading, p.text, next(rows)) for p in item.passages]
+            item.passages = [NewPassage(p.start, p.end, p.heading, p.text, *next(rows)) for p in item.passages]
         return batch
 
     def _commit(self, batch: list[PreparedArticle], report: IndexReport) -> list[str]:

@@ -18,6 +18,7 @@ similarity to the question.  Whether the best sentence answers at all is a separ
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -37,7 +38,7 @@ from search.question import AnswerType, QuestionAnalysis, analyze_question
 from search.results import Answer, AnswerResults
 
 CANDIDATE_PASSAGES = 5    # passages whose sentences compete
-DENSE_SENTENCES = 8       # sentences embedded per question (bounds the encoding cost)
+DENSE_SENTENCES = 8       # sentences given a dense score per question (the fitted weights assume 8)
 RELATED_PASSAGES = 3      # shown instead of answers when nothing answers
 # In FEATURES order (search.answer_features); fitted on the fit half of XQuAD-ar and of TyDi-ar by
 #   python -m bench.answer_fit --halves xquad_ar.npz tydiqa_goldp_ar_dev.npz   (docs/answers.md);
@@ -118,15 +119,26 @@ class AnswerFinder:
         return Lookup(analysis, parsed, ranked, found)
 
     def embed(self, lookup: Lookup, candidates: Sequence[Candidate]) -> None:
-        """Fill in the dense feature: cosine of the question and each sentence (cached vectors)."""
+        """Fill in the dense feature: cosine of the question and each sentence, from the sentence
+        vectors the index stores; sentences without one (an index from before them, or split
+        otherwise since) are encoded through the embedding cache."""
         if not candidates:
             return
-        encoder = self.engine.encoder()
-        texts = [c.text for c in candidates]
-        vectors, _ = self.cache.encode_passages(encoder.spec, texts, encoder.encode_passages)
         question = self.engine.dense.encode(lookup.parsed.dense_text)
-        for c, similarity in zip(candidates, vectors @ question):
-            c.features[0] = float(similarity)
+        stored = self.engine.store.sentence_vectors({c.passage.pid for c in candidates})
+        sentences_in = Counter(c.passage.pid for c in lookup.candidates)
+        missing = []
+        for c in candidates:
+            matrix = stored.get(c.passage.pid)
+            if matrix is not None and len(matrix) == sentences_in[c.passage.pid]:
+                c.features[0] = float(matrix[c.position] @ question)
+            else:
+                missing.append(c)
+        if missing:
+            encoder = self.engine.encoder()
+            vectors, _ = self.cache.encode_passages(encoder.spec, [c.text for c in missing], encoder.encode_passages)
+            for c, similarity in zip(missing, vectors @ question):
+                c.features[0] = float(similarity)
 
     def score(self, lookup: Lookup, weights: np.ndarray,
               dense_limit: int = DENSE_SENTENCES) -> list[tuple[Candidate, float]]:

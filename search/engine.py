@@ -56,7 +56,7 @@ class Engine:
         if encoder is not None:
             self._check_encoder(encoder)
         self.keyword = KeywordRetriever(self.keyword_index)
-        self.dense = DenseRetriever(self.vector_index, self.encoder)
+        self.dense = DenseRetriever(self.vector_index, self.encoder, self.store.sentence_vectors)
         _check_choice("fusion", fusion, FUSIONS)
         self.fusion = fusion
         self.dense_weight = dense_weight
@@ -244,10 +244,14 @@ class Engine:
                              metadata=json.loads(row["metadata"]), passages=passages)
 
     def stats(self) -> dict:
+        with_sentences, sentences = self.store.count_sentence_vectors()
         data = {
             "articles": self.store.count_articles(),
             "passages": self.store.count_passages(),
             "passages_with_vectors": self.store.count_passages(embedded_only=True),
+            # An index from before sentence vectors has none until `baheth embed` fills them in.
+            "passages_with_sentence_vectors": with_sentences,
+            "sentence_vectors": sentences,
             "size_bytes": self.layout.size_on_disk(),
             "encoder": self.manifest.encoder.to_dict(),
             "analyzer": {"name": self.manifest.analyzer, "version": self.manifest.analyzer_version},

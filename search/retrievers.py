@@ -9,6 +9,7 @@ import numpy as np
 
 from indexer.encoders import Encoder
 from indexer.keyword_index import KeywordIndex
+from indexer.sentence_vectors import SentenceVectors
 from indexer.store import Filters
 from indexer.vector_index import VectorIndex
 from search.query import ParsedQuery
@@ -30,11 +31,15 @@ class KeywordRetriever:
 
 
 class DenseRetriever:
-    """Inner product of normalized embeddings (faiss); the encoder loads on first use."""
+    """Inner product of normalized embeddings (faiss); the encoder loads on first use. The top
+    ``k`` passages by their own vector are re-scored with their sentences' vectors
+    (``indexer.sentence_vectors.SentenceVectors``), which ``sentences`` reads from the store."""
 
-    def __init__(self, vectors: VectorIndex, encoder: Callable[[], Encoder]):
+    def __init__(self, vectors: VectorIndex, encoder: Callable[[], Encoder],
+                 sentences: Callable[[list[int]], dict[int, np.ndarray]]):
         self.vectors = vectors
         self._encoder = encoder
+        self._sentences = sentences
         self._last: tuple[str, object] | None = None
 
     def available(self) -> bool:
@@ -48,4 +53,12 @@ class DenseRetriever:
         return self._last[1]
 
     def search(self, query: ParsedQuery, k: int, allowed: np.ndarray | None = None) -> Hits:
-        return self.vectors.search(self.encode(query.dense_text), k, allowed)
+        vector = self.encode(query.dense_text)
+        return self.rescore(self.vectors.search(vector, k, allowed), vector)
+
+    def rescore(self, hits: Hits, vector: np.ndarray) -> Hits:
+        """``hits`` by passage cosine, re-scored and re-ordered with their sentence vectors."""
+        found = self._sentences([pid for pid, _ in hits])
+        sentences = SentenceVectors([found.get(pid) for pid, _ in hits])
+        scores = sentences.scores(np.array([c for _, c in hits], dtype=np.float32), vector)
+        return sorted(zip((pid for pid, _ in hits), scores.tolist()), key=lambda hit: (-hit[1], hit[0]))

