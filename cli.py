@@ -24,7 +24,7 @@ from indexer.manifest import ManifestError
 from indexer.pipeline import Indexer, StrictStop
 from indexer.store import Filters
 from indexer.vector_index import POLICIES as VECTOR_POLICIES
-from search.engine import DEFAULT_FUSION, FUSIONS, LEVELS, MODES, Engine, IndexNotFound
+from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS, MODES, Engine, IndexNotFound
 from search.query import QueryError
 from search.topics import TopicError, read_topics, trec_run_lines
 from search.render import print_answers, print_article, print_results
@@ -151,20 +151,22 @@ def index(paths, index_dir, strict, no_vectors, model, vector_index, encoder_opt
 @click.option("--offset", type=click.IntRange(0), default=0, help="Hits to skip (pagination).")
 @click.option("--fusion", type=click.Choice(FUSIONS), default=DEFAULT_FUSION, show_default=True,
               help="Hybrid mode: convex combination of z-score or min-max normalized scores, or reciprocal rank fusion (k=60).")
+@click.option("--dense-weight", type=click.FloatRange(0, 1), default=DEFAULT_DENSE_WEIGHT, show_default=True,
+              help="Hybrid mode: the dense side's weight in the convex combination (docs/quality.md).")
 @click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"),
               help="Run every query of FILE (JSON Lines {qid, query}, TREC topics, or qid<TAB>query; - for stdin).")
 @click.option("--trec-run", "trec_file", type=click.File("w", encoding="utf-8"),
               help="With --batch: also write the hits in TREC run format to FILE.")
 @filter_options
 @json_option
-def search(query, index_dir, mode, level, k, offset, fusion, batch_file, trec_file, filters, as_json):
+def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch_file, trec_file, filters, as_json):
     """Search articles or passages, for one QUERY or a --batch of queries."""
     if (query is None) == (batch_file is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
     if trec_file is not None and batch_file is None:
         raise click.UsageError("--trec-run needs --batch")
     options = dict(mode=mode, level=level, k=k, offset=offset, filters=filters)
-    with user_errors(), Engine(index_dir, fusion=fusion) as engine:
+    with user_errors(), Engine(index_dir, fusion=fusion, dense_weight=dense_weight) as engine:
         if batch_file is not None:
             search_batch(engine, read_topics(batch_file), trec_file, as_json, options)
             return

@@ -118,3 +118,14 @@ def test_fusion_option_keeps_rrf_available(built_index):
         a, b = json.loads(a), json.loads(b)
         assert a["mode"] == b["mode"] == "hybrid" and a["hits"][0]["article_id"] == b["hits"][0]["article_id"]
         assert [h["score"] for h in a["hits"]] != [h["score"] for h in b["hits"]]
+
+
+def test_dense_weight_moves_hybrid_between_the_two_retrievers(built_index):
+    def top(*args):
+        result = run("search", "الكاظمي طهران", "--index", built_index, "--level", "passages", "-k", "3",
+                     "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [h["passage_id"] for h in json.loads(result.output)["hits"]]
+    assert top("--dense-weight", "1") == top("--mode", "dense")
+    assert top("--dense-weight", "0") == top("--mode", "keyword")
+    assert run("search", "x", "--index", built_index, "--dense-weight", "1.5").exit_code == 2
