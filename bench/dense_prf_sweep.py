@@ -8,8 +8,8 @@ with Deep Language Models and Dense Retrievers: Successes and Pitfalls", Pyserin
 the untrained counterpart of ANCE-PRF's learned feedback encoder): q' = normalize(q + alpha *
 mean of the vectors of the top k passages), the k taken from the dense run, from the default
 hybrid fusion (so keyword evidence steers the dense query) or from the keyword run; q' searches
-again, exactly (every passage's cosine: the eval indexes are flat), and its top 100 replaces the
-dense run in the fusion. The passage vectors are the index's own (no new encoding); the text
+again, exactly (every passage's cosine: the eval indexes are flat), and its top 100, re-scored with
+the sentence vectors as the dense retriever does, replaces the dense run in the fusion. The passage vectors are the index's own (no new encoding); the text
 variants' query encodings are the only new ones (one more variant averages two of them). The
 index is built once with the engine's indexer; every row is the same index and the same
 questions, and the default row is the engine's hybrid order (``tests/test_dense_prf_sweep.py``;
@@ -85,11 +85,11 @@ class Sweep:
         both = query + vectors["without the final ؟"]
         vectors["mean of the whole question and without ؟"] = both / np.linalg.norm(both)
         cosines = self.matrix @ query
-        dense = top(self.pids, cosines)
+        dense = self.engine.dense.rescore(top(self.pids, cosines), query)
         default = fuse(keyword, dense, DEFAULT_DENSE_WEIGHT)
         self.add("keyword", qid, keyword)
         for name, vector in vectors.items():
-            run = dense if vector is query else top(self.pids, self.matrix @ vector)
+            run = dense if vector is query else self.engine.dense.rescore(top(self.pids, self.matrix @ vector), vector)
             self.add(f"dense, {name}", qid, run)
             for w in WEIGHTS:
                 self.add(f"z-score w={w}, {name}", qid, fuse(keyword, run, w))
@@ -104,7 +104,8 @@ class Sweep:
                     feedback_cosines = self.matrix @ centroid
                 for alpha in ALPHAS:
                     norm = float(np.linalg.norm(query + alpha * centroid))
-                    run = top(self.pids, (cosines + alpha * feedback_cosines) / norm)
+                    run = self.engine.dense.rescore(top(self.pids, (cosines + alpha * feedback_cosines) / norm),
+                                                    (query + alpha * centroid) / norm)
                     label = f"PRF from {source} top {k}, alpha={alpha}"
                     self.add(f"dense, {label}", qid, run)
                     for w in WEIGHTS:

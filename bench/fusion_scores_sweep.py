@@ -30,14 +30,19 @@ class Question:
     def __init__(self, tables: ScoreTables, qid: str, position: dict[int, int]):
         self.keyword_scores, self.light_scores = tables.keyword[qid], tables.light[qid]
         self.root_scores, self.expansion = tables.root[qid], tables.expansion[qid]
-        self.cosines, self.position = tables.cosines[qid], position
+        self.dense_scores, self.position = tables.dense[qid], position
         self.keyword = _top(self.keyword_scores.items(), MAX_DEPTH)
         self.light = _top(self.light_scores.items(), MAX_DEPTH)
         self.root = _top(self.root_scores.items(), MAX_DEPTH)
-        self.dense = _top(zip(tables.pids.tolist(), self.cosines.tolist()), MAX_DEPTH)
+        self.by_cosine = _top(zip(tables.pids.tolist(), tables.cosines[qid].tolist()), MAX_DEPTH)
+
+    def dense_at(self, depth: int) -> list[tuple[int, float]]:
+        """The dense retriever's run: the top ``depth`` by passage cosine, re-scored with sentences."""
+        return _top(self.cosine(p for p, _ in self.by_cosine[:depth]).items(), depth)
 
     def cosine(self, pids) -> Scores:
-        return {p: float(self.cosines[self.position[p]]) for p in pids}
+        """The dense retriever's score of each of ``pids`` (passage and best sentence)."""
+        return {p: float(self.dense_scores[self.position[p]]) for p in pids}
 
 
 def _top(items, depth: int) -> list[tuple[int, float]]:
@@ -50,7 +55,7 @@ def _ranked(scores: Scores) -> list[tuple[int, float]]:
 
 def default(depth: int, w: float):
     """The engine's fusion: z-score convex combination of each retriever's top ``depth``."""
-    return lambda q: convex_combination([q.keyword[:depth], q.dense[:depth]], [1 - w, w], z_score)
+    return lambda q: convex_combination([q.keyword[:depth], q.dense_at(depth)], [1 - w, w], z_score)
 
 
 def completed(depth: int, w: float, own_statistics: bool = False):
@@ -58,7 +63,7 @@ def completed(depth: int, w: float, own_statistics: bool = False):
     keyword match), then z-scored over that union, or with the statistics of each retriever's own
     top ``depth`` (``own_statistics``: a completed score below the list's lowest goes negative)."""
     def fuse(q):
-        top_k, top_d = q.keyword[:depth], q.dense[:depth]
+        top_k, top_d = q.keyword[:depth], q.dense_at(depth)
         union = {p for p, _ in top_k} | {p for p, _ in top_d}
         keyword = [(p, q.keyword_scores.get(p, 0.0)) for p in union]
         dense = list(q.cosine(union).items())
@@ -82,7 +87,7 @@ def three_runs(w: float, root_share: float, complete: bool = False, depth: int =
     weights = [(1 - w) * (1 - root_share), (1 - w) * root_share, w]
 
     def fuse(q):
-        runs = [q.light[:depth], q.root[:depth], q.dense[:depth]]
+        runs = [q.light[:depth], q.root[:depth], q.dense_at(depth)]
         if complete:
             union = {p for run in runs for p, _ in run}
             runs = [[(p, q.light_scores.get(p, 0.0)) for p in union], [(p, q.root_scores.get(p, 0.0)) for p in union],
@@ -98,12 +103,12 @@ def expanded(lam: float, w: float | None, depth: int = 100):
         for p, s in q.expansion.items():
             scores[p] = scores.get(p, 0.0) + lam * s
         keyword = _top(scores.items(), depth)
-        return keyword if w is None else convex_combination([keyword, q.dense[:depth]], [1 - w, w], z_score)
+        return keyword if w is None else convex_combination([keyword, q.dense_at(depth)], [1 - w, w], z_score)
     return fuse
 
 
 def fusions() -> dict:
-    out = {"keyword": lambda q: q.keyword[:100], "dense": lambda q: q.dense[:100]}
+    out = {"keyword": lambda q: q.keyword[:100], "dense": lambda q: q.dense_at(100)}
     out.update({f"z-score w=0.6, top {d} (default: 100)": default(d, 0.6) for d in DEPTHS})
     for d in (50, 100, 200):
         for w in (0.55, 0.6, 0.65):

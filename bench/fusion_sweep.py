@@ -17,7 +17,7 @@ from bench.harness import (format_table, retrieve, runs_for, score,
                            sweep_engine, sweep_options, write_json)
 from search.fusion import Normalization, convex_combination, min_max, reciprocal_rank_fusion, z_score
 
-WEIGHTS = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
+WEIGHTS = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 
 
 def fusions() -> dict:

@@ -7,7 +7,8 @@ expansion).
 Per question: the keyword retriever's score of every matching passage; the same BM25F split by
 field group (the light stems in text, title and heading; the ISRI roots in ``text_root``: the
 keyword score is their sum unless the question quotes a phrase, which must then match); the
-cosine of every passage's vector; and an RM3-style expansion run (the BM25F of the top
+cosine of every passage's vector and the dense retriever's score of every passage (that cosine
+averaged with its best sentence's, ``indexer.sentence_vectors``); and an RM3-style expansion run (the BM25F of the top
 ``FEEDBACK_TERMS`` terms of the keyword retriever's top ``FEEDBACK_PASSAGES`` passages, weights
 summing to 1, in the text field: the expanded keyword score is ``keyword + lambda * expansion``,
 linear, so any lambda is swept without searching again). All come from the engine's own scorers
@@ -23,6 +24,7 @@ import numpy as np
 
 from indexer.analysis import analyze
 from indexer.keyword_index import FIELD_BOOSTS, field_terms
+from indexer.sentence_vectors import SentenceVectors
 from search.engine import Engine
 from search.query import ParsedQuery, parse_query
 
@@ -38,7 +40,8 @@ class ScoreTables:
     root: dict[str, Scores]        # qid -> BM25F of the roots in text_root
     expansion: dict[str, Scores]   # qid -> BM25F of the feedback terms, weights summing to 1
     pids: np.ndarray               # int64: the passages with vectors, in ``cosines`` order
-    cosines: dict[str, np.ndarray]  # qid -> float32 cosine of each passage of ``pids``
+    cosines: dict[str, np.ndarray]  # qid -> float32 cosine of each passage vector of ``pids``
+    dense: dict[str, np.ndarray]   # qid -> the dense retriever's score of each passage (sentences included)
     owner: dict[int, str]          # pid -> article id
 
 
@@ -48,7 +51,8 @@ def collect(engine: Engine, questions: dict[str, str]) -> ScoreTables:
     total = searcher.doc_count_all()
     pids = engine.vector_index.ids()
     matrix = engine.vector_index._vectors()
-    keyword, light, root, expansion, cosines = {}, {}, {}, {}, {}
+    sentences = SentenceVectors(list(map(engine.store.sentence_vectors(pids.tolist()).get, pids.tolist())))
+    keyword, light, root, expansion, cosines, dense = {}, {}, {}, {}, {}, {}
     for qid, question in questions.items():
         parsed = parse_query(question)
         entries = field_terms(parsed.keyword)
@@ -56,8 +60,10 @@ def collect(engine: Engine, questions: dict[str, str]) -> ScoreTables:
         light[qid] = dict(index.compiled.search(searcher, entries[:len(FIELD_BOOSTS)], total)[0])
         root[qid] = dict(index.compiled.search(searcher, entries[len(FIELD_BOOSTS):], total)[0])
         expansion[qid] = _expansion(engine, parsed, keyword[qid], total)
-        cosines[qid] = matrix @ engine.dense.encode(parsed.dense_text)
-    return ScoreTables(keyword, light, root, expansion, pids, cosines, engine.store.article_of(pids.tolist()))
+        vector = engine.dense.encode(parsed.dense_text)
+        cosines[qid] = matrix @ vector
+        dense[qid] = sentences.scores(cosines[qid], vector)
+    return ScoreTables(keyword, light, root, expansion, pids, cosines, dense, engine.store.article_of(pids.tolist()))
 
 
 def feedback_terms(engine: Engine, parsed: ParsedQuery, keyword: Scores) -> list[tuple[str, float]]:

@@ -1,5 +1,6 @@
 """The dense-feedback sweep (bench/dense_prf_sweep.py) must rank as the engine does: its default
-row is the engine's hybrid order, and a feedback row is what faiss returns for the moved query."""
+row is the engine's hybrid order, and a feedback row is what faiss returns for the moved query,
+re-scored with the sentence vectors."""
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,8 @@ def test_a_feedback_row_is_faiss_search_with_the_moved_query(engine, sweep, qid)
     query = engine.dense.encode(parse_query(QUESTIONS[qid]).dense_text)
     top = [pid for pid, _ in engine.dense.search(parse_query(QUESTIONS[qid]), 2)]
     centroid = np.mean([engine.vector_index.index.reconstruct(pid) for pid in top], axis=0)
-    moved = query + 0.6 * centroid
-    expected = engine.vector_index.search(moved / np.linalg.norm(moved), CANDIDATES)
+    moved = (query + 0.6 * centroid) / np.linalg.norm(query + 0.6 * centroid)
+    expected = engine.dense.rescore(engine.vector_index.search(moved, CANDIDATES), moved)
     assert sweep.rows["dense, PRF from dense top 2, alpha=0.6"][qid].tolist() == [pid for pid, _ in expected]
 
 

@@ -28,8 +28,8 @@ def test_the_tables_cut_at_depth_give_each_retrievers_top_hits(engine, tables, q
     question = Question(tables, qid, position)
     keyword, dense = engine.keyword.search(parsed, CANDIDATES), engine.dense.search(parsed, CANDIDATES)
     assert _order(question.keyword[:CANDIDATES]) == _order(keyword)
-    assert _order(question.dense[:CANDIDATES]) == _order(dense)
-    assert dict(question.dense[:CANDIDATES]) == pytest.approx(dict(dense), abs=1e-5)
+    assert _order(question.dense_at(CANDIDATES)) == _order(dense)
+    assert dict(question.dense_at(CANDIDATES)) == pytest.approx(dict(dense), abs=1e-5)
     # The sweep's default row is the engine's hybrid ranking.
     hybrid = engine.search(QUESTIONS[qid], mode="hybrid", level="passages", k=CANDIDATES).hits
     assert _order(default(CANDIDATES, engine.dense_weight)(question))[:CANDIDATES] == [h.passage_id for h in hybrid]
@@ -47,7 +47,7 @@ def test_completion_scores_a_passage_missing_from_one_list_by_that_retriever(tab
     question = Question(tables, "q1", position)
     # At depth 1 each list holds its own leader only; completed, both are scored by both.
     fused = completed(1, 0.6)(question)
-    union = {question.keyword[0][0], question.dense[0][0]}
+    union = {question.keyword[0][0], question.dense_at(1)[0][0]}
     assert {p for p, _ in fused} == union
 
 
