@@ -51,7 +51,7 @@ def collect(engine: Engine, questions: dict[str, str]) -> ScoreTables:
     total = searcher.doc_count_all()
     pids = engine.vector_index.ids()
     matrix = engine.vector_index._vectors()
-    sentences = SentenceVectors(list(map(engine.store.sentence_vectors(pids.tolist()).get, pids.tolist())))
+    sentences = SentenceVectors(list(map(engine.store.sentences.get(pids.tolist()).get, pids.tolist())))
     keyword, light, root, expansion, cosines, dense = {}, {}, {}, {}, {}, {}
     for qid, question in questions.items():
         parsed = parse_query(question)

@@ -89,7 +89,7 @@ def fill_missing(ix: Indexer, encoder: Encoder, progress: bool = False) -> tuple
                                                               encoder.encode_passages)
             with store.transaction():
                 store.set_embeddings(pids, vectors)
-                store.set_sentence_vectors(zip(pids, sentences))
+                store.sentences.put(zip(pids, sentences))
             ix.vectors.apply(store, pids)
             filled, encoded = filled + len(pids), encoded + fresh
             bar.update(len(pids))
@@ -97,11 +97,11 @@ def fill_missing(ix: Indexer, encoder: Encoder, progress: bool = False) -> tuple
         ix.vectors.save(store.generation())
         _keep_keyword_current(ix.keyword, before, store.generation())
     # Passages embedded before sentence vectors existed: only their sentences are new.
-    while rows := store.missing_sentence_vectors(COMMIT_BATCH):
+    while rows := store.sentences.missing(COMMIT_BATCH):
         _, sentences, fresh = encode_with_sentences(ix.cache, encoder.spec, [text for _, text in rows],
                                                     encoder.encode_passages)
         with store.transaction():
-            store.set_sentence_vectors(zip((pid for pid, _ in rows), sentences))
+            store.sentences.put(zip((pid for pid, _ in rows), sentences))
         filled, encoded = filled + len(rows), encoded + fresh
     return filled, encoded
 
@@ -150,7 +150,7 @@ def _swap(layout: IndexLayout, store: Store, cache: EmbeddingCache, spec: Encode
             vectors, sentences, _ = encode_with_sentences(cache, spec, [text for _, text in batch], encode)
             pids = [pid for pid, _ in batch]
             store.set_embeddings(pids, vectors)
-            store.set_sentence_vectors(zip(pids, sentences))
+            store.sentences.put(zip(pids, sentences))
         store.clear_token_counts()
     vectors = VectorIndex(layout, spec.dim)
     vectors.rebuild(store)

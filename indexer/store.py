@@ -22,6 +22,8 @@ import numpy as np
 from indexer.articles import Article
 from indexer.retired import PASSAGE_FIELDS, RetiredVersions
 from indexer.retired import SCHEMA as RETIRED_SCHEMA
+from indexer.sentence_table import SCHEMA as SENTENCE_SCHEMA
+from indexer.sentence_table import SentenceVectorTable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -47,16 +49,10 @@ CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, pid INTEG
 CREATE TABLE IF NOT EXISTS passage_tokens (
     pid INTEGER PRIMARY KEY, tokens INTEGER NOT NULL, max_tokens INTEGER NOT NULL
 );
--- The embeddings of a passage's sentences (indexer/sentence_vectors.py), float16, in order.
--- Not logged: no derived index holds them; the dense retriever reads them from here.
-CREATE TABLE IF NOT EXISTS sentence_vectors (
-    pid INTEGER PRIMARY KEY, sentences INTEGER NOT NULL, vectors BLOB NOT NULL
-);
-""" + RETIRED_SCHEMA
+""" + RETIRED_SCHEMA + SENTENCE_SCHEMA
 # PRAGMA user_version of a store holding every table above: 0 before retired versions, 1 before
 # sentence vectors. A writer's open migrates an older store (the statements above are idempotent).
 SCHEMA_VERSION = 2
-SENTENCE_VECTORS_SINCE = 2
 
 
 @dataclass(frozen=True)
@@ -122,6 +118,7 @@ class Store:
             if self.schema_version() < SCHEMA_VERSION:   # only then, so an unchanged store stays unwritten
                 self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.retired = RetiredVersions(self.conn, present=self.schema_version() >= 1)
+        self.sentences = SentenceVectorTable(self.conn, present=self.schema_version() >= 2)
         # FULL: a batch reported committed survives power loss, not only a process crash.
         self.conn.execute("PRAGMA synchronous=FULL")
 
@@ -157,8 +154,8 @@ class Store:
                 " VALUES (?,?,?,?,?,?,?)",
                 (article.id, ordinal, p.start, p.end, p.heading, p.text, _blob(p.embedding)))
             pids.append(cur.lastrowid)
-        self.set_sentence_vectors((pid, p.sentence_vectors) for pid, p in zip(pids, passages)
-                                  if p.sentence_vectors is not None)
+        self.sentences.put((pid, p.sentence_vectors) for pid, p in zip(pids, passages)
+                           if p.sentence_vectors is not None)
         self._log(pids)
         return pids
 
@@ -170,10 +167,7 @@ class Store:
         return self.conn.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
 
     def _delete_passages_of(self, article_id: str) -> None:
-        # A retired version keeps its text but not its sentence vectors: the dense retriever
-        # scores it by its passage vector alone for the moment it stays visible.
-        self.conn.execute("DELETE FROM sentence_vectors WHERE pid IN (SELECT pid FROM passages WHERE article_id=?)",
-                          (article_id,))
+        self.sentences.drop_article(article_id)
         self.conn.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
 
     def _log_passages_of(self, article_id: str) -> list[int]:
@@ -186,12 +180,6 @@ class Store:
         self.conn.executemany("UPDATE passages SET embedding=? WHERE pid=?",
                               [(_blob(v), pid) for pid, v in zip(pids, vectors)])
         self._log(pids)
-
-    def set_sentence_vectors(self, vectors: Iterable[tuple[int, np.ndarray]]) -> None:
-        """(pid, (sentences, dim) matrix) pairs; float16 halves the bytes, and cosines keep
-        about three decimals."""
-        self.conn.executemany("INSERT OR REPLACE INTO sentence_vectors VALUES (?,?,?)",
-                              [(pid, len(m), np.asarray(m, dtype=np.float16).tobytes()) for pid, m in vectors])
 
     def set_token_counts(self, pids: Sequence[int], tokens: Sequence[int], max_tokens: int) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO passage_tokens VALUES (?,?,?)",
@@ -313,32 +301,6 @@ class Store:
                 " ORDER BY pid", chunk).fetchall()
             if rows:
                 yield _stack(rows)
-
-    def sentence_vectors(self, pids: Iterable[int]) -> dict[int, np.ndarray]:
-        """float32 (sentences, dim) matrices of the passages that have them."""
-        if self.schema_version() < SENTENCE_VECTORS_SINCE:   # a reader of a store not migrated yet
-            return {}
-        found = {}
-        for chunk in _chunks(list(pids), 500):
-            marks = ",".join("?" * len(chunk))
-            for pid, n, blob in self.conn.execute(
-                    f"SELECT pid, sentences, vectors FROM sentence_vectors WHERE pid IN ({marks})", chunk):
-                found[pid] = np.frombuffer(blob, dtype=np.float16).reshape(n, -1).astype(np.float32)
-        return found
-
-    def count_sentence_vectors(self) -> tuple[int, int]:
-        """(passages with sentence vectors, sentences): current passages only."""
-        if self.schema_version() < SENTENCE_VECTORS_SINCE:
-            return 0, 0
-        row = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(s.sentences), 0) FROM sentence_vectors s"
-                                " JOIN passages p ON p.pid = s.pid").fetchone()
-        return row[0], row[1]
-
-    def missing_sentence_vectors(self, limit: int) -> list[tuple[int, str]]:
-        """(pid, text) of embedded passages without sentence vectors (stores from before them)."""
-        return [tuple(r) for r in self.conn.execute(
-            "SELECT pid, text FROM passages p WHERE embedding IS NOT NULL AND NOT EXISTS"
-            " (SELECT 1 FROM sentence_vectors s WHERE s.pid = p.pid) ORDER BY pid LIMIT ?", (limit,))]
 
     def missing_embeddings(self, limit: int) -> list[tuple[int, str]]:
         return [tuple(r) for r in self.conn.execute(

@@ -125,7 +125,7 @@ class AnswerFinder:
         if not candidates:
             return
         question = self.engine.dense.encode(lookup.parsed.dense_text)
-        stored = self.engine.store.sentence_vectors({c.passage.pid for c in candidates})
+        stored = self.engine.store.sentences.get({c.passage.pid for c in candidates})
         sentences_in = Counter(c.passage.pid for c in lookup.candidates)
         missing = []
         for c in candidates:

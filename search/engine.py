@@ -56,7 +56,7 @@ class Engine:
         if encoder is not None:
             self._check_encoder(encoder)
         self.keyword = KeywordRetriever(self.keyword_index)
-        self.dense = DenseRetriever(self.vector_index, self.encoder, self.store.sentence_vectors)
+        self.dense = DenseRetriever(self.vector_index, self.encoder, self.store.sentences.get)
         _check_choice("fusion", fusion, FUSIONS)
         self.fusion = fusion
         self.dense_weight = dense_weight
@@ -244,7 +244,7 @@ class Engine:
                              metadata=json.loads(row["metadata"]), passages=passages)
 
     def stats(self) -> dict:
-        with_sentences, sentences = self.store.count_sentence_vectors()
+        with_sentences, sentences = self.store.sentences.count()
         data = {
             "articles": self.store.count_articles(),
             "passages": self.store.count_passages(),

@@ -33,7 +33,7 @@ def test_scores_average_the_passage_cosine_and_its_best_sentence():
 def test_every_passage_has_its_sentences_vectors_in_order(built_index, encoder):
     store = Store(IndexLayout(built_index).store, readonly=True)
     passages = [p for p, _ in store.iter_passages()]
-    found = store.sentence_vectors(p.pid for p in passages)
+    found = store.sentences.get(p.pid for p in passages)
     store.close()
     assert set(found) == {p.pid for p in passages}
     seed = max((p for p in passages if p.article_id == SEED_ID), key=lambda p: len(sentence_texts(p.text)))
@@ -47,7 +47,7 @@ def test_dense_scores_are_the_mean_of_passage_and_best_sentence(engine):
     query = parse_query("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟")
     vector = engine.dense.encode(query.dense_text)
     hits = engine.dense.search(query, 5)
-    found = engine.store.sentence_vectors(pid for pid, _ in hits)
+    found = engine.store.sentences.get(pid for pid, _ in hits)
     for pid, score in hits:
         cosine = float(engine.vector_index.index.reconstruct(pid) @ vector)
         assert score == pytest.approx((cosine + float((found[pid] @ vector).max())) / 2, abs=1e-5)
@@ -77,9 +77,9 @@ def test_replacing_or_deleting_an_article_drops_its_sentence_vectors(index_copy,
         old = [p.pid for p in ix.store.passages_of(SEED_ID)]
         ix.add([Article(id=SEED_ID, body="نص جديد قصير. وجملة ثانية فيه.")])
         new = [p.pid for p in ix.store.passages_of(SEED_ID)]
-        assert not ix.store.sentence_vectors(old) and len(ix.store.sentence_vectors(new)[new[0]]) == 2
+        assert not ix.store.sentences.get(old) and len(ix.store.sentences.get(new)[new[0]]) == 2
         ix.store.delete_article(SEED_ID)
-        assert not ix.store.sentence_vectors(new)
+        assert not ix.store.sentences.get(new)
 
 
 class CountingEncoder:

@@ -76,7 +76,7 @@ def test_index_and_search_with_a_packaged_model_offline(st_index):
     # neighbour (cosine 1, averaged with its best sentence's).
     with Engine(st_index) as engine:
         hit = engine.search(text, mode="dense", level="passages", k=1).hits[0]
-        best_sentence = float((engine.store.sentence_vectors([pid])[pid] @ engine.dense.encode(text)).max())
+        best_sentence = float((engine.store.sentences.get([pid])[pid] @ engine.dense.encode(text)).max())
     assert hit.passage_id == pid and hit.score == pytest.approx((1 + best_sentence) / 2, abs=1e-4)
 
 
