@@ -54,12 +54,15 @@ def test_dense_scores_are_the_mean_of_passage_and_best_sentence(engine):
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
 
 
-def test_embed_fills_the_sentence_vectors_of_an_index_from_before_them(index_copy, encoder):
+def test_an_index_from_before_sentence_vectors_searches_as_before_until_embed_fills_them(index_copy, encoder):
     path = IndexLayout(index_copy).store
     with sqlite3.connect(path) as conn:
         before = {pid: blob for pid, blob in conn.execute("SELECT pid, vectors FROM sentence_vectors")}
-        conn.execute("DELETE FROM sentence_vectors")
-    with Engine(index_copy, encoder=encoder) as engine:
+        conn.executescript("DROP TABLE sentence_vectors; PRAGMA user_version=1;")
+    old = Store(path, readonly=True)     # a reader before any writer migrated the store
+    assert old.sentences.get(before) == {} and old.sentences.count() == (0, 0)
+    old.close()
+    with Engine(index_copy, encoder=encoder) as engine:       # its catch-up migrates the store
         query = parse_query("الكاظمي طهران")
         vector = engine.dense.encode(query.dense_text)
         cosines = engine.vector_index.search(vector, 3)
