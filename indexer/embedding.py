@@ -97,12 +97,15 @@ def fill_missing(ix: Indexer, encoder: Encoder, progress: bool = False) -> tuple
         ix.vectors.save(store.generation())
         _keep_keyword_current(ix.keyword, before, store.generation())
     # Passages embedded before sentence vectors existed: only their sentences are new.
-    while rows := store.sentences.missing(COMMIT_BATCH):
-        _, sentences, fresh = encode_with_sentences(ix.cache, encoder.spec, [text for _, text in rows],
-                                                    encoder.encode_passages)
-        with store.transaction():
-            store.sentences.put(zip((pid for pid, _ in rows), sentences))
-        filled, encoded = filled + len(rows), encoded + fresh
+    missing = store.count_passages(embedded_only=True) - store.sentences.count()[0]
+    with progress_bar(progress, missing, " passages") as bar:
+        while rows := store.sentences.missing(COMMIT_BATCH):
+            _, sentences, fresh = encode_with_sentences(ix.cache, encoder.spec, [text for _, text in rows],
+                                                        encoder.encode_passages)
+            with store.transaction():
+                store.sentences.put(zip((pid for pid, _ in rows), sentences))
+            filled, encoded = filled + len(rows), encoded + fresh
+            bar.update(len(rows))
     return filled, encoded
 
 

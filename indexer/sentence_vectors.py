@@ -4,8 +4,9 @@ e5-small matches a question better against the sentence that states a fact than 
 200-word passage around it, so the dense retriever scores a passage by its own cosine and its
 best sentence's together (``SentenceVectors.scores``; docs/quality.md, "Sentence vectors"). The
 sentences are the ones ``ask`` answers with (``indexer.sentences.split_sentences``) and go
-through the embedding cache under the passage prompt like any passage text: a one-sentence
-passage is encoded once, and ``ask`` finds its candidates' vectors already cached.
+through the embedding cache under the passage prompt like any passage text, so a one-sentence
+passage is encoded once. The store keeps them (``indexer/sentence_table.py``); ``ask`` reads its
+candidate sentences' vectors from there instead of encoding them.
 """
 from __future__ import annotations
 
