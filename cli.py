@@ -136,7 +136,7 @@ def index(paths, index_dir, strict, no_vectors, model, vector_index, encoder_opt
         emit_json(report.to_dict())
     else:
         click.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged,"
-                   f" {report.failed} failed; {report.passages} passages, {report.encoded} encoded"
+                   f" {report.failed} failed; {report.passages} passages, {report.encoded} texts encoded"
                    f" in {report.seconds['total']:.1f}s")
     if report.failed:
         raise click.ClickException(f"{report.failed} record(s) skipped")
@@ -359,7 +359,7 @@ def embed(index_dir, model, encoder_options, cache_dir, wait, as_json):
         emit_json(report.to_dict())
     else:
         action = "switched to" if report.switched else "filled with"
-        click.echo(f"{report.passages} passages {action} {report.encoder}, {report.encoded} encoded"
+        click.echo(f"{report.passages} passages {action} {report.encoder}, {report.encoded} texts encoded"
                    f" in {report.seconds:.1f}s")
 
 

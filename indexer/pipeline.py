@@ -50,7 +50,7 @@ class IndexReport:
     unchanged: int = 0
     failed: int = 0
     passages: int = 0
-    encoded: int = 0
+    encoded: int = 0   # texts run through the model: passages and their sentences
     errors: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
