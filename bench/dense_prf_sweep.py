@@ -18,14 +18,13 @@ docs/quality.md, "Dense query side").
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import click
 import numpy as np
 
-from bench.harness import (DEPTH, format_table, runs_for, score,
-                           sweep_engine, sweep_options, write_json)
+from bench.harness import (DEPTH, report_sweep, runs_for, score,
+                           sweep_engine, sweep_options)
 from search.engine import DEFAULT_DENSE_WEIGHT, Engine
 from search.fusion import convex_combination, z_score
 from search.query import parse_query
@@ -125,10 +124,7 @@ def main(eval_dir, shared, distractors, cache_dir, out):
     candidates = SimpleNamespace(owner=owner)
     rows = [(name, score(task, *runs_for(task, candidates, lambda qid, r=ranked: [(p, 0.0) for p in r[qid].tolist()])))
             for name, ranked in sweep.rows.items()]
-    click.echo(f"{task.name}: {report.passages} passages")
-    click.echo(format_table(rows))
-    if out:
-        write_json({"task": task.name, "passages": report.passages, "fusions": dict(rows)}, Path(out))
+    report_sweep(task, report, rows, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

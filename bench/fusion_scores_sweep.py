@@ -10,13 +10,12 @@ those tables (docs/quality.md, "Beyond the top 100"). The first rows reproduce
 """
 from __future__ import annotations
 
-from pathlib import Path
 from statistics import pstdev
 
 import click
 
-from bench.harness import (format_table, runs_for, score,
-                           sweep_engine, sweep_options, write_json)
+from bench.harness import (report_sweep, runs_for, score,
+                           sweep_engine, sweep_options)
 from bench.score_tables import Scores, ScoreTables, collect
 from search.fusion import convex_combination, z_score
 
@@ -133,10 +132,7 @@ def main(eval_dir, shared, distractors, cache_dir, out):
     questions = {qid: Question(tables, qid, position) for qid in task.questions}
     rows = [(name, score(task, *runs_for(task, tables, lambda qid, f=fuse: f(questions[qid]))))
             for name, fuse in fusions().items()]
-    click.echo(f"{task.name}: {report.passages} passages")
-    click.echo(format_table(rows))
-    if out:
-        write_json({"task": task.name, "passages": report.passages, "fusions": dict(rows)}, Path(out))
+    report_sweep(task, report, rows, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

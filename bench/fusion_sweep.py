@@ -9,12 +9,11 @@ sweep costs no further search.  Evidence for docs/quality.md.
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 
 import click
 
-from bench.harness import (format_table, retrieve, runs_for, score,
-                           sweep_engine, sweep_options, write_json)
+from bench.harness import (report_sweep, retrieve, runs_for, score,
+                           sweep_engine, sweep_options)
 from search.fusion import Normalization, convex_combination, min_max, reciprocal_rank_fusion, z_score
 
 WEIGHTS = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
@@ -99,13 +98,10 @@ def main(eval_dir, shared, distractors, cache_dir, out):
     for name, fuse in fusions().items():
         rank = lambda qid, fuse=fuse: fuse(candidates.keyword[qid], candidates.dense[qid])
         rows.append((name, score(task, *runs_for(task, candidates, rank))))
-    click.echo(f"{task.name}: {report.passages} passages, {report.encoded} encoded,"
-               f" {report.seconds['total']:.0f}s to build; ms/query {candidates.ms_per_query}")
-    click.echo(format_table(rows))
-    if out:
-        write_json({"task": task.name, "passages": report.passages, "encoded": report.encoded,
-                    "build_seconds": round(report.seconds["total"], 1),
-                    "ms_per_query": candidates.ms_per_query, "fusions": dict(rows)}, Path(out))
+    header = (f"{task.name}: {report.passages} passages, {report.encoded} encoded,"
+              f" {report.seconds['total']:.0f}s to build; ms/query {candidates.ms_per_query}")
+    report_sweep(task, report, rows, out, header, encoded=report.encoded,
+                 build_seconds=round(report.seconds["total"], 1), ms_per_query=candidates.ms_per_query)
 
 
 if __name__ == "__main__":  # pragma: no cover

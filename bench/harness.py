@@ -229,6 +229,16 @@ def sweep_engine(eval_dir, distractors: int, shared, cache_dir, texts=None):
             yield task, report, engine
 
 
+def report_sweep(task: Task, report: IndexReport, rows: list[tuple[str, dict]], out, header: str = "",
+                 **extra) -> None:
+    """Print a sweep's table under ``header`` and write it as JSON (the task, its passage count,
+    ``extra``, every row's metrics) when ``out`` is given."""
+    click.echo(header or f"{task.name}: {report.passages} passages")
+    click.echo(format_table(rows))
+    if out:
+        write_json({"task": task.name, "passages": report.passages, **extra, "fusions": dict(rows)}, Path(out))
+
+
 def write_json(data, path: Path) -> None:
     Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
