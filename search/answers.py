@@ -9,10 +9,10 @@ but the sentence inside it that answers the question is often not the one that r
 question's words.  So every sentence of the top ``CANDIDATE_PASSAGES`` passages gets cheap
 features (``search.answer_features``: its share of the question's terms, plain and weighted by
 how rare each term is among the candidates, alone and with its neighbours; its length; the
-answer-type match; its article's rank; the passage's dense similarity; its position), the best
-``DENSE_SENTENCES`` of them by those features are embedded (the slow part, ~10-20 ms a sentence
-on a CPU, so it is bounded and goes through the embedding cache), and the final score adds their
-similarity to the question.  Whether the best sentence answers at all is a separate model
+answer-type match; its article's rank; the passage's dense similarity; its position), and the
+best ``DENSE_SENTENCES`` of them by those features get their similarity to the question added,
+from the sentence vectors the index stores (``indexer/sentence_vectors.py``); a sentence without
+one is encoded through the embedding cache (~10-20 ms a sentence on a CPU, hence the bound).  Whether the best sentence answers at all is a separate model
 (``search.answerability``).  Both are fitted on data (``bench/answer_fit.py``,
 ``bench/answerability_fit.py``; see docs/answers.md).
 """
