@@ -30,7 +30,7 @@ import click
 import numpy as np
 
 from bench.data import SHARED, eval_questions
-from bench.harness import Task, build_index, eval_task, write_json
+from bench.harness import TITLES_OPTION, Task, build_index, eval_task, write_json
 from indexer.arabic import normalize
 from indexer.check import check_index
 from indexer.sentences import count_words
@@ -145,10 +145,11 @@ def no_answer_task(task: Task) -> Task:
 @click.option("--features", type=click.Path(dir_okay=False), default=None,
               help="Write candidate features (.npz) for bench.answer_fit.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Metrics JSON.")
-def main(eval_dir, shared, distractors, limit, cache_dir, keep, features, out):
+@TITLES_OPTION
+def main(eval_dir, shared, distractors, limit, cache_dir, keep, features, out, titles):
     """Measure question answering on an eval set, with or without news distractors."""
     shared = Path(shared) if shared else SHARED
-    task = eval_task(Path(eval_dir), distractors, shared)
+    task = eval_task(Path(eval_dir), distractors, shared, titles)
     if limit:
         task = Task(task.name, task.articles, dict(list(task.questions.items())[:limit]), task.relevant,
                     task.article_of, task.vectors)

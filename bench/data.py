@@ -33,15 +33,21 @@ class Question:
     article_id: str
 
 
-def eval_passages(eval_dir: Path) -> list[Article]:
-    """Each eval paragraph as one article (its id is the paragraph id). Titles are not indexed:
-    XQuAD's are English Wikipedia names, not Arabic titles."""
+def eval_passages(eval_dir: Path, titles: bool = False) -> list[Article]:
+    """Each eval paragraph as one article (its id is the paragraph id). Titles are indexed only
+    when asked for and only when written in Arabic: the public baselines index passage text only,
+    and XQuAD's are English Wikipedia names, not Arabic titles (TyDi-ar's are Arabic)."""
     out = []
     for line in open(Path(eval_dir) / "corpus.jsonl", encoding="utf-8"):
         row = json.loads(line)
-        out.append(Article(id=row["id"], body=row["text"], source="eval",
+        title = row["title"] if titles and is_arabic(row["title"]) else ""
+        out.append(Article(id=row["id"], title=title, body=row["text"], source="eval",
                            metadata={"wiki_article": row["article_id"]}))
     return out
+
+
+def is_arabic(text: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" for ch in text)
 
 
 def eval_questions(eval_dir: Path) -> list[Question]:
@@ -57,16 +63,17 @@ def eval_embeddings(eval_dir: Path) -> np.ndarray:
     return np.load(Path(eval_dir) / "e5-small-q4.passages.f16.npy").astype(np.float32)
 
 
-def distractor_paragraphs(n: int, shared: Path = SHARED) -> tuple[list[Article], np.ndarray]:
-    """The first ``n`` of the 10,000 seeded news paragraphs, with their embeddings."""
+def distractor_paragraphs(n: int, shared: Path = SHARED,
+                          titles: bool = False) -> tuple[list[Article], np.ndarray]:
+    """The first ``n`` of the 10,000 seeded news paragraphs, with their embeddings; with
+    ``titles``, each with its news article's title (so that eval passages with titles do not
+    compete with untitled distractors)."""
     path = shared / "corpus" / "distractors" / "paragraphs-10k.jsonl.gz"
-    articles = []
     with gzip.open(path, "rt", encoding="utf-8") as stream:
-        for line in stream:
-            if len(articles) >= n:
-                break
-            row = json.loads(line)
-            articles.append(Article(id=f"distractor-{row['id']}", body=row["text"], source="distractor"))
+        rows = [json.loads(line) for _, line in zip(range(n), stream)]
+    title_of = news_titles(shared / "corpus") if titles else {}
+    articles = [Article(id=f"distractor-{row['id']}", title=title_of.get(row["article_id"], ""),
+                        body=row["text"], source="distractor") for row in rows]
     vectors = np.load(shared / "corpus" / "distractors" / "e5-small-q4.passages-10k.f16.npy")
     return articles, vectors[:len(articles)].astype(np.float32)
 
@@ -81,6 +88,11 @@ def news_articles(corpus_dir: Path, n: int, seed: int = 13) -> list[Article]:
     return [Article(id=r["id"], title=r.get("title", ""), body=r["body"], date=r.get("date", "") or "",
                     source=r.get("source", "") or "", url=r.get("url", "") or "",
                     section=r.get("section", "") or "") for r in rows[:n]]
+
+
+def news_titles(corpus_dir: Path) -> dict[str, str]:
+    """Title by the id the distractor paragraphs give their article (``news:`` + the corpus id)."""
+    return {f"news:{row['id']}": row.get("title", "") or "" for row in iter_news_articles(corpus_dir)}
 
 
 def iter_news_articles(corpus_dir: Path) -> Iterator[dict]:

@@ -113,10 +113,10 @@ class Sweep:
 
 @click.command()
 @sweep_options
-def main(eval_dir, shared, distractors, cache_dir, out):
+def main(eval_dir, shared, distractors, cache_dir, out, titles):
     def texts(task):
         return [t for q in task.questions.values() for t in text_variants(q).values()]
-    with sweep_engine(eval_dir, distractors, shared, cache_dir, texts) as (task, report, engine):
+    with sweep_engine(eval_dir, distractors, shared, cache_dir, texts, titles) as (task, report, engine):
         sweep = Sweep(engine)
         for qid, question in task.questions.items():
             sweep.ask(qid, question)

