@@ -11,7 +11,11 @@ Sentence rules (kept simple on purpose):
   left the name alone as a "sentence" that answered «من هي ...» questions.
 * A ``.`` is *not* a boundary when it sits between two digits (``3.5``,
   ``13.000``), when the word before it is a single letter (initials and
-  abbreviations such as «د.» «م.» «ج.ك.» «د.ب.أ»), or when it is glued to a
+  abbreviations such as «د.» «م.» «ج.ك.» «د.ب.أ») or a Latin letter's name
+  written in Arabic after a word that is not one, as transliterated middle
+  initials are («جون سي. ميسنجر», «جيمس أو. ماكينزي»; «أو» «في» «إن», which
+  double as letter names, never end a sentence, while an acronym such as
+  «بي بي سي.» or «سي إن إن.» does and still ends it), or when it is glued to a
   following letter or digit (``aawsat.com``, «العربية.نت», «ان.بي.سي») --
   except between two Arabic words of three or more letters each
   («افضل.ويتقمص»), which in scraped news is a missing space after a full stop.
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from indexer.arabic import STOPWORDS
 
 # Above this many words a "sentence" is usually a run-on chain of clauses
 # joined by commas (common in Arabic news), too long to be a useful answer.
@@ -51,6 +57,10 @@ _COMMA_RE = re.compile(r"[،,؛;]")
 # each such token yields one match, from its first letter or digit to its end.
 _WORD_RE = re.compile(r"[^\W_]\S*")
 _ARABIC_LETTER_RE = re.compile(r"[\u0621-\u064A]")
+# Latin letter names as Arabic writes them (A to Z, with and without hamza).
+LATIN_LETTER_NAMES = frozenset(
+    "إيه أيه ايه بي سي دي إي اي إف اف جي إتش اتش إيتش ايتش آي أي جيه جاي كيه كي إل إم ام إن"
+    " أو او كيو آر ار إس اس تي يو في دبليو إكس اكس واي زد زي".split())
 # The shortest text that can hold more than LONG_SENTENCE_WORDS words (one
 # character and one space per word); shorter sentences skip word counting.
 _LONG_SENTENCE_MIN_CHARS = 2 * LONG_SENTENCE_WORDS + 1
@@ -83,9 +93,37 @@ def _is_full_stop(text: str, i: int, lo: int, hi: int) -> bool:
         return False
     if before.isalpha() and (i - 1 == lo or not text[i - 2].isalnum()):
         return False  # a single-letter word: initials, «د.»
+    if _middle_initial(text, i, lo, hi):
+        return False
     if after.isalnum():
         return _glued_arabic_words(text, i, lo, hi)
     return True
+
+
+def _middle_initial(text: str, i: int, lo: int, hi: int) -> bool:
+    """A letter name between a word that is not one and a word that is not a stopword:
+    «جون سي. ميسنجر», not the acronym of «بي بي سي.» nor «باسم إكس. ما يعني»."""
+    initial, a = _word_before(text, i, lo)
+    if initial not in LATIN_LETTER_NAMES:
+        return False
+    while a > lo and text[a - 1] == " ":
+        a -= 1
+    name, _ = _word_before(text, a, lo)
+    following = text[i + 1:min(hi, i + 40)].split(maxsplit=1)
+    return (bool(name) and name not in LATIN_LETTER_NAMES
+            and not (following and _is_stopword(following[0])))
+
+
+def _is_stopword(word: str) -> bool:
+    return word in STOPWORDS or (len(word) > 2 and word[0] in "وف" and word[1:] in STOPWORDS)
+
+
+def _word_before(text: str, i: int, lo: int) -> tuple[str, int]:
+    """The word of letters that ends at ``text[i]`` and where it starts ("" if none)."""
+    a = i
+    while a > lo and text[a - 1].isalpha():
+        a -= 1
+    return (text[a:i], a) if a == lo or not text[a - 1].isalnum() else ("", i)
 
 
 def _glued_arabic_words(text: str, i: int, lo: int, hi: int) -> bool:

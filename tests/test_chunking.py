@@ -136,10 +136,22 @@ def test_a_semicolon_joins_clauses_and_cuts_only_a_long_sentence() -> None:
         "نقلت وكالة (د.ب.أ) الخبر",
         "وفق ما نشره موقع العربية.نت اليوم",
         "visit aawsat.com today",
+        "كتب جون سي. ميسنجر عن الجزيرة",
+        "درس جيمس أو. ماكينزي في شيكاغو",
+        "قال رايموند إس. برادلي إن المناخ تغير",
     ],
 )
 def test_dots_that_do_not_end_a_sentence(text: str) -> None:
     assert texts(text, split_sentences(text)) == [text]
+
+
+def test_a_word_or_acronym_ending_like_a_letter_name_still_ends_its_sentence() -> None:
+    # «المدرسي» ends in «سي»: only a whole word is a letter name; an acronym of letter names
+    # («بي بي سي», «سي إن إن») often ends a news sentence.
+    # A letter name followed by a stopword («ما», «وقد») ends its sentence too.
+    text = "عاد إلى عمله المدرسي. ثم قالت بي بي سي. وذكرت شبكة سي إن إن. وعرف باسم إكس. ما يعني ذلك"
+    assert texts(text, split_sentences(text)) == [
+        "عاد إلى عمله المدرسي.", "ثم قالت بي بي سي.", "وذكرت شبكة سي إن إن.", "وعرف باسم إكس.", "ما يعني ذلك"]
 
 
 def test_missing_space_after_full_stop_between_arabic_words() -> None:
