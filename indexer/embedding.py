@@ -28,7 +28,8 @@ from indexer.keyword_index import KeywordIndex
 from indexer.layout import IndexLayout, read_json, write_json_atomic
 from indexer.lock import WriterLock
 from indexer.manifest import Manifest
-from indexer.pipeline import Indexer, progress_bar
+from indexer.pipeline import Indexer
+from indexer.report import progress_bar
 from indexer.sentence_vectors import encode_with_sentences
 from indexer.store import Store
 from indexer.token_counts import count_tokens

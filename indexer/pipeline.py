@@ -10,12 +10,10 @@ batch runs in a worker thread while the current batch is written, so the encoder
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
-
 
 from indexer.articles import Article, ReadError, Record, check_paths, read_paths
 from indexer.chunking import ChunkingParams, split_passages
@@ -25,6 +23,7 @@ from indexer.keyword_index import KeywordIndex
 from indexer.layout import IndexLayout
 from indexer.lock import WriterLock
 from indexer.manifest import Manifest
+from indexer.report import IndexReport, Stopwatch, progress_bar
 from indexer.sentence_vectors import encode_with_sentences
 from indexer.store import NewPassage, Store, content_hash
 from indexer.token_counts import count_tokens
@@ -44,39 +43,11 @@ class StrictStop(Exception):
 
 
 @dataclass
-class IndexReport:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    passages: int = 0
-    encoded: int = 0   # texts run through the model: passages and their sentences
-    errors: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-    def to_dict(self) -> dict:
-        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "failed": self.failed, "passages": self.passages, "encoded": self.encoded,
-                "errors": self.errors, "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}
-
-
-@dataclass
 class PreparedArticle:
     article: Article
     digest: str
     passages: list[NewPassage]
     is_new: bool
-
-
-class _Stopwatch:
-    def __init__(self, seconds: dict[str, float], stage: str):
-        self.seconds, self.stage = seconds, stage
-
-    def __enter__(self):
-        self.t0 = time.perf_counter()
-
-    def __exit__(self, *exc):
-        self.seconds[self.stage] += time.perf_counter() - self.t0
 
 
 class Indexer:
@@ -205,13 +176,13 @@ class Indexer:
                     on_commit(ids)
                 bar.update(len(prepared))
             if report.passages and self.vectors_enabled:
-                with _Stopwatch(report.seconds, "tokens"):
+                with Stopwatch(report.seconds, "tokens"):
                     count_tokens(self.store, self.encoder)
         finally:
             bar.close()
-            with _Stopwatch(report.seconds, "keyword"):
+            with Stopwatch(report.seconds, "keyword"):
                 self._flush_keyword()
-            with _Stopwatch(report.seconds, "vectors"):
+            with Stopwatch(report.seconds, "vectors"):
                 self._save_vectors()
             self._purge_retired()
             report.seconds["total"] = time.perf_counter() - started
@@ -221,7 +192,7 @@ class Indexer:
         pending: dict[str, PreparedArticle] = {}
         iterator = iter(records)
         while True:
-            with _Stopwatch(report.seconds, "read"):
+            with Stopwatch(report.seconds, "read"):
                 record = next(iterator, None)
             if record is None:
                 break
@@ -231,7 +202,7 @@ class Indexer:
                 if strict:
                     raise StrictStop(str(record))
                 continue
-            with _Stopwatch(report.seconds, "chunk"):
+            with Stopwatch(report.seconds, "chunk"):
                 prepared = self._prepare(record, pending)
             if prepared is None:
                 report.unchanged += 1
@@ -271,7 +242,7 @@ class Indexer:
 
     def _encode_batch(self, batch: list[PreparedArticle], report: IndexReport) -> list[PreparedArticle]:
         texts = [p.text for item in batch for p in item.passages]
-        with _Stopwatch(report.seconds, "encode"):
+        with Stopwatch(report.seconds, "encode"):
             vectors, sentences, fresh = encode_with_sentences(self.cache, self.encoder.spec, texts,
                                                               self.encoder.encode_passages)
         report.encoded += fresh
@@ -281,7 +252,7 @@ class Indexer:
         return batch
 
     def _commit(self, batch: list[PreparedArticle], report: IndexReport) -> list[str]:
-        with _Stopwatch(report.seconds, "sqlite"):
+        with Stopwatch(report.seconds, "sqlite"):
             old_pids = {item.article.id: self._pids_of(item.article.id) for item in batch if not item.is_new}
             with self.store.transaction():
                 new_pids = []
@@ -296,9 +267,9 @@ class Indexer:
         # resolve the keyword index's hits on their old passages to the retired old version.
         if (len(self._keyword_backlog[1]) >= KEYWORD_COMMIT_PASSAGES
                 or time.monotonic() - self._keyword_flushed_at >= KEYWORD_COMMIT_SECONDS):
-            with _Stopwatch(report.seconds, "keyword"):
+            with Stopwatch(report.seconds, "keyword"):
                 self._flush_keyword()
-        with _Stopwatch(report.seconds, "vectors"):
+        with Stopwatch(report.seconds, "vectors"):
             self.vectors.remove(removed)
             self.vectors.apply(self.store, new_pids)
         self._vectors_generation = generation
@@ -373,9 +344,3 @@ class Indexer:
         if not source and not before:
             raise ValueError("delete_matching needs a source or a date; use delete(ids) to name articles")
         return self.delete(self.store.article_ids(source=source, before=before))
-
-
-def progress_bar(enabled: bool, total: int | None = None, unit: str = " articles"):
-    from tqdm import tqdm
-    # disable=None lets tqdm turn itself off when stderr is not a terminal.
-    return tqdm(total=total, unit=unit, disable=None if enabled else True, dynamic_ncols=True)
