@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from whoosh.analysis import CompositeAnalyzer
 
 from indexer.analysis import MAX_WORD_CHARS, ArabicAnalyzer, arabic_analyzer
-from indexer.arabic import STEM_VARIANTS
+from indexer.stemmers import STEM_VARIANTS
 from indexer.keyword_fields import ArabicText
 
 FAST = settings(derandomize=True, max_examples=150, deadline=None)
