@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from indexer.arabic import STOPWORDS
+from indexer.arabic import is_stopword, normalize
 
 # Above this many words a "sentence" is usually a run-on chain of clauses
 # joined by commas (common in Arabic news), too long to be a useful answer.
@@ -111,11 +111,7 @@ def _middle_initial(text: str, i: int, lo: int, hi: int) -> bool:
     name, _ = _word_before(text, a, lo)
     following = text[i + 1:min(hi, i + 40)].split(maxsplit=1)
     return (bool(name) and name not in LATIN_LETTER_NAMES
-            and not (following and _is_stopword(following[0])))
-
-
-def _is_stopword(word: str) -> bool:
-    return word in STOPWORDS or (len(word) > 2 and word[0] in "وف" and word[1:] in STOPWORDS)
+            and not (following and is_stopword(normalize(following[0]))))
 
 
 def _word_before(text: str, i: int, lo: int) -> tuple[str, int]:
