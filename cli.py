@@ -14,16 +14,16 @@ from pathlib import Path
 
 import click
 
-from indexer.articles import InputError
+from indexer.text.articles import InputError
 from indexer.check import check_index
-from indexer.embedding import embed as embed_passages
-from indexer.encoders import EncoderError
-from indexer.layout import IndexLayout
-from indexer.lock import IndexLocked
-from indexer.manifest import ManifestError
+from indexer.vectors.embedding import embed as embed_passages
+from indexer.vectors.encoders import EncoderError
+from indexer.store.layout import IndexLayout
+from indexer.store.lock import IndexLocked
+from indexer.store.manifest import ManifestError
 from indexer.pipeline import Indexer, StrictStop
-from indexer.store import Filters
-from indexer.vector_index import POLICIES as VECTOR_POLICIES
+from indexer.store.sqlite import Filters
+from indexer.vectors.index import POLICIES as VECTOR_POLICIES
 from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS, MODES, Engine, IndexNotFound
 from search.query import QueryError
 from search.topics import TopicError, read_topics, trec_run_lines

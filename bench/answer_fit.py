@@ -1,4 +1,4 @@
-"""Fit the sentence-ranking weights of ``search/answers.py``.
+"""Fit the sentence-ranking weights of ``search/answers/finder.py``.
 
     python -m bench.answers --eval ../shared/eval/xquad_ar --features runs/xquad.npz
     python -m bench.answers --eval ../shared/eval/tydiqa_goldp_ar_dev --features runs/tydi.npz
@@ -19,8 +19,8 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from search.answer_features import FEATURES
-from search.answers import DENSE_SENTENCES
+from search.answers.features import FEATURES
+from search.answers.finder import DENSE_SENTENCES
 
 STEPS = (0.0, 0.01, 0.02, 0.04, 0.08, 0.12, 0.16, 0.24, 0.32, 0.48, 0.64)   # tried for each cheap weight
 

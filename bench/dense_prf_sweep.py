@@ -28,7 +28,7 @@ from bench.harness import (DEPTH, report_sweep, runs_for, score,
 from search.engine import DEFAULT_DENSE_WEIGHT, Engine
 from search.fusion import convex_combination, z_score
 from search.query import parse_query
-from search.question import analyze_question
+from search.answers.question import analyze_question
 
 FEEDBACK_DEPTHS = (1, 2, 3, 5)
 ALPHAS = (0.2, 0.4, 0.6, 0.8, 1.0)

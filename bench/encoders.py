@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from bench.data import SHARED, iter_news_articles
-from indexer.encoders import DEFAULT_ENCODER, load_encoder
+from indexer.vectors.encoders import DEFAULT_ENCODER
+from indexer.vectors.loading import load_encoder
 
 
 def passages(corpus: Path, n: int, words: int) -> list[str]:

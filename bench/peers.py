@@ -16,7 +16,7 @@ from typing import Sequence
 import bm25s
 import numpy as np
 
-from indexer.arabic import STOPWORDS
+from indexer.text.arabic import STOPWORDS
 
 _WORD = re.compile(r"\w+")
 _NORMALIZE = str.maketrans({**{c: None for c in "\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0640"},

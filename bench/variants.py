@@ -17,12 +17,12 @@ from pathlib import Path
 
 import click
 
-import indexer.keyword_index as keyword_index
+import indexer.keyword.index as keyword_index
 import search.query as query_module
 from bench.data import SHARED
 from bench.harness import build_index, eval_task, format_table, mode_ranking, retrieve, runs_for, score, \
     write_json
-from indexer.analysis import DEFAULT_STEM, ROOT_STEM, analyze, arabic_analyzer
+from indexer.text.analysis import DEFAULT_STEM, ROOT_STEM, analyze, arabic_analyzer
 from search.engine import Engine
 
 V2 = "light+suffix"

@@ -16,13 +16,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.analysis import ANALYZER_NAME, ANALYZER_VERSION
-from indexer.keyword_index import KeywordIndex
-from indexer.layout import IndexLayout, IndexNotFound, read_json
-from indexer.lock import WriterLock
-from indexer.manifest import Manifest, ManifestError
-from indexer.store import Store
-from indexer.vector_index import VectorIndex
+from indexer.text.analysis import ANALYZER_NAME, ANALYZER_VERSION
+from indexer.keyword.index import KeywordIndex
+from indexer.store.layout import IndexLayout, IndexNotFound, read_json
+from indexer.store.lock import WriterLock
+from indexer.store.manifest import Manifest, ManifestError
+from indexer.store.sqlite import Store
+from indexer.vectors.index import VectorIndex
 
 PARTS = ("store", "keyword", "vectors", "retired", "files")
 SHOWN_IDS = 5

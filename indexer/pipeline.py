@@ -15,19 +15,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from indexer.articles import Article, ReadError, Record, check_paths, read_paths
-from indexer.chunking import ChunkingParams, split_passages
-from indexer.embedding_cache import EmbeddingCache
-from indexer.encoders import DEFAULT_ENCODER, Encoder, canonical_name, load_encoder
-from indexer.keyword_index import KeywordIndex
-from indexer.layout import IndexLayout
-from indexer.lock import WriterLock
-from indexer.manifest import Manifest
+from indexer.text.articles import Article, ReadError, Record, check_paths, read_paths
+from indexer.text.passages import ChunkingParams, split_passages
+from indexer.vectors.cache import EmbeddingCache
+from indexer.vectors.encoders import DEFAULT_ENCODER, Encoder, canonical_name
+from indexer.vectors.loading import load_encoder
+from indexer.keyword.index import KeywordIndex
+from indexer.store.layout import IndexLayout
+from indexer.store.lock import WriterLock
+from indexer.store.manifest import Manifest
 from indexer.report import IndexReport, Stopwatch, progress_bar
-from indexer.sentence_vectors import encode_with_sentences
-from indexer.store import NewPassage, Store, content_hash
-from indexer.token_counts import count_tokens
-from indexer.vector_index import POLICIES, VectorIndex
+from indexer.vectors.sentence_vectors import encode_with_sentences
+from indexer.store.sqlite import NewPassage, Store, content_hash
+from indexer.text.token_counts import count_tokens
+from indexer.vectors.index import POLICIES, VectorIndex
 
 BATCH_ARTICLES = 64
 # Whoosh pays per distinct term and per segment on every commit, so the keyword index is

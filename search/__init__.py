@@ -1,5 +1,5 @@
 """Searching an index: keyword, dense and hybrid retrieval, fusion, and question answering."""
-from indexer.store import Filters
+from indexer.store.sqlite import Filters
 from search.engine import Engine
 from search.results import ArticleHit, PassageHit, SearchResults, StoredArticle
 

@@ -12,14 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from indexer.encoders import Encoder, load_encoder
-from indexer.keyword_index import KeywordIndex
-from indexer.layout import IndexLayout, IndexNotFound
-from indexer.lock import IndexLocked, WriterLock
-from indexer.manifest import Manifest
-from indexer.store import SCHEMA_VERSION, Filters, PassageVersion, Store
-from indexer.vector_index import VectorIndex
-from search.fusion import convex_combination, min_max, reciprocal_rank_fusion, z_score
+from indexer.vectors.encoders import Encoder
+from indexer.vectors.loading import load_encoder
+from indexer.keyword.index import KeywordIndex
+from indexer.store.layout import IndexLayout, IndexNotFound
+from indexer.store.lock import IndexLocked, WriterLock
+from indexer.store.manifest import Manifest
+from indexer.store.sqlite import SCHEMA_VERSION, Filters, PassageVersion, Store
+from indexer.vectors.index import VectorIndex
+from search.fusion import CANDIDATES, convex_combination, min_max, reciprocal_rank_fusion, z_score
 from search.highlight import snippet, term_spans
 from search.query import ParsedQuery, QueryError, parse_query, require_terms
 from search.results import AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle
@@ -28,7 +29,6 @@ from search.versions import newest_version_only
 
 MODES = ("hybrid", "keyword", "dense")
 LEVELS = ("articles", "passages")
-CANDIDATES = 100          # passages taken from each retriever before fusion
 RRF_K = 60
 FUSIONS = ("zscore", "minmax", "rrf")
 # A convex combination of z-score normalized scores (dense weight 0.6) beat min-max at every
@@ -227,7 +227,7 @@ class Engine:
             all_from_article: bool = False) -> AnswerResults:
         """The sentences that answer ``question``, one per article unless ``all_from_article``."""
         if self._answer_finder is None:
-            from search.answers import AnswerFinder  # answers.py builds on this module
+            from search.answers.finder import AnswerFinder  # loaded on the first question
             self._answer_finder = AnswerFinder(self)
         return self._answer_finder.ask(question, k=k, filters=filters, all_from_article=all_from_article)
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Hashable, Sequence
 
+# Passages taken from each retriever before fusion.
+CANDIDATES = 100
+
 Run = Sequence[tuple[Hashable, float]]
 Normalization = Callable[[Run], dict[Hashable, float]]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from indexer.analysis import analyze_spans
+from indexer.text.analysis import analyze_spans
 
 Span = tuple[int, int]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from indexer.analysis import ROOT_STEM, analyze
-from indexer.keyword_index import KeywordQuery
+from indexer.text.analysis import ROOT_STEM, analyze
+from indexer.keyword.index import KeywordQuery
 
 PHRASE = re.compile(r'"([^"]*)"|«([^»]*)»')
 QUOTES = re.compile(r'["«»]')

@@ -109,7 +109,7 @@ class Answer:
 
 @dataclass(frozen=True)
 class AnswerResults:
-    """``answered`` is false when the answerability model (``search.answerability``) does not
+    """``answered`` is false when the answerability model (``search.answers.confidence``) does not
     trust the best sentence; then ``answers`` is empty and ``related`` holds the closest passages."""
 
     question: str

@@ -7,11 +7,11 @@ from typing import Callable
 
 import numpy as np
 
-from indexer.encoders import Encoder
-from indexer.keyword_index import KeywordIndex
-from indexer.sentence_vectors import SentenceVectors
-from indexer.store import Filters
-from indexer.vector_index import VectorIndex
+from indexer.vectors.encoders import Encoder
+from indexer.keyword.index import KeywordIndex
+from indexer.vectors.sentence_vectors import SentenceVectors
+from indexer.store.sqlite import Filters
+from indexer.vectors.index import VectorIndex
 from search.query import ParsedQuery
 
 Hits = list[tuple[int, float]]
@@ -33,7 +33,7 @@ class KeywordRetriever:
 class DenseRetriever:
     """Inner product of normalized embeddings (faiss); the encoder loads on first use. The top
     ``k`` passages by their own vector are re-scored with their sentences' vectors
-    (``indexer.sentence_vectors.SentenceVectors``), which ``sentences`` reads from the store."""
+    (``indexer.vectors.sentence_vectors.SentenceVectors``), which ``sentences`` reads from the store."""
 
     def __init__(self, vectors: VectorIndex, encoder: Callable[[], Encoder],
                  sentences: Callable[[list[int]], dict[int, np.ndarray]]):

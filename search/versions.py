@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from indexer.store import PassageVersion
+from indexer.store.sqlite import PassageVersion
 from search.retrievers import Hits
 
 

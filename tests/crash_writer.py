@@ -22,10 +22,10 @@ from pathlib import Path
 
 from whoosh.writing import SegmentWriter
 
-from indexer.articles import Article
-from indexer.keyword_index import KeywordIndex
+from indexer.text.articles import Article
+from indexer.keyword.index import KeywordIndex
 from indexer.pipeline import Indexer
-from indexer.vector_index import VectorIndex
+from indexer.vectors.index import VectorIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 # Letters the analyzer neither normalizes nor strips as affixes, so a marker survives intact.

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from whoosh.analysis import CompositeAnalyzer
 
-from indexer.analysis import MAX_WORD_CHARS, ArabicAnalyzer, arabic_analyzer
-from indexer.stemmers import STEM_VARIANTS
-from indexer.keyword_fields import ArabicText
+from indexer.text.analysis import MAX_WORD_CHARS, ArabicAnalyzer, arabic_analyzer
+from indexer.text.stemmers import STEM_VARIANTS
+from indexer.keyword.fields import ArabicText
 
 FAST = settings(derandomize=True, max_examples=150, deadline=None)
 ATTRS = ("text", "pos", "startchar", "endchar", "stopped", "boost")

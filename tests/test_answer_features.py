@@ -1,10 +1,10 @@
 """The cheap sentence features ``ask`` ranks by: term matching and the article-rank feature."""
 from __future__ import annotations
 
-from indexer.analysis import analyze
-from indexer.store import StoredPassage
-from search.answer_features import FEATURES, candidates, held_terms
-from search.question import AnswerType
+from indexer.text.analysis import analyze
+from indexer.store.sqlite import StoredPassage
+from search.answers.features import FEATURES, candidates, held_terms
+from search.answers.question import AnswerType
 
 CAPITAL = frozenset(analyze("عاصمة منغوليا"))
 

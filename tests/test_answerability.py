@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from bench.answerability_fit import ConfidenceSet, fit, fit_logistic
-from search.answerability import CONFIDENCE_FEATURES, bm25_idf, confidence
-from search.answers import AnswerFinder
+from search.answers.confidence import CONFIDENCE_FEATURES, bm25_idf, confidence
+from search.answers.finder import AnswerFinder
 
 VISIT = "متى زار الكاظمي طهران؟"
 # The same question about a city the index knows from another article, and one it has never seen.

@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from indexer.analysis import analyze
-from indexer.store import Filters
-from search.answers import answer_span, best_span
-from search.question import analyze_question
+from indexer.text.analysis import analyze
+from indexer.store.sqlite import Filters
+from search.answers.finder import answer_span, best_span
+from search.answers.question import analyze_question
 from search.query import QueryError
 from tests.conftest import SEED_ID
 

@@ -13,16 +13,16 @@ from whoosh.fields import ID, TEXT, Schema
 from whoosh.filedb.filestore import RamStorage
 from whoosh.qparser import QueryParser
 
-from indexer import analysis
-from indexer.analysis import (
+from indexer.text import analysis
+from indexer.text.analysis import (
     ANALYZER_NAME,
     ANALYZER_VERSION,
     DEFAULT_STEM,
     ArabicTokenizer,
     TokenSpan,
 )
-from indexer.arabic import DIACRITICS, STOPWORDS, WORD_PATTERN, is_stopword, normalize, token_words
-from indexer.stemmers import STEM_VARIANTS, get_stemmer, light_stem
+from indexer.text.arabic import DIACRITICS, STOPWORDS, WORD_PATTERN, is_stopword, normalize, token_words
+from indexer.text.stemmers import STEM_VARIANTS, get_stemmer, light_stem
 
 # The examples pin the prefix-only stemmer: they check normalization and clitic rules, which
 # the default's suffix stripping (since analyzer v2, chosen by measurement) would blur.
@@ -169,7 +169,7 @@ def test_snowball_variant():
 
 def test_snowball_is_imported_only_when_asked_for():
     code = (
-        "import sys; from indexer.analysis import analyze; analyze('العراق');"
+        "import sys; from indexer.text.analysis import analyze; analyze('العراق');"
         "assert 'Stemmer' not in sys.modules;"
         "analyze('العراق', stem='snowball'); assert 'Stemmer' in sys.modules"
     )

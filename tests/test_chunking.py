@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.chunking import ChunkingParams, PassageSpan, split_passages
-from indexer.sentences import Sentence, count_words, split_sentences
+from indexer.text.passages import ChunkingParams, PassageSpan, split_passages
+from indexer.text.sentences import Sentence, count_words, split_sentences
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "elaph-kadhimi-tehran.txt"
 SEED_HEADINGS = {

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from indexer.check import check_index
-from indexer.layout import IndexLayout
+from indexer.store.layout import IndexLayout
 from search.engine import Engine
 from tests.crash_writer import WriterProcess, marker, version_of
 

@@ -8,12 +8,12 @@ import shutil
 import numpy as np
 import pytest
 
-from indexer.articles import Article
-from indexer.keyword_index import KeywordIndex, build_query, field_terms, filter_query
-from indexer.layout import IndexLayout
+from indexer.text.articles import Article
+from indexer.keyword.index import KeywordIndex, build_query, field_terms, filter_query
+from indexer.store.layout import IndexLayout
 from indexer.pipeline import Indexer
-from indexer.store import Filters
-from indexer.vector_index import KIND_FLAT, KIND_IVF, VectorIndex, build_index
+from indexer.store.sqlite import Filters
+from indexer.vectors.index import KIND_FLAT, KIND_IVF, VectorIndex, build_index
 from search.query import parse_query
 from tests.conftest import SEED_ID
 
@@ -110,7 +110,7 @@ def test_forced_structure_is_recorded_and_searches_the_same(index_copy, encoder)
 
 
 def test_auto_switches_to_ivf_above_the_exact_limit(index_copy, encoder, monkeypatch):
-    import indexer.vector_index as vector_index
+    import indexer.vectors.index as vector_index
     monkeypatch.setattr(vector_index, "AUTO_EXACT_MAX", 5)
     layout = IndexLayout(index_copy)
     vectors = VectorIndex(layout, encoder.spec.dim)

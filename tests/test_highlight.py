@@ -1,6 +1,6 @@
 from hypothesis import given, settings, strategies as st
 
-from indexer.arabic import normalize
+from indexer.text.arabic import normalize
 from search.highlight import snippet, term_spans
 
 WORDS = ["الذهب", "النفط", "والغاز", "بغداد", "طهران", "الاقتصاد", "13"]

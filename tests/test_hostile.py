@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import main
-from indexer.articles import MAX_BODY_CHARS, MAX_LINE_BYTES, Article, ReadError, read_jsonl, read_paths
+from indexer.text.articles import MAX_BODY_CHARS, MAX_LINE_BYTES, Article, ReadError, read_jsonl, read_paths
 from indexer.check import check_index
 from indexer.pipeline import Indexer
 from search.engine import Engine

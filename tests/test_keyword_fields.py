@@ -6,10 +6,10 @@ from whoosh import scoring
 from whoosh.analysis import CompositeAnalyzer
 from whoosh.fields import TEXT
 
-import indexer.keyword_index as keyword_index
-from indexer.analysis import ROOT_STEM, analyze
-from indexer.keyword_index import BM25_B, BM25_K1, KeywordQuery, build_query, field_terms
-from indexer.keyword_postings import CompiledPostings
+import indexer.keyword.index as keyword_index
+from indexer.text.analysis import ROOT_STEM, analyze
+from indexer.keyword.index import BM25_B, BM25_K1, KeywordQuery, build_query, field_terms
+from indexer.keyword.postings import CompiledPostings
 from tests.test_keyword_writer import FIELDS, rows, write_in_commits  # noqa: F401 (fixture)
 
 

@@ -8,9 +8,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.articles import Article
+from indexer.text.articles import Article
 from indexer.check import check_index
-from indexer.keyword_merge import MERGE_FACTOR, MERGED_TIERS, segments_to_merge, tier
+from indexer.keyword.merge import MERGE_FACTOR, MERGED_TIERS, segments_to_merge, tier
 from indexer.pipeline import Indexer
 from search.engine import Engine
 

@@ -7,11 +7,11 @@ import pytest
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
-from indexer.keyword_index import FIELD_BOOSTS, ROOT_FIELDS, _document, make_schema
-from indexer.keyword_postings import CompiledPostings, export_segment
-from indexer.keyword_writer import CompilingWriter
-from indexer.layout import IndexLayout
-from indexer.store import Store
+from indexer.keyword.index import FIELD_BOOSTS, ROOT_FIELDS, _document, make_schema
+from indexer.keyword.postings import CompiledPostings, export_segment
+from indexer.keyword.writer import CompilingWriter
+from indexer.store.layout import IndexLayout
+from indexer.store.sqlite import Store
 
 FIELDS = [f for f, _ in (*FIELD_BOOSTS, *ROOT_FIELDS)]
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.answer_types import answer_type_match
-from search.question import AnswerType, analyze_question
+from search.answers.types import answer_type_match
+from search.answers.question import AnswerType, analyze_question
 
 N, D, PL, PE = AnswerType.NUMBER, AnswerType.DATE, AnswerType.PLACE, AnswerType.PERSON
 R, M, Y, O = AnswerType.REASON, AnswerType.MANNER, AnswerType.YESNO, AnswerType.OTHER

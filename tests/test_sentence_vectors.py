@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from indexer.articles import Article
-from indexer.layout import IndexLayout
+from indexer.text.articles import Article
+from indexer.store.layout import IndexLayout
 from indexer.pipeline import Indexer
-from indexer.sentence_vectors import SentenceVectors, sentence_texts
-from indexer.store import Store
+from indexer.vectors.sentence_vectors import SentenceVectors, sentence_texts
+from indexer.store.sqlite import Store
 from search.engine import Engine
 from search.query import parse_query
 from tests.conftest import SEED_ID

@@ -18,15 +18,15 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from indexer import embedding
-from indexer.embedding import embed
-from indexer.encoders import load_encoder
-from indexer.layout import IndexLayout
-from indexer.manifest import ManifestError
-from indexer.sentence_vectors import sentence_texts
-from indexer.st_encoder import SentenceTransformerEncoder, default_prompts
-from indexer.store import Store
-from indexer.vector_index import VectorIndex
+from indexer.vectors import embedding
+from indexer.vectors.embedding import embed
+from indexer.vectors.loading import load_encoder
+from indexer.store.layout import IndexLayout
+from indexer.store.manifest import ManifestError
+from indexer.vectors.sentence_vectors import sentence_texts
+from indexer.vectors.st_encoder import SentenceTransformerEncoder, default_prompts
+from indexer.store.sqlite import Store
+from indexer.vectors.index import VectorIndex
 from search.engine import Engine
 from tests.conftest import FIXTURES, SEED
 

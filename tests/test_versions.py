@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from indexer.articles import Article
+from indexer.text.articles import Article
 from indexer.check import check_index
-from indexer.layout import IndexLayout
+from indexer.store.layout import IndexLayout
 from indexer.pipeline import Indexer
-from indexer.retired import RetiredVersions
-from indexer.store import SCHEMA_VERSION, Filters, NewPassage, Store
+from indexer.store.retired import RetiredVersions
+from indexer.store.sqlite import SCHEMA_VERSION, Filters, NewPassage, Store
 from search.engine import Engine
 from tests.test_robustness import NEW_BODY, OLD_BODY_WORD, retired_rows
 

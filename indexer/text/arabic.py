@@ -1,4 +1,4 @@
-"""Arabic text normalization and stopwords, as pure functions (stemmers: ``indexer.stemmers``).
+"""Arabic text normalization and stopwords, as pure functions (stemmers: ``indexer.text.stemmers``).
 
 Index and query text must pass through exactly the same steps, or a query
 spelled «إيران» never meets a document spelled «ايران»; keeping those steps

@@ -7,7 +7,7 @@ answer must contain (a number).  Feeding the interrogative to BM25 only adds
 noise -- «ما» and «من» occur in nearly every passage -- and ignoring it throws
 away the cheapest way to tell an answer sentence from one that merely repeats
 the question.  So ``analyze_question`` splits the question into
-``keyword_text`` and an ``AnswerType``; ``search.answer_types`` scores how
+``keyword_text`` and an ``AnswerType``; ``search.answers.types`` scores how
 well a candidate sentence fits that type.
 
 Rules chosen (all cheap, lexical, and documented here so they can be tuned):
@@ -34,8 +34,8 @@ Rules chosen (all cheap, lexical, and documented here so they can be tuned):
   and every «؟ ?»; informative head nouns such as «عاصمة» are kept.
 * ``interrogative`` is the matched pattern as written, without the attached
   «و»/«ف».
-* Words are compared after ``indexer.arabic.normalize`` (the word lists, in
-  ``search.question_words``, are stored that way), so hamza, diacritic and
+* Words are compared after ``indexer.text.arabic.normalize`` (the word lists, in
+  ``search.answers.question_words``, are stored that way), so hamza, diacritic and
   tatweel variants all match.
 """
 
@@ -45,8 +45,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from indexer.arabic import normalize
-from search.question_words import (
+from indexer.text.arabic import normalize
+from search.answers.question_words import (
     DATE_NOUNS, DATE_OR_PLACE_NOUNS, GENERIC_NOUNS, MA_NEGATION, MIN_PREPOSITIONAL, NAME_NOUNS,
     NUMBER_NOUNS, PERSON_NOUNS, PLACE_NOUNS, REASON_NOUNS, UNAMBIGUOUS, WHAT_DATE_NOUNS,
     WHAT_PERSON_NOUNS, WORD_CORE_RE,

@@ -1,5 +1,5 @@
 """The store's sentence vectors: the embeddings of each passage's sentences
-(``indexer/sentence_vectors.py``), one float16 row per passage, in sentence order.
+(``indexer/vectors/sentence_vectors.py``), one float16 row per passage, in sentence order.
 
 Not in the change log: no derived index holds them; the dense retriever and ``ask`` read them
 from here. A passage's row goes with the passage; a retired version keeps its text but not its

@@ -16,9 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from indexer.analysis import analyze
-from search.answer_features import FEATURES, Candidate, weighted
-from search.question_words import AMOUNT_FRAMING
+from indexer.text.analysis import analyze
+from search.answers.features import FEATURES, Candidate, weighted
+from search.answers.question_words import AMOUNT_FRAMING
 
 CONFIDENCE_FEATURES = ("score", "dense", "passage_dense", "idf_sentence", "idf_context", "idf_passage",
                        "idf_article", "rarest_in_passage", "missing_rare", "answer_type", "margin",

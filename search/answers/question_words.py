@@ -1,12 +1,12 @@
-"""Word lists and word-shape helpers shared by the question side (``search.question``) and the
-answer side (``search.answer_types``).  Vocabulary is written in ordinary spelling and stored
+"""Word lists and word-shape helpers shared by the question side (``search.answers.question``) and the
+answer side (``search.answers.types``).  Vocabulary is written in ordinary spelling and stored
 normalized, the form text is compared in."""
 from __future__ import annotations
 
 import re
 from typing import Iterable
 
-from indexer.arabic import normalize
+from indexer.text.arabic import normalize
 
 
 def norm_set(words: Iterable[str]) -> frozenset[str]:

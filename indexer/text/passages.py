@@ -1,4 +1,4 @@
-"""Passages with exact character offsets into the article body (sentences: ``indexer.sentences``).
+"""Passages with exact character offsets into the article body (sentences: ``indexer.text.sentences``).
 
 Why offsets and not copied strings: the passage store, the keyword index, the
 vector index and the highlighter must all agree on *where* a passage or an
@@ -46,7 +46,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from indexer.sentences import (
+from indexer.text.sentences import (
     CLOSERS, LINE_BREAKS, Sentence, count_words, split_at_commas, split_sentences, trim_span,
 )
 

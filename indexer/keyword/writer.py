@@ -19,7 +19,7 @@ from whoosh.codec import whoosh3
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
-from indexer.keyword_postings import SegmentFolderWriter
+from indexer.keyword.postings import SegmentFolderWriter
 
 # Whoosh's length of each length byte; 0 means "no length" (None to Whoosh, 1 to the scorer).
 _LENGTHS = [None] + [byte_to_length(b) for b in range(1, 256)]

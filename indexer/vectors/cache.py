@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from indexer.encoders import EncoderSpec
+from indexer.vectors.encoders import EncoderSpec
 
 
 def default_cache_dir() -> Path:

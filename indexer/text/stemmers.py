@@ -1,4 +1,4 @@
-"""Arabic stemmers over normalized tokens (``indexer.arabic.normalize``), by variant name.
+"""Arabic stemmers over normalized tokens (``indexer.text.arabic.normalize``), by variant name.
 
 Light stemming follows light10 (Larkey, Ballesteros & Connell, 2007) with changes made for
 consistency, documented on ``light_stem``; Snowball (PyStemmer) and ISRI (Whoosh's copy of
@@ -47,7 +47,7 @@ def light_stem(token: str, *, prefixes: bool = True, suffixes: bool = False,
     return _light_stem(token, prefixes, suffixes, min_stem)
 
 
-# Not memoized here: the analyzer memoizes each stemmer it uses (indexer/analysis.py,
+# Not memoized here: the analyzer memoizes each stemmer it uses (indexer/text/analysis.py,
 # ``_memo_stemmer``), and a second cache under it only saw the first one's misses (150,000 hits
 # for 222,000 misses over 20,000 articles) while holding 131,072 entries (docs/performance.md).
 def _light_stem(token: str, prefixes: bool, suffixes: bool, min_stem: int) -> str:

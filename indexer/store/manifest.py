@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from indexer.analysis import ANALYZER_NAME, ANALYZER_VERSION
-from indexer.chunking import ChunkingParams
-from indexer.encoders import EncoderSpec
-from indexer.layout import FORMAT_VERSION, IndexLayout, read_json, write_json_atomic
+from indexer.text.analysis import ANALYZER_NAME, ANALYZER_VERSION
+from indexer.text.passages import ChunkingParams
+from indexer.vectors.encoders import EncoderSpec
+from indexer.store.layout import FORMAT_VERSION, IndexLayout, read_json, write_json_atomic
 
 
 class ManifestError(Exception):

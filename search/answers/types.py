@@ -1,17 +1,17 @@
 """Does a sentence hold something of the type a question asks for (number, date, place, person)?
 
 Cheap lexical evidence, graded by how specific the cue is, used as one feature of the answer
-ranking (``search.answers``) and to find the stretch to highlight (``typed_spans``). The
-question side, which decides the type, is ``search.question``.
+ranking (``search.answers.finder``) and to find the stretch to highlight (``typed_spans``). The
+question side, which decides the type, is ``search.answers.question``.
 """
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 
-from indexer.arabic import normalize
-from search.question import AnswerType
-from search.question_words import WORD_CORE_RE, norm_set
+from indexer.text.arabic import normalize
+from search.answers.question import AnswerType
+from search.answers.question_words import WORD_CORE_RE, norm_set
 
 __all__ = ["answer_type_match", "typed_spans", "MONTH_WITHOUT_YEAR"]
 

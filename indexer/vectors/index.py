@@ -20,8 +20,8 @@ from typing import Sequence
 import faiss
 import numpy as np
 
-from indexer.layout import IndexLayout, fsync_path, read_json, write_json_atomic
-from indexer.store import Store
+from indexer.store.layout import IndexLayout, fsync_path, read_json, write_json_atomic
+from indexer.store.sqlite import Store
 
 KIND_FLAT = "flat"
 KIND_IVF = "ivf"

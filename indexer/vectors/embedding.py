@@ -22,18 +22,19 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from indexer.embedding_cache import EmbeddingCache
-from indexer.encoders import Encoder, EncoderSpec, canonical_name, load_encoder
-from indexer.keyword_index import KeywordIndex
-from indexer.layout import IndexLayout, read_json, write_json_atomic
-from indexer.lock import WriterLock
-from indexer.manifest import Manifest
+from indexer.vectors.cache import EmbeddingCache
+from indexer.vectors.encoders import Encoder, EncoderSpec, canonical_name
+from indexer.vectors.loading import load_encoder
+from indexer.keyword.index import KeywordIndex
+from indexer.store.layout import IndexLayout, read_json, write_json_atomic
+from indexer.store.lock import WriterLock
+from indexer.store.manifest import Manifest
 from indexer.pipeline import Indexer
 from indexer.report import progress_bar
-from indexer.sentence_vectors import encode_with_sentences
-from indexer.store import Store
-from indexer.token_counts import count_tokens
-from indexer.vector_index import VectorIndex
+from indexer.vectors.sentence_vectors import encode_with_sentences
+from indexer.store.sqlite import Store
+from indexer.text.token_counts import count_tokens
+from indexer.vectors.index import VectorIndex
 
 COMMIT_BATCH = 256
 

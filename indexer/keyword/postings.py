@@ -12,7 +12,7 @@ Per segment and field the folder holds ``terms`` (sorted, as numpy unicode), ``o
 into ``docs``/``weights`` (raw int32/float32 files, streamed while exporting; the postings, deleted documents included, as Whoosh keeps
 them until a merge), and ``lengths`` (each document's field length as Whoosh quantizes
 it); ``pids.npy`` maps segment document numbers to passage ids. Deletions are read live
-from the Whoosh segment. The engine's writer (``indexer/keyword_writer.py``) writes each
+from the Whoosh segment. The engine's writer (``indexer/keyword/writer.py``) writes each
 folder while Whoosh writes the segment; ``export_segment`` copies a segment written any other
 way. A segment not yet copied makes ``search`` return None and the caller falls back to Whoosh.
 """

@@ -18,13 +18,13 @@ from whoosh import scoring
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import ID, Schema
 
-from indexer.analysis import ROOT_STEM, arabic_analyzer
-from indexer.keyword_fields import ArabicText
-from indexer.keyword_merge import tiered_merge
-from indexer.keyword_postings import CompiledPostings
-from indexer.keyword_writer import CompilingWriter
-from indexer.layout import IndexLayout, fsync_tree, read_json, write_json_atomic
-from indexer.store import Filters, Store
+from indexer.text.analysis import ROOT_STEM, arabic_analyzer
+from indexer.keyword.fields import ArabicText
+from indexer.keyword.merge import tiered_merge
+from indexer.keyword.postings import CompiledPostings
+from indexer.keyword.writer import CompilingWriter
+from indexer.store.layout import IndexLayout, fsync_tree, read_json, write_json_atomic
+from indexer.store.sqlite import Filters, Store
 
 TITLE_BOOST = 2.0
 HEADING_BOOST = 1.0

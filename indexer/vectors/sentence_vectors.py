@@ -3,9 +3,9 @@
 e5-small matches a question better against the sentence that states a fact than against the
 200-word passage around it, so the dense retriever scores a passage by its own cosine and its
 best sentence's together (``SentenceVectors.scores``; docs/quality.md, "Sentence vectors"). The
-sentences are the ones ``ask`` answers with (``indexer.sentences.split_sentences``) and go
+sentences are the ones ``ask`` answers with (``indexer.text.sentences.split_sentences``) and go
 through the embedding cache under the passage prompt like any passage text, so a one-sentence
-passage is encoded once. The store keeps them (``indexer/sentence_table.py``); ``ask`` reads its
+passage is encoded once. The store keeps them (``indexer/store/sentence_table.py``); ``ask`` reads its
 candidate sentences' vectors from there instead of encoding them.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from indexer.embedding_cache import EmbeddingCache
-from indexer.encoders import EncoderSpec
-from indexer.sentences import split_sentences
+from indexer.vectors.cache import EmbeddingCache
+from indexer.vectors.encoders import EncoderSpec
+from indexer.text.sentences import split_sentences
 
 
 def sentence_texts(text: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The features ``ask`` ranks candidate sentences by (``search.answers``), one row per sentence.
+"""The features ``ask`` ranks candidate sentences by (``search.answers.finder``), one row per sentence.
 
 All but ``dense`` are cheap (term sets, a regex or two, a passage vector already stored); ``dense``
 needs the sentence embedded, so it is filled in later and only for the best few by the others.
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.analysis import analyze
-from indexer.sentences import Sentence, count_words, split_sentences
-from indexer.store import StoredPassage
-from search.answer_types import answer_type_match
-from search.question import AnswerType
+from indexer.text.analysis import analyze
+from indexer.text.sentences import Sentence, count_words, split_sentences
+from indexer.store.sqlite import StoredPassage
+from search.answers.types import answer_type_match
+from search.answers.question import AnswerType
 
 FEATURES = ("dense", "overlap", "weighted_overlap", "weighted_context", "previous_overlap", "length",
             "number_or_date", "entity", "article", "passage_dense", "position", "lead")

@@ -5,7 +5,7 @@ mapping and nothing to drift. Every passage that is added, re-embedded or delete
 appended to ``log``; the derived indexes remember the last log sequence they applied
 (their *generation*) and catch up from the log after a crash. A corrected article's old
 version is retired rather than deleted, until both derived indexes have caught up
-(``indexer/retired.py``); readers resolve hits through ``visible``.
+(``indexer/store/retired.py``); readers resolve hits through ``visible``.
 """
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from indexer.articles import Article
-from indexer.retired import PASSAGE_FIELDS, RetiredVersions
-from indexer.retired import SCHEMA as RETIRED_SCHEMA
-from indexer.sentence_table import SCHEMA as SENTENCE_SCHEMA
-from indexer.sentence_table import SentenceVectorTable
+from indexer.text.articles import Article
+from indexer.store.retired import PASSAGE_FIELDS, RetiredVersions
+from indexer.store.retired import SCHEMA as RETIRED_SCHEMA
+from indexer.store.sentence_table import SCHEMA as SENTENCE_SCHEMA
+from indexer.store.sentence_table import SentenceVectorTable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (

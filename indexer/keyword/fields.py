@@ -15,7 +15,7 @@ from whoosh.fields import TEXT
 from whoosh.formats import Frequency, Positions
 from whoosh.system import pack_uint
 
-from indexer.analysis import ArabicAnalyzer
+from indexer.text.analysis import ArabicAnalyzer
 
 
 class ArabicText(TEXT):

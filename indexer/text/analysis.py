@@ -14,8 +14,8 @@ from functools import lru_cache
 
 from whoosh.analysis import Analyzer, CompositeAnalyzer, Filter, Token, Tokenizer
 
-from indexer.arabic import WORD_PATTERN, is_stopword, normalize, token_words
-from indexer.stemmers import STEM_VARIANTS, get_stemmer
+from indexer.text.arabic import WORD_PATTERN, is_stopword, normalize, token_words
+from indexer.text.stemmers import STEM_VARIANTS, get_stemmer
 
 ANALYZER_NAME = "arabic-light"
 ANALYZER_VERSION = 3

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from indexer.encoders import EncoderError, EncoderSpec, canonical_name
+from indexer.vectors.encoders import EncoderError, EncoderSpec, canonical_name
 
 DEFAULT_BATCH_SIZE = 32
 E5_PROMPTS = ("query: ", "passage: ")

@@ -7,13 +7,13 @@
 Why two stages: the hybrid passage search already finds the right passage most of the time,
 but the sentence inside it that answers the question is often not the one that repeats the
 question's words.  So every sentence of the top ``CANDIDATE_PASSAGES`` passages gets cheap
-features (``search.answer_features``: its share of the question's terms, plain and weighted by
+features (``search.answers.features``: its share of the question's terms, plain and weighted by
 how rare each term is among the candidates, alone and with its neighbours; its length; the
 answer-type match; its article's rank; the passage's dense similarity; its position), and the
 best ``DENSE_SENTENCES`` of them by those features get their similarity to the question added,
-from the sentence vectors the index stores (``indexer/sentence_vectors.py``); a sentence without
+from the sentence vectors the index stores (``indexer/vectors/sentence_vectors.py``); a sentence without
 one is encoded through the embedding cache (~10-20 ms a sentence on a CPU, hence the bound).  Whether the best sentence answers at all is a separate model
-(``search.answerability``).  Both are fitted on data (``bench/answer_fit.py``,
+(``search.answers.confidence``).  Both are fitted on data (``bench/answer_fit.py``,
 ``bench/answerability_fit.py``; see docs/answers.md).
 """
 from __future__ import annotations
@@ -21,29 +21,32 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from indexer.analysis import analyze_spans
-from indexer.sentences import split_sentences
-from indexer.embedding_cache import EmbeddingCache
-from indexer.store import Filters
-from search.answer_features import Candidate, candidates, held_terms
-from search.answerability import CONFIDENCE_THRESHOLD, bm25_idf, confidence, confidence_features
-from search.engine import CANDIDATES, Engine
+from indexer.text.analysis import analyze_spans
+from indexer.text.sentences import split_sentences
+from indexer.vectors.cache import EmbeddingCache
+from indexer.store.sqlite import Filters
+from search.answers.features import Candidate, candidates, held_terms
+from search.answers.confidence import CONFIDENCE_THRESHOLD, bm25_idf, confidence, confidence_features
+from search.fusion import CANDIDATES
 from search.query import ParsedQuery, QueryError, parse_query
-from search.answer_types import typed_spans
-from search.question import AnswerType, QuestionAnalysis, analyze_question
+from search.answers.types import typed_spans
+from search.answers.question import AnswerType, QuestionAnalysis, analyze_question
 from search.results import Answer, AnswerResults
+
+if TYPE_CHECKING:  # the engine calls this module (Engine.ask); a runtime import would be a cycle
+    from search.engine import Engine
 
 CANDIDATE_PASSAGES = 5    # passages whose sentences compete
 DENSE_SENTENCES = 8       # sentences given a dense score per question (the fitted weights assume 8)
 RELATED_PASSAGES = 3      # shown instead of answers when nothing answers
-# In FEATURES order (search.answer_features); fitted on the fit half of XQuAD-ar and of TyDi-ar by
+# In FEATURES order (search.answers.features); fitted on the fit half of XQuAD-ar and of TyDi-ar by
 #   python -m bench.answer_fit --halves xquad_ar.npz tydiqa_goldp_ar_dev.npz   (docs/answers.md);
 # an XQuAD-ar fit does not carry over to TyDi-ar.  Whether the best sentence is an answer at all
-# is search.answerability's call.
+# is search.answers.confidence's call.
 WEIGHTS = np.array([1.0, 0.0, 0.08, 0.08, 0.0, 0.0, 0.16, 0.04, 0.24, 0.0, 0.0, 0.0])
 
 
@@ -91,7 +94,7 @@ class AnswerFinder:
         return bool(scored) and confidence(self.confidence_features(lookup, scored)) >= CONFIDENCE_THRESHOLD
 
     def confidence_features(self, lookup: Lookup, scored: list[tuple[Candidate, float]]) -> np.ndarray:
-        """``search.answerability``'s features of the best sentence, with index-wide term rarity."""
+        """``search.answers.confidence``'s features of the best sentence, with index-wide term rarity."""
         searcher = self.engine.keyword_index.searcher()
         doc_count = searcher.doc_count_all()
         best = scored[0][0].passage

@@ -1,0 +1,1 @@
+"""The source of truth and the index folder: SQLite store, on-disk layout, manifest, writer lock."""

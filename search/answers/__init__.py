@@ -1,0 +1,1 @@
+"""Question-driven lookup: question analysis, sentence features, confidence, and the answer finder."""
