@@ -1,12 +1,12 @@
 """The ``baheth`` command line: thin commands that validate input, call the library, print.
 
 Every command takes ``--index DIR`` (default ``$BAHETH_INDEX`` or ``./index``); every command
-that prints results takes ``--json``. User errors are one line on stderr and exit code 1.
+that prints results takes ``--format text|json|jsonl|csv`` (``--json`` is ``--format json``).
+User errors are one line on stderr and exit code 1.
 """
 from __future__ import annotations
 
 import functools
-import json
 import sys
 import time
 from contextlib import contextmanager
@@ -21,12 +21,13 @@ from indexer.vectors.encoders import EncoderError
 from indexer.store.layout import IndexLayout
 from indexer.store.lock import IndexLocked
 from indexer.store.manifest import ManifestError
-from indexer.pipeline import Indexer, StrictStop
-from indexer.store.sqlite import Filters
+from indexer.pipeline import Indexer, Interrupted, StrictStop
+from indexer.store.filters import FilterError, Filters
 from indexer.vectors.index import POLICIES as VECTOR_POLICIES
 from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS, MODES, Engine, IndexNotFound
 from search.query import QueryError
 from search.topics import TopicError, read_topics, trec_run_lines
+from search.export import FORMATS, answer_rows, key_values, rows_csv, rows_jsonl, search_rows, to_json
 from search.render import print_answers, print_article, print_results
 
 USER_ERRORS = (TopicError, InputError, EncoderError, IndexLocked, ManifestError, QueryError, IndexNotFound, StrictStop)
@@ -56,8 +57,33 @@ def require_index(index_dir: str) -> None:
         raise click.ClickException(f"no index at {index_dir}")
 
 
-def json_option(f):
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
+def format_option(f):
+    """--format and its synonym --json, gathered into one ``fmt`` argument."""
+    f = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(f)
+    f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                     help="text; json: one object; jsonl or csv: one row per hit, answer, passage or value.")(f)
+
+    @functools.wraps(f)
+    def wrapper(*args, fmt, as_json, **kwargs):
+        if as_json and fmt not in ("text", "json"):
+            raise click.UsageError(f"--json and --format {fmt} disagree; give one")
+        return f(*args, fmt="json" if as_json else fmt, **kwargs)
+    return wrapper
+
+
+def emit(fmt: str, data: dict, rows: list[dict], text=None, header: bool = True) -> None:
+    """Print one result in ``fmt``; ``text`` prints it for a terminal (default: key: value lines)."""
+    if fmt == "json":
+        click.echo(to_json(data))
+    elif fmt == "jsonl":
+        click.echo(rows_jsonl(rows), nl=False)
+    elif fmt == "csv":
+        click.echo(rows_csv(rows, header), nl=False)
+    elif text is not None:
+        text()
+    else:
+        for row in rows:
+            click.echo(f"{row['key']}: {row['value']}")
 
 
 def cache_option(f):
@@ -85,24 +111,21 @@ def encoder_options(f):
 
 def filter_options(f):
     for option in reversed([
-        click.option("--source", help="Only articles from this source."),
-        click.option("--section", help="Only articles in this section."),
-        click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only articles dated on or after (YYYY-MM-DD)."),
-        click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only articles dated on or before (YYYY-MM-DD)."),
+        click.option("--source", multiple=True, help="Only articles from this source (any case; repeat for any of several)."),
+        click.option("--section", multiple=True, help="Only articles in this section (any case; repeat for any of several)."),
+        click.option("--since", help="Only articles dated on or after: YYYY, YYYY-MM or YYYY-MM-DD."),
+        click.option("--until", help="Only articles dated on or before: YYYY, YYYY-MM or YYYY-MM-DD (inclusive)."),
     ]):
         f = option(f)
 
     @functools.wraps(f)
     def wrapper(*args, source, section, since, until, **kwargs):
-        filters = Filters(source=source, section=section,
-                          since=since.date().isoformat() if since else None,
-                          until=until.date().isoformat() if until else None)
+        try:
+            filters = Filters(source=source, section=section, since=since, until=until)
+        except FilterError as exc:
+            raise click.ClickException(str(exc)) from None
         return f(*args, filters=filters, **kwargs)
     return wrapper
-
-
-def emit_json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False))
 
 
 @click.group()
@@ -122,24 +145,34 @@ def main():
 @encoder_options
 @cache_option
 @wait_option
-@json_option
-def index(paths, index_dir, strict, no_vectors, model, vector_index, encoder_options, cache_dir, wait, as_json):
+@format_option
+def index(paths, index_dir, strict, no_vectors, model, vector_index, encoder_options, cache_dir, wait, fmt):
     """Index articles from JSON Lines (.jsonl, .jsonl.gz), .txt files, folders, or - (stdin)."""
     with user_errors(), Indexer(index_dir, encoder=model, vectors=not no_vectors, cache_dir=cache_dir,
                                 wait=wait, encoder_options=encoder_options) as indexer:
         if vector_index:
             indexer.set_vector_index(vector_index)
-        report = indexer.add_paths(paths, strict=strict, progress=not as_json)
+        try:
+            report = indexer.add_paths(paths, strict=strict, progress=fmt == "text")
+        except Interrupted as stop:
+            report = stop.report
     for error in report.errors:
         click.echo(f"skipped {error}", err=True)
-    if as_json:
-        emit_json(report.to_dict())
-    else:
-        click.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged,"
-                   f" {report.failed} failed; {report.passages} passages, {report.encoded} texts encoded"
-                   f" in {report.seconds['total']:.1f}s")
+    emit(fmt, report.to_dict(), key_values(report.to_dict()), lambda: print_index_report(report))
+    if report.interrupted:
+        click.echo(f"interrupted: the {report.added + report.updated} article(s) committed before it are kept and"
+                   " searchable; run the same command again to index the rest", err=True)
+        raise click.exceptions.Exit(130)
     if report.failed:
         raise click.ClickException(f"{report.failed} record(s) skipped")
+
+
+def print_index_report(report) -> None:
+    click.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged,"
+               f" {report.failed} failed; {report.passages} passages, {report.encoded} texts encoded"
+               f" in {report.seconds['total']:.1f}s")
+    if report.dates_converted:
+        click.echo(f"{report.dates_converted} date(s) not in ISO 8601 were converted to it")
 
 
 @main.command()
@@ -158,8 +191,8 @@ def index(paths, index_dir, strict, no_vectors, model, vector_index, encoder_opt
 @click.option("--trec-run", "trec_file", type=click.File("w", encoding="utf-8"),
               help="With --batch: also write the hits in TREC run format to FILE.")
 @filter_options
-@json_option
-def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch_file, trec_file, filters, as_json):
+@format_option
+def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch_file, trec_file, filters, fmt):
     """Search articles or passages, for one QUERY or a --batch of queries."""
     if (query is None) == (batch_file is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
@@ -168,32 +201,31 @@ def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch
     options = dict(mode=mode, level=level, k=k, offset=offset, filters=filters)
     with user_errors(), Engine(index_dir, fusion=fusion, dense_weight=dense_weight) as engine:
         if batch_file is not None:
-            search_batch(engine, read_topics(batch_file), trec_file, as_json, options)
+            search_batch(engine, read_topics(batch_file), trec_file, fmt, options)
             return
         results = engine.search(query, **options)
-    if as_json:
-        emit_json(results.to_dict())
-    else:
-        print_results(results)
+    emit(fmt, results.to_dict(), search_rows(results), lambda: print_results(results))
 
 
-def search_batch(engine, topics, trec_file, as_json, options) -> None:
-    """One result per topic, in order; a topic with nothing to search is reported and skipped."""
+def search_batch(engine, topics, trec_file, fmt, options) -> None:
+    """One result per topic, in order (json: one object per line; jsonl and csv: a row per hit
+    with its qid); a topic with nothing to search is reported and skipped."""
+    header = True
     for topic in topics:
         try:
             results = engine.search(topic.query, **options)
         except QueryError as exc:
             click.echo(f"skipped query {topic.qid}: {exc}", err=True)
-            if as_json:
-                emit_json({"qid": topic.qid, "query": topic.query, "error": str(exc), "hits": []})
+            if fmt == "json":
+                click.echo(to_json({"qid": topic.qid, "query": topic.query, "error": str(exc), "hits": []}))
             continue
         if trec_file is not None:
             trec_file.writelines(trec_run_lines(topic.qid, results, f"baheth-{results.mode}"))
-        if as_json:
-            emit_json({"qid": topic.qid, **results.to_dict()})
-        else:
+        if fmt == "text":
             click.echo(f"# {topic.qid}")
-            print_results(results)
+        rows = search_rows(results, qid=topic.qid)
+        emit(fmt, {"qid": topic.qid, **results.to_dict()}, rows, lambda: print_results(results), header)
+        header = header and not rows
 
 
 @main.command()
@@ -202,63 +234,63 @@ def search_batch(engine, topics, trec_file, as_json, options) -> None:
 @click.option("-k", "k", type=click.IntRange(1, 100), default=3, show_default=True, help="Answers to return.")
 @click.option("--all-from-article", is_flag=True, help="Allow several answers from the same article.")
 @click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"),
-              help="Answer every question of FILE (JSON Lines {qid, question}; - for stdin); needs --json.")
+              help="Answer every question of FILE (JSON Lines {qid, question}; - for stdin); needs a --format other than text.")
 @filter_options
-@json_option
-def ask(question, index_dir, k, all_from_article, batch_file, filters, as_json):
+@format_option
+def ask(question, index_dir, k, all_from_article, batch_file, filters, fmt):
     """Answer a QUESTION with the sentences that answer it, each with its article."""
     if (question is None) == (batch_file is None):
         raise click.UsageError("give either a QUESTION or --batch FILE")
-    if batch_file is not None and not as_json:
-        raise click.UsageError("--batch writes one JSON object per line: add --json")
+    if batch_file is not None and fmt == "text":
+        raise click.UsageError("--batch writes one JSON object per line: add --json (or --format jsonl or csv)")
     options = dict(k=k, filters=filters, all_from_article=all_from_article)
     with user_errors(), Engine(index_dir) as engine:
         if batch_file is not None:
+            header = True
             for topic in read_topics(batch_file):
-                emit_json({"qid": topic.qid, **ask_one(engine, topic.query, options)})
+                data, rows = ask_one(engine, topic.query, options, topic.qid)
+                emit(fmt, {"qid": topic.qid, **data}, rows, header=header)
+                header = header and not rows
             return
         results = engine.ask(question, **options)
-    if as_json:
-        emit_json(results.to_dict())
-    else:
-        print_answers(results)
+    emit(fmt, results.to_dict(), answer_rows(results), lambda: print_answers(results))
 
 
-def ask_one(engine, question, options) -> dict:
+def ask_one(engine, question, options, qid) -> tuple[dict, list[dict]]:
     """A batch goes on past a question with nothing to search; its line carries the error."""
     try:
-        return engine.ask(question, **options).to_dict()
+        results = engine.ask(question, **options)
     except QueryError as exc:
         click.echo(f"skipped question: {exc}", err=True)
-        return {"question": question, "answered": False, "answers": [], "related": [], "error": str(exc)}
+        return {"question": question, "answered": False, "answers": [], "related": [], "error": str(exc)}, []
+    return results.to_dict(), answer_rows(results, qid=qid)
 
 
 @main.command()
 @click.argument("article_id")
 @index_option
-@json_option
-def show(article_id, index_dir, as_json):
+@format_option
+def show(article_id, index_dir, fmt):
     """Print one article with its passages."""
     with user_errors(), Engine(index_dir) as engine:
         article = engine.article(article_id)
     if article is None:
         raise click.ClickException(f"no article with id {article_id!r} in {index_dir}")
-    if as_json:
-        emit_json(article.to_dict())
-    else:
-        print_article(article)
+    rows = [{"article_id": article.id, **p} for p in article.passages]
+    emit(fmt, article.to_dict(), rows, lambda: print_article(article))
 
 
 @main.command()
 @index_option
-@json_option
-def stats(index_dir, as_json):
+@format_option
+def stats(index_dir, fmt):
     """Counts, size on disk, encoder and analyzer."""
     with user_errors(), Engine(index_dir) as engine:
         data = engine.stats()
-    if as_json:
-        emit_json(data)
-        return
+    emit(fmt, data, key_values(data), lambda: print_stats(data))
+
+
+def print_stats(data: dict) -> None:
     for key, value in data.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
@@ -271,8 +303,8 @@ def stats(index_dir, as_json):
 @click.option("--source", help="Delete every article from this source.")
 @click.option("--before", type=click.DateTime(["%Y-%m-%d"]), help="Delete every article dated before (YYYY-MM-DD).")
 @wait_option
-@json_option
-def delete(article_ids, index_dir, source, before, wait, as_json):
+@format_option
+def delete(article_ids, index_dir, source, before, wait, fmt):
     """Remove articles, by id or by --source and/or --before, from the store and both indexes."""
     if bool(article_ids) == bool(source or before):
         raise click.UsageError("give article ids, or --source and/or --before, but not both")
@@ -283,10 +315,8 @@ def delete(article_ids, index_dir, source, before, wait, as_json):
         else:
             deleted = indexer.delete_matching(source=source, before=before.date().isoformat() if before else None)
     not_found = sorted(set(article_ids) - set(deleted))
-    if as_json:
-        emit_json({"deleted": deleted, "not_found": not_found})
-    else:
-        click.echo(f"{len(deleted)} deleted")
+    rows = [{"article_id": a, "deleted": True} for a in deleted] + [{"article_id": a, "deleted": False} for a in not_found]
+    emit(fmt, {"deleted": deleted, "not_found": not_found}, rows, lambda: click.echo(f"{len(deleted)} deleted"))
     if not_found:
         raise click.ClickException(f"{len(not_found)} id(s) not in the index: {', '.join(not_found)}")
 
@@ -294,8 +324,8 @@ def delete(article_ids, index_dir, source, before, wait, as_json):
 @main.command()
 @index_option
 @wait_option
-@json_option
-def optimize(index_dir, wait, as_json):
+@format_option
+def optimize(index_dir, wait, fmt):
     """Merge the keyword index into one segment: faster keyword search on an archive indexed in many runs."""
     require_index(index_dir)
     started = time.perf_counter()
@@ -303,10 +333,8 @@ def optimize(index_dir, wait, as_json):
         before, after = indexer.optimize()
     summary = {"segments_before": before, "segments_after": after,
                "seconds": round(time.perf_counter() - started, 1)}
-    if as_json:
-        emit_json(summary)
-    else:
-        click.echo(f"keyword index: {before} segment(s) -> {after}, {summary['seconds']}s")
+    emit(fmt, summary, key_values(summary),
+         lambda: click.echo(f"keyword index: {before} segment(s) -> {after}, {summary['seconds']}s"))
 
 
 REPAIRS = {"files": "removed temporary files left by an interrupted writer",
@@ -319,26 +347,27 @@ REPAIRS = {"files": "removed temporary files left by an interrupted writer",
 @index_option
 @click.option("--repair", is_flag=True, help="Rebuild whatever derived index disagrees with the store (no re-encoding).")
 @wait_option
-@json_option
-def check(index_dir, repair, wait, as_json):
+@format_option
+def check(index_dir, repair, wait, fmt):
     """Verify that the store, the keyword index and the vector index agree."""
     with user_errors():
         report = check_index(index_dir, repair=repair, wait=wait)
-    if as_json:
-        emit_json(report.to_dict())
-    else:
-        click.echo(f"store: {report.articles} articles, {report.passages} passages ({report.embedded} with vectors),"
-                   f" generation {report.generation}; keyword: {report.keyword_documents} documents;"
-                   f" vectors: {report.vectors}")
-        for part in report.repaired:
-            click.echo(REPAIRS[part])
-        for problem in report.problems:
-            click.echo(f"problem: {problem}")
-        if report.ok:
-            click.echo("ok")
+    emit(fmt, report.to_dict(), key_values(report.to_dict()), lambda: print_check(report))
     if not report.ok:
         hint = "" if repair else "; `baheth check --repair` rebuilds the derived indexes from the store"
         raise click.ClickException(f"{len(report.problems)} problem(s){hint}")
+
+
+def print_check(report) -> None:
+    click.echo(f"store: {report.articles} articles, {report.passages} passages ({report.embedded} with vectors),"
+               f" generation {report.generation}; keyword: {report.keyword_documents} documents;"
+               f" vectors: {report.vectors}")
+    for part in report.repaired:
+        click.echo(REPAIRS[part])
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    if report.ok:
+        click.echo("ok")
 
 
 @main.command()
@@ -348,19 +377,17 @@ def check(index_dir, repair, wait, as_json):
 @encoder_options
 @cache_option
 @wait_option
-@json_option
-def embed(index_dir, model, encoder_options, cache_dir, wait, as_json):
+@format_option
+def embed(index_dir, model, encoder_options, cache_dir, wait, fmt):
     """Give passages vectors: fill in missing ones, or re-encode all with --model."""
     require_index(index_dir)
     with user_errors():
         report = embed_passages(index_dir, model, encoder_options=encoder_options, cache_dir=cache_dir,
-                                wait=wait, progress=not as_json)
-    if as_json:
-        emit_json(report.to_dict())
-    else:
-        action = "switched to" if report.switched else "filled with"
-        click.echo(f"{report.passages} passages {action} {report.encoder}, {report.encoded} texts encoded"
-                   f" in {report.seconds:.1f}s")
+                                wait=wait, progress=fmt == "text")
+    action = "switched to" if report.switched else "filled with"
+    emit(fmt, report.to_dict(), key_values(report.to_dict()),
+         lambda: click.echo(f"{report.passages} passages {action} {report.encoder}, {report.encoded} texts encoded"
+                            f" in {report.seconds:.1f}s"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,13 +9,16 @@ batch runs in a worker thread while the current batch is written, so the encoder
 """
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from indexer.text.articles import Article, ReadError, Record, check_paths, read_paths
+import numpy as np
+
+from indexer.text.articles import Article, ReadError, Record, check_paths, count_records, dated, read_paths
 from indexer.text.passages import ChunkingParams, split_passages
 from indexer.vectors.cache import EmbeddingCache
 from indexer.vectors.encoders import DEFAULT_ENCODER, Encoder, canonical_name
@@ -37,10 +40,25 @@ BATCH_ARTICLES = 64
 # a crash in between is caught up from the store's log like any other lag.
 KEYWORD_COMMIT_PASSAGES = 8192
 KEYWORD_COMMIT_SECONDS = 30.0
+# Texts per encoder call while indexing: a Ctrl-C waits for at most one such call.
+ENCODE_SLICE = 64
 
 
 class StrictStop(Exception):
     """--strict: the first bad record stops the run (earlier batches stay committed)."""
+
+
+class Stopped(Exception):
+    """The encoder worker's way out after Ctrl-C."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during ``Indexer.add``: the batches committed before it are kept and indexed;
+    ``report`` counts them. Running the same input again skips them as unchanged."""
+
+    def __init__(self, report: IndexReport):
+        super().__init__("interrupted")
+        self.report = report
 
 
 @dataclass
@@ -91,6 +109,7 @@ class Indexer:
         self._keyword_backlog: tuple[list[int], list[int]] = ([], [])  # (removed, new) pids
         self._keyword_flushed_at = time.monotonic()
         self.vectors = VectorIndex(self.layout, self.manifest.encoder.dim)
+        self._stop = threading.Event()
         self._cache_dir = cache_dir
         self._cache: EmbeddingCache | None = None
         if not self.layout.manifest.exists():
@@ -160,25 +179,32 @@ class Indexer:
 
     # -- adding --------------------------------------------------------------------
     def add_paths(self, paths: Sequence[str], **options) -> IndexReport:
+        """Index files, folders and '-'; with ``progress`` the input is counted first, so the bar
+        has a total and an estimate of the time left."""
         check_paths(paths)
-        return self.add(read_paths(paths), **options)
+        total = count_records(paths) if options.get("progress") else None
+        return self.add(read_paths(paths), total=total, **options)
 
     def add(self, records: Iterable[Record | Article], *, strict: bool = False, progress: bool = False,
             on_commit: Callable[[list[str]], None] | None = None,
-            batch_size: int = BATCH_ARTICLES) -> IndexReport:
+            batch_size: int = BATCH_ARTICLES, total: int | None = None) -> IndexReport:
+        """Index ``records``; raises ``Interrupted`` (with the report) on Ctrl-C."""
         report = IndexReport()
         started = time.perf_counter()
-        bar = progress_bar(progress)
-        batches = self._batches(records, report, strict, batch_size)
+        self._stop.clear()
+        bar = progress_bar(progress, total, unit=" records")
+        batches = self._batches(records, report, strict, batch_size, bar)
         try:
             for prepared in self._encoded(batches, report):
                 ids = self._commit(prepared, report)
                 if on_commit:
                     on_commit(ids)
-                bar.update(len(prepared))
             if report.passages and self.vectors_enabled:
                 with Stopwatch(report.seconds, "tokens"):
                     count_tokens(self.store, self.encoder)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            raise Interrupted(report) from None
         finally:
             bar.close()
             with Stopwatch(report.seconds, "keyword"):
@@ -189,7 +215,7 @@ class Indexer:
             report.seconds["total"] = time.perf_counter() - started
         return report
 
-    def _batches(self, records, report, strict, batch_size) -> Iterator[list[PreparedArticle]]:
+    def _batches(self, records, report, strict, batch_size, bar) -> Iterator[list[PreparedArticle]]:
         pending: dict[str, PreparedArticle] = {}
         iterator = iter(records)
         while True:
@@ -197,12 +223,16 @@ class Indexer:
                 record = next(iterator, None)
             if record is None:
                 break
+            bar.update(1)
+            if isinstance(record, Article):
+                record = dated(record)
             if isinstance(record, ReadError):
                 report.failed += 1
                 report.errors.append(str(record))
                 if strict:
                     raise StrictStop(str(record))
                 continue
+            report.dates_converted += bool(record.date_written)
             with Stopwatch(report.seconds, "chunk"):
                 prepared = self._prepare(record, pending)
             if prepared is None:
@@ -233,24 +263,38 @@ class Indexer:
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder") as pool:
             pending = None
-            for batch in batches:
-                future = pool.submit(self._encode_batch, batch, report)
+            try:
+                for batch in batches:
+                    future = pool.submit(self._encode_batch, batch, report)
+                    if pending is not None:
+                        yield pending.result()
+                    pending = future
                 if pending is not None:
                     yield pending.result()
-                pending = future
-            if pending is not None:
-                yield pending.result()
+            except BaseException:   # Ctrl-C, or the caller closing us: the pool's exit waits for the worker
+                self._stop.set()
+                raise
 
     def _encode_batch(self, batch: list[PreparedArticle], report: IndexReport) -> list[PreparedArticle]:
         texts = [p.text for item in batch for p in item.passages]
         with Stopwatch(report.seconds, "encode"):
             vectors, sentences, fresh = encode_with_sentences(self.cache, self.encoder.spec, texts,
-                                                              self.encoder.encode_passages)
+                                                              self._encode_until_stopped)
         report.encoded += fresh
         rows = zip(vectors, sentences)
         for item in batch:
             item.passages = [NewPassage(p.start, p.end, p.heading, p.text, *next(rows)) for p in item.passages]
         return batch
+
+    def _encode_until_stopped(self, texts: Sequence[str]):
+        """The encoder in slices, checking for Ctrl-C between them: the main thread waits for
+        this worker on its way out, and a whole batch takes the model tens of seconds."""
+        parts = []
+        for start in range(0, len(texts), ENCODE_SLICE):
+            if self._stop.is_set():
+                raise Stopped()
+            parts.append(self.encoder.encode_passages(texts[start:start + ENCODE_SLICE]))
+        return np.concatenate(parts) if parts else self.encoder.encode_passages(texts)
 
     def _commit(self, batch: list[PreparedArticle], report: IndexReport) -> list[str]:
         with Stopwatch(report.seconds, "sqlite"):

@@ -14,12 +14,15 @@ class IndexReport:
     failed: int = 0
     passages: int = 0
     encoded: int = 0   # texts run through the model: passages and their sentences
+    dates_converted: int = 0   # dates read in another unambiguous form and stored as ISO 8601
+    interrupted: bool = False  # Ctrl-C: the counts are what was committed before it
     errors: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def to_dict(self) -> dict:
         return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
                 "failed": self.failed, "passages": self.passages, "encoded": self.encoded,
+                "dates_converted": self.dates_converted, "interrupted": self.interrupted,
                 "errors": self.errors, "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}
 
 

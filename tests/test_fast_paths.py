@@ -58,7 +58,7 @@ def test_filtered_compiled_search_matches_whoosh_filter(engine, filters):
     keyword = engine.keyword_index
     for text in QUERIES:
         query = parse_query(text).keyword
-        expected = keyword.searcher().search(build_query(query), limit=10, filter=filter_query(filters))
+        expected = keyword.searcher().search(build_query(query), limit=10, filter=filter_query(filters, keyword.searcher().reader()))
         hits, _ = keyword.search(query, 10, filters, engine.store.filtered_pids(filters))
         assert [pid for pid, _ in hits] == [int(h["pid"]) for h in expected]
 

@@ -24,7 +24,8 @@ from indexer.keyword.merge import tiered_merge
 from indexer.keyword.postings import CompiledPostings
 from indexer.keyword.writer import CompilingWriter
 from indexer.store.layout import IndexLayout, fsync_tree, read_json, write_json_atomic
-from indexer.store.sqlite import Filters, Store
+from indexer.store.filters import Filters, spellings
+from indexer.store.sqlite import Store
 
 TITLE_BOOST = 2.0
 HEADING_BOOST = 1.0
@@ -72,12 +73,15 @@ def _document(passage, article_row) -> dict:
     }
 
 
-def filter_query(filters: Filters) -> wq.Query | None:
+def filter_query(filters: Filters, reader) -> wq.Query | None:
+    """Whoosh's form of ``filters``; ``reader`` lists the spellings of sources and sections indexed,
+    so that they match case-insensitively (``indexer.store.filters.spellings``)."""
     parts = []
-    if filters.source:
-        parts.append(wq.Term("source", filters.source))
-    if filters.section:
-        parts.append(wq.Term("section", filters.section))
+    for field in ("source", "section"):
+        wanted = getattr(filters, field)
+        if wanted:
+            names = spellings(wanted, (t.decode("utf-8") for t in reader.lexicon(field)))
+            parts.append(wq.Or([wq.Term(field, name) for name in names]))
     if filters.since or filters.until:
         # Empty dates sort first: start at "0" so an undated article never matches a date filter.
         parts.append(wq.TermRange("date", filters.since or "0", filters.until or "\uffff"))
@@ -232,7 +236,8 @@ class KeywordIndex:
                                          allowed if filters.active() else None)
             if found is not None:
                 return found
-        results = self.searcher().search(build_query(query), limit=limit, filter=filter_query(filters))
+        searcher = self.searcher()
+        results = searcher.search(build_query(query), limit=limit, filter=filter_query(filters, searcher.reader()))
         hits = [(int(hit["pid"]), float(hit.score)) for hit in results]
         return hits, len(results)
 

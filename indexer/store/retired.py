@@ -125,6 +125,12 @@ class RetiredVersions:
                 (article_id, generation)).fetchone()
         return rows
 
+    def distinct(self, column: str) -> list[str]:
+        """The distinct values of an article ``column`` (source, section) among retired versions."""
+        if not self.present:
+            return []
+        return [r[0] for r in self.conn.execute(f"SELECT DISTINCT {column} FROM retired_articles")]
+
     def filtered_sql(self, where: str) -> str:
         """A query for the retired passages whose article version passes ``where`` (``filter_sql``
         over alias ``a``); empty when there are none."""

@@ -13,13 +13,14 @@ import hashlib
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from indexer.text.articles import Article
+from indexer.store.filters import Filters, filter_sql, spellings
 from indexer.store.retired import PASSAGE_FIELDS, RetiredVersions
 from indexer.store.retired import SCHEMA as RETIRED_SCHEMA
 from indexer.store.sentence_table import SCHEMA as SENTENCE_SCHEMA
@@ -83,19 +84,6 @@ class NewPassage:
     text: str
     embedding: np.ndarray | None = None
     sentence_vectors: np.ndarray | None = None   # (sentences, dim)
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrictions applied inside both retrievers, before their top-k cut."""
-
-    source: str | None = None
-    section: str | None = None
-    since: str | None = None   # ISO date, inclusive
-    until: str | None = None   # ISO date, inclusive
-
-    def active(self) -> bool:
-        return any((self.source, self.section, self.since, self.until))
 
 
 def content_hash(article: Article) -> str:
@@ -342,31 +330,29 @@ class Store:
 
     def filtered_pids(self, filters: Filters) -> np.ndarray:
         """Ids of the passages, current or retired, whose article version passes ``filters``."""
-        where, args = filter_sql(filters)
+        where, args = filter_sql(self.spelled(filters))
         sql = f"SELECT p.pid FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}"
         if retired := self.retired.filtered_sql(where):
             sql, args = f"{sql} UNION ALL {retired}", args * 2
         return np.fromiter((r[0] for r in self.conn.execute(sql, args)), dtype=np.int64)
 
+    def spelled(self, filters: Filters) -> Filters:
+        """``filters`` with the sources and sections as the store spells them, current or retired
+        (``filters.spellings``): an exact match on those keeps the index on ``source`` usable."""
+        names = {}
+        for column in ("source", "section"):
+            wanted = getattr(filters, column)
+            if wanted:
+                stored = self.conn.execute(f"SELECT DISTINCT {column} FROM articles").fetchall()
+                names[column] = spellings(wanted, [r[0] for r in stored] + self.retired.distinct(column))
+        return replace(filters, **names)
+
     def article_ids(self, source: str | None = None, before: str | None = None) -> list[str]:
-        where, args = filter_sql(Filters(source=source), alias="articles")
+        where, args = filter_sql(self.spelled(Filters(source=source)), alias="articles")
         if before:
             where += " AND articles.date != '' AND substr(articles.date, 1, 10) < ?"
             args.append(before)
         return [r[0] for r in self.conn.execute(f"SELECT id FROM articles WHERE {where}", args)]
-
-
-def filter_sql(filters: Filters, alias: str = "a") -> tuple[str, list]:
-    clauses, args = ["1=1"], []
-    if filters.source:
-        clauses.append(f"{alias}.source = ?"); args.append(filters.source)
-    if filters.section:
-        clauses.append(f"{alias}.section = ?"); args.append(filters.section)
-    if filters.since:
-        clauses.append(f"{alias}.date != '' AND substr({alias}.date, 1, 10) >= ?"); args.append(filters.since)
-    if filters.until:
-        clauses.append(f"{alias}.date != '' AND substr({alias}.date, 1, 10) <= ?"); args.append(filters.until)
-    return " AND ".join(clauses), args
 
 
 def _stack(rows) -> tuple[np.ndarray, np.ndarray]:

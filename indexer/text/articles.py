@@ -9,9 +9,11 @@ from __future__ import annotations
 import gzip
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Union
+
+from indexer.text.dates import DateError, normalize_date
 
 KNOWN_FIELDS = ("id", "title", "body", "text", "date", "source", "url", "section")
 MAX_ID_LENGTH = 512
@@ -31,6 +33,8 @@ class Article:
     url: str = ""
     section: str = ""
     metadata: dict = field(default_factory=dict, hash=False, compare=False)
+    # The date as the input wrote it, when ``date`` is its conversion to ISO 8601 (for the report).
+    date_written: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
         return {
@@ -79,6 +83,9 @@ def article_from_record(obj: object, where: str, default_id: str = "") -> Record
         if not isinstance(value, str):
             return ReadError(where, f"field '{key}' must be a string, got {type(value).__name__}")
         values[key] = _clean(value)
+    values["date"], values["date_written"], problem = _checked_date(values["date"])
+    if problem:
+        return ReadError(where, f"article '{art_id}': field 'date' {problem}")
     body = values.pop(body_key)
     if not body.strip():
         return ReadError(where, f"article '{art_id}' has an empty body (field 'body' or 'text')")
@@ -90,6 +97,25 @@ def article_from_record(obj: object, where: str, default_id: str = "") -> Record
     if problem:
         return ReadError(where, f"extra fields of article '{art_id}' {problem}")
     return Article(id=art_id, body=body, metadata=metadata, **values)
+
+
+def _checked_date(written: str) -> tuple[str, str, str]:
+    """(ISO date, the date as written when it was converted, what is wrong with it)."""
+    try:
+        value, converted = normalize_date(written)
+    except DateError as exc:
+        return "", "", str(exc)
+    return value, written if converted else "", ""
+
+
+def dated(article: Article) -> Record:
+    """An ``Article`` built in code, with its date checked as a reader checks one."""
+    if article.date_written:
+        return article
+    value, written, problem = _checked_date(article.date)
+    if problem:
+        return ReadError(f"article '{article.id}'", f"field 'date' {problem}")
+    return replace(article, date=value, date_written=written) if written else article
 
 
 def _clean(text: str) -> str:
@@ -213,9 +239,38 @@ def read_paths(paths: Iterable[str]) -> Iterator[Record]:
         if raw == "-":
             yield from read_jsonl(_bounded_lines(sys.stdin.buffer), "<stdin>")
             continue
-        path = Path(raw)
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
+        for file in _input_files(Path(raw)):
             reader = _reader_for(file)
             if reader is not None:
                 yield from reader(file)
+
+
+def _input_files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def count_records(paths: Iterable[str]) -> int | None:
+    """About how many records ``read_paths`` yields (non-blank JSON lines, one per text file),
+    for a progress bar's total; None when one of ``paths`` is stdin, which cannot be read twice."""
+    if "-" in paths:
+        return None
+    total = 0
+    for raw in paths:
+        for file in _input_files(Path(raw)):
+            reader = _reader_for(file)
+            if reader is read_jsonl_file:
+                total += _count_lines(file)
+            elif reader is not None:
+                total += 1
+    return total
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    try:
+        with _open_jsonl(path) as stream:
+            for line in stream:
+                count += bool(line.strip())
+    except (OSError, EOFError):
+        pass   # the reader reports it, at the line where it happens
+    return count
