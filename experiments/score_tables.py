@@ -13,7 +13,7 @@ averaged with its best sentence's, ``indexer.vectors.sentence_vectors``); and an
 summing to 1, in the text field: the expanded keyword score is ``keyword + lambda * expansion``,
 linear, so any lambda is swept without searching again). All come from the engine's own scorers
 (the compiled postings, the faiss vectors), so a run cut from a table at depth 100 is the
-retriever's top 100 (``tests/test_score_tables.py``).
+retriever's top 100 (``experiments/tests/test_score_tables.py``).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Pseudo-relevance feedback in the dense space, and dense query text variants, each fused as
 the engine's default does (z-score convex combination of each retriever's top 100).
 
-    python -m bench.dense_prf_sweep --eval ../shared/eval/tydiqa_goldp_ar_dev --distractors 10000 --out FILE
+    python -m experiments.dense_prf_sweep --eval ../shared/eval/tydiqa_goldp_ar_dev --distractors 10000 --out FILE
 
 Rocchio on embeddings (Li, Mourad, Zhuang, Koopman & Zuccon 2023, "Pseudo Relevance Feedback
 with Deep Language Models and Dense Retrievers: Successes and Pitfalls", Pyserini's vector PRF;
@@ -12,7 +12,7 @@ again, exactly (every passage's cosine: the eval indexes are flat), and its top 
 the sentence vectors as the dense retriever does, replaces the dense run in the fusion. The passage vectors are the index's own (no new encoding); the text
 variants' query encodings are the only new ones (one more variant averages two of them). The
 index is built once with the engine's indexer; every row is the same index and the same
-questions, and the default row is the engine's hybrid order (``tests/test_dense_prf_sweep.py``;
+questions, and the default row is the engine's hybrid order (``experiments/tests/test_dense_prf_sweep.py``;
 docs/quality.md, "Dense query side").
 """
 from __future__ import annotations

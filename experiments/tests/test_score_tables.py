@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.fusion_scores_sweep import Question, completed, default
-from bench.score_tables import collect, feedback_terms
+from experiments.fusion_scores_sweep import Question, completed, default
+from experiments.score_tables import collect, feedback_terms
 from search.engine import CANDIDATES
 from search.query import parse_query
 

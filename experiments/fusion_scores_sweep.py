@@ -1,9 +1,9 @@
 """Fusions that need more than each retriever's top 100: completed candidate scores, other
 depths, the root field as a third run, RM3-style keyword expansion.
 
-    python -m bench.fusion_scores_sweep --eval ../shared/eval/tydiqa_goldp_ar_dev --distractors 10000 --out FILE
+    python -m experiments.fusion_scores_sweep --eval ../shared/eval/tydiqa_goldp_ar_dev --distractors 10000 --out FILE
 
-The index is built once with the engine's indexer; ``bench.score_tables`` then holds every
+The index is built once with the engine's indexer; ``experiments.score_tables`` then holds every
 passage's score from every scorer for every question, and each fusion below is a function of
 those tables (docs/quality.md, "Beyond the top 100"). The first rows reproduce
 ``bench.fusion_sweep``'s (the same lists, cut at depth 100).
@@ -16,7 +16,7 @@ import click
 
 from bench.harness import (report_sweep, runs_for, score,
                            sweep_engine, sweep_options)
-from bench.score_tables import Scores, ScoreTables, collect
+from experiments.score_tables import Scores, ScoreTables, collect
 from search.fusion import convex_combination, z_score
 
 DEPTHS = (20, 50, 100, 200)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.dense_prf_sweep import Sweep, text_variants
+from experiments.dense_prf_sweep import Sweep, text_variants
 from search.engine import CANDIDATES
 from search.query import parse_query
 

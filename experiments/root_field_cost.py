@@ -1,7 +1,7 @@
 """What the ISRI root field (analyzer v3) costs: keyword-only build time, index size and keyword
 latency, with and without the field, alternated in one run so machine load hits both alike.
 
-    python -m bench.root_field_cost --distractors 10000 --out bench/results/quality/root-field-cost.json
+    python -m experiments.root_field_cost --distractors 10000 --out experiments/results/root-field-cost.json
 
 "Without" drops ``text_root`` from the schema, the documents and the query (analyzer v2's index);
 everything else is the engine's own indexing and keyword search. Evidence for docs/analysis.md.
