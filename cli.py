@@ -385,9 +385,10 @@ def embed(index_dir, model, encoder_options, cache_dir, wait, fmt):
         report = embed_passages(index_dir, model, encoder_options=encoder_options, cache_dir=cache_dir,
                                 wait=wait, progress=fmt == "text")
     action = "switched to" if report.switched else "filled with"
+    rechunked = f"{report.rechunked} articles re-chunked by this baheth's chunker; " if report.rechunked else ""
     emit(fmt, report.to_dict(), key_values(report.to_dict()),
-         lambda: click.echo(f"{report.passages} passages {action} {report.encoder}, {report.encoded} texts encoded"
-                            f" in {report.seconds:.1f}s"))
+         lambda: click.echo(f"{rechunked}{report.passages} passages {action} {report.encoder},"
+                            f" {report.encoded} texts encoded in {report.seconds:.1f}s"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from indexer.text.articles import Article, ReadError, Record, check_paths, count_records, dated, read_paths
-from indexer.text.passages import ChunkingParams, split_passages
+from indexer.text.passages import CHUNKER_VERSION, ChunkingParams, split_passages
+from indexer.text.sentences import SPLITTER_VERSION
 from indexer.vectors.cache import EmbeddingCache
 from indexer.vectors.encoders import DEFAULT_ENCODER, Encoder, canonical_name
 from indexer.vectors.loading import load_encoder
@@ -189,11 +190,47 @@ class Indexer:
             on_commit: Callable[[list[str]], None] | None = None,
             batch_size: int = BATCH_ARTICLES, total: int | None = None) -> IndexReport:
         """Index ``records``; raises ``Interrupted`` (with the report) on Ctrl-C."""
+        if self.manifest.split_outdated():
+            # Re-cutting a keyword-only index encodes nothing, so it is done here; one with vectors
+            # may need hours of encoding, which the user starts knowingly with `baheth embed`.
+            if self.store.count_passages(embedded_only=True):
+                raise self.manifest.split_error(self.layout.root)
+            self.resplit()
+        return self._add(records, strict=strict, progress=progress, on_commit=on_commit, batch_size=batch_size,
+                         total=total)
+
+    def resplit(self, progress: bool = False) -> int:
+        """Re-cut an index that another chunker or sentence splitter cut (``Manifest.split_outdated``);
+        returns the articles re-chunked. Those this chunker cuts otherwise are replaced as an
+        update replaces them (vectors through the embedding cache); after a splitter change every
+        sentence vector is dropped first, for ``baheth embed`` to fill in again. The versions are
+        recorded last, so an interrupted run is redone by the next."""
+        if not self.manifest.split_outdated():
+            return 0
+        if self.manifest.splitter_version != SPLITTER_VERSION:
+            with self.store.transaction():
+                self.store.sentences.clear()
+        changed = [art for art in self.store.article_ids() if self._cut_otherwise(art)]
+        if changed:
+            self._add((self.store.stored_article(art) for art in changed), progress=progress, total=len(changed),
+                      replace_unchanged=True)
+        self.manifest = replace(self.manifest, chunker_version=CHUNKER_VERSION, splitter_version=SPLITTER_VERSION)
+        self.manifest.save(self.layout)
+        return len(changed)
+
+    def _cut_otherwise(self, article_id: str) -> bool:
+        body = self.store.article(article_id)["body"]
+        spans = [(s.start, s.end, s.heading) for s in split_passages(body, self.manifest.chunking)]
+        return spans != [(p.start, p.end, p.heading) for p in self.store.passages_of(article_id)]
+
+    def _add(self, records: Iterable[Record | Article], *, strict: bool = False, progress: bool = False,
+             on_commit: Callable[[list[str]], None] | None = None, batch_size: int = BATCH_ARTICLES,
+             total: int | None = None, replace_unchanged: bool = False) -> IndexReport:
         report = IndexReport()
         started = time.perf_counter()
         self._stop.clear()
         bar = progress_bar(progress, total, unit=" records")
-        batches = self._batches(records, report, strict, batch_size, bar)
+        batches = self._batches(records, report, strict, batch_size, bar, replace_unchanged)
         try:
             for prepared in self._encoded(batches, report):
                 ids = self._commit(prepared, report)
@@ -215,7 +252,7 @@ class Indexer:
             report.seconds["total"] = time.perf_counter() - started
         return report
 
-    def _batches(self, records, report, strict, batch_size, bar) -> Iterator[list[PreparedArticle]]:
+    def _batches(self, records, report, strict, batch_size, bar, replace_unchanged) -> Iterator[list[PreparedArticle]]:
         pending: dict[str, PreparedArticle] = {}
         iterator = iter(records)
         while True:
@@ -234,7 +271,7 @@ class Indexer:
                 continue
             report.dates_converted += bool(record.date_written)
             with Stopwatch(report.seconds, "chunk"):
-                prepared = self._prepare(record, pending)
+                prepared = self._prepare(record, pending, replace_unchanged)
             if prepared is None:
                 report.unchanged += 1
                 continue
@@ -245,11 +282,12 @@ class Indexer:
         if pending:
             yield list(pending.values())
 
-    def _prepare(self, article: Article, pending: dict[str, PreparedArticle]) -> PreparedArticle | None:
+    def _prepare(self, article: Article, pending: dict[str, PreparedArticle],
+                 replace_unchanged: bool = False) -> PreparedArticle | None:
         digest = content_hash(article)
         earlier = pending.get(article.id)
         stored = self.store.stored_hash(article.id)
-        if earlier is None and stored == digest:
+        if earlier is None and stored == digest and not replace_unchanged:
             return None
         spans = split_passages(article.body, self.manifest.chunking)
         passages = [NewPassage(s.start, s.end, s.heading, article.body[s.start:s.end]) for s in spans]

@@ -17,7 +17,7 @@ from indexer.vectors.loading import load_encoder
 from indexer.keyword.index import KeywordIndex
 from indexer.store.layout import IndexLayout, IndexNotFound
 from indexer.store.lock import IndexLocked, WriterLock
-from indexer.store.manifest import Manifest
+from indexer.store.manifest import Manifest, ManifestError
 from indexer.store.sqlite import SCHEMA_VERSION, Filters, PassageVersion, Store
 from indexer.vectors.index import VectorIndex
 from search.fusion import CANDIDATES, convex_combination, min_max, reciprocal_rank_fusion, z_score
@@ -50,6 +50,11 @@ class Engine:
         self.manifest = Manifest.load(self.layout)
         self._catch_up()
         self.store = Store(self.layout.store, readonly=True)
+        try:
+            self.manifest.check_sentence_split(self.layout.root, self.store.sentences.any())
+        except ManifestError:
+            self.store.close()
+            raise
         self.keyword_index = KeywordIndex(self.layout).open()
         self.vector_index = VectorIndex(self.layout, self.manifest.encoder.dim)
         self._encoder = encoder
@@ -255,7 +260,8 @@ class Engine:
             "size_bytes": self.layout.size_on_disk(),
             "encoder": self.manifest.encoder.to_dict(),
             "analyzer": {"name": self.manifest.analyzer, "version": self.manifest.analyzer_version},
-            "chunking": self.manifest.to_dict()["chunking"],
+            "chunking": {**self.manifest.to_dict()["chunking"], "chunker_version": self.manifest.chunker_version,
+                         "splitter_version": self.manifest.splitter_version},
             "index": str(self.layout.root),
         }
         overflow = self.store.token_overflow()

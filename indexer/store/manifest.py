@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from indexer.text.analysis import ANALYZER_NAME, ANALYZER_VERSION
-from indexer.text.passages import ChunkingParams
+from indexer.text.passages import CHUNKER_VERSION, ChunkingParams
+from indexer.text.sentences import SPLITTER_VERSION
 from indexer.vectors.encoders import EncoderSpec
 from indexer.store.layout import FORMAT_VERSION, IndexLayout, read_json, write_json_atomic
 
@@ -21,6 +23,9 @@ class Manifest:
     analyzer_version: int = ANALYZER_VERSION
     format: int = FORMAT_VERSION
     vector_index: str = "auto"
+    # Which chunker and sentence splitter cut the stored passages and their sentence vectors.
+    chunker_version: int = CHUNKER_VERSION
+    splitter_version: int = SPLITTER_VERSION
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -31,7 +36,8 @@ class Manifest:
     def from_dict(cls, data: dict) -> "Manifest":
         return cls(encoder=EncoderSpec(**data["encoder"]), chunking=ChunkingParams(**data["chunking"]),
                    analyzer=data["analyzer"], analyzer_version=data["analyzer_version"],
-                   format=data["format"], vector_index=data.get("vector_index", "auto"))
+                   format=data["format"], vector_index=data.get("vector_index", "auto"),
+                   chunker_version=data.get("chunker_version", 0), splitter_version=data.get("splitter_version", 0))
 
     def save(self, layout: IndexLayout) -> None:
         write_json_atomic(layout.manifest, self.to_dict())
@@ -68,6 +74,24 @@ class Manifest:
         if spec != self.encoder:
             raise ManifestError(f"index was built with encoder {_describe(self.encoder)}, not {_describe(spec)};"
                                 " `baheth embed` with the same --model and prompt options re-encodes the index")
+
+    def split_outdated(self) -> bool:
+        return (self.chunker_version, self.splitter_version) != (CHUNKER_VERSION, SPLITTER_VERSION)
+
+    def check_sentence_split(self, root: Path, has_sentence_vectors: bool) -> None:
+        """Readers: sentence vectors are stored by position, so another splitter's would be
+        paired with the wrong sentences (passages are stored spans: another chunker's read fine)."""
+        if has_sentence_vectors and self.splitter_version != SPLITTER_VERSION:
+            raise ManifestError(f"{root}: its sentence vectors were split by sentence splitter v{self.splitter_version},"
+                                f" this baheth splits v{SPLITTER_VERSION}; run `baheth embed --index {root}`"
+                                " to re-split and re-embed them")
+
+    def split_error(self, root: Path) -> ManifestError:
+        """Writers: new articles would be cut otherwise than the stored ones."""
+        return ManifestError(f"{root} was cut by chunker v{self.chunker_version} and sentence splitter"
+                             f" v{self.splitter_version}, this baheth uses v{CHUNKER_VERSION} and"
+                             f" v{SPLITTER_VERSION}; run `baheth embed --index {root}` to re-split and re-embed it"
+                             " before adding articles")
 
     def check_chunking(self, params: ChunkingParams) -> None:
         if params != self.chunking:

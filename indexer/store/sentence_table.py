@@ -51,6 +51,14 @@ class SentenceVectorTable:
         self.conn.execute("DELETE FROM sentence_vectors WHERE pid IN (SELECT pid FROM passages WHERE article_id=?)",
                           (article_id,))
 
+    def clear(self) -> None:
+        """Every passage's sentence vectors, when the splitter that cut them has changed."""
+        if self.present:
+            self.conn.execute("DELETE FROM sentence_vectors")
+
+    def any(self) -> bool:
+        return self.present and self.conn.execute("SELECT 1 FROM sentence_vectors LIMIT 1").fetchone() is not None
+
     def missing(self, limit: int) -> list[tuple[int, str]]:
         """(pid, text) of embedded passages without sentence vectors (stores from before them)."""
         return [tuple(r) for r in self.conn.execute(

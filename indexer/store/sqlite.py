@@ -231,6 +231,12 @@ class Store:
             return self.retired.article(article_id, retired)
         return self.conn.execute("SELECT * FROM articles WHERE id=?", (article_id,)).fetchone()
 
+    def stored_article(self, article_id: str) -> Article:
+        """The current version of an article as it was indexed."""
+        row = self.article(article_id)
+        return Article(id=row["id"], title=row["title"], body=row["body"], date=row["date"], source=row["source"],
+                       url=row["url"], section=row["section"], metadata=json.loads(row["metadata"]))
+
     def articles_meta(self, passages: Iterable[StoredPassage]) -> dict[str, sqlite3.Row]:
         """Title, date, source, url and section of each passage's article at the passage's version,
         by article id: pass one version per article (a result list holds one, see ``visible``)."""

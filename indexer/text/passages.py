@@ -51,6 +51,13 @@ from indexer.text.sentences import (
 )
 
 
+# Raise on any change to where passages start or end or to their headings, for the same
+# ChunkingParams (a change of the sentence splitter, where long paragraphs are cut, counts through
+# SPLITTER_VERSION). The manifest records it; `baheth embed` re-chunks an index chunked otherwise,
+# so every article's passages come from one chunker. 0: before versions were recorded.
+CHUNKER_VERSION = 1
+
+
 @dataclass(frozen=True)
 class PassageSpan:
     """``body[start:end]`` is the passage text (trimmed).

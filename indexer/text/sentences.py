@@ -31,6 +31,13 @@ from dataclasses import dataclass
 
 from indexer.text.arabic import is_stopword, normalize
 
+# Raise on any change to where a sentence starts or ends. The store keeps each passage's sentence
+# vectors by position, so an index split by another version would pair vectors with the wrong
+# sentences: its manifest records the version, search refuses the index, and `baheth embed`
+# re-splits and re-embeds it (indexer/pipeline.py, ``Indexer.resplit``). 0 is an index from
+# before versions were recorded.
+SPLITTER_VERSION = 1
+
 # Above this many words a "sentence" is usually a run-on chain of clauses
 # joined by commas (common in Arabic news), too long to be a useful answer.
 LONG_SENTENCE_WORDS = 60

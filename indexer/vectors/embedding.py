@@ -1,6 +1,9 @@
 """``baheth embed``: give stored passages vectors without re-reading the sources.
 
-Two jobs, chosen by comparing the requested encoder with the manifest's:
+First, an index that another chunker or sentence splitter cut (the manifest records their
+versions) is re-cut (``Indexer.resplit``): its sentence vectors are stored by position, so
+search refuses it until then. Then two jobs, chosen by comparing the requested encoder with the
+manifest's:
 
 * fill (same encoder): passages without a vector (an index built with ``--no-vectors``, or
   an interrupted run) are encoded in batches, each committed to SQLite with its change-log
@@ -44,6 +47,7 @@ class EmbedReport:
     encoder: str
     switched: bool      # the index now uses a different encoder than before this run
     passages: int       # passages given a vector by this run
+    rechunked: int      # articles re-chunked because another chunker or sentence splitter cut them
     encoded: int        # texts run through the model, passages and their sentences (the rest came from the cache)
     seconds: float
 
@@ -58,6 +62,7 @@ def embed(path: str | Path, model: str | None = None, *, encoder_options: dict |
     options = encoder_options or {}
     switched = finish_interrupted_switch(IndexLayout(Path(path)), cache_dir, wait)
     with Indexer(path, cache_dir=cache_dir, wait=wait) as ix:
+        rechunked = ix.resplit(progress)
         encoder = _requested_encoder(ix.manifest.encoder, model, options)
         if encoder.spec == ix.manifest.encoder:
             passages, encoded = fill_missing(ix, encoder, progress)
@@ -65,7 +70,8 @@ def embed(path: str | Path, model: str | None = None, *, encoder_options: dict |
             passages, encoded = switch_encoder(ix, encoder, progress)
             switched = True
         count_tokens(ix.store, encoder)
-    return EmbedReport(encoder=encoder.spec.name, switched=switched, passages=passages, encoded=encoded,
+    return EmbedReport(encoder=encoder.spec.name, switched=switched, passages=passages, rechunked=rechunked,
+                       encoded=encoded,
                        seconds=round(time.perf_counter() - started, 3))
 
 
