@@ -185,6 +185,16 @@ def score(task: Task, passage_run: dict, article_run: dict) -> dict[str, float]:
     return {**passage, **{f"article_{m}": v for m, v in article.items()}}
 
 
+def mrr_at_10(task: Task, passage_run: dict) -> float:
+    """The passage-level mrr@10 that ``score`` gets from ranx, without ranx (CI does not install
+    it): a run lists each question's ids best first (``runs_for``)."""
+    total = 0.0
+    for qid, relevant in task.relevant.items():
+        top = list(passage_run.get(qid, {}))[:10]
+        total += 1 / (top.index(relevant) + 1) if relevant in top else 0.0
+    return total / len(task.relevant)
+
+
 def _evaluate(evaluate, qrels, run, metrics: tuple[str, ...]) -> dict[str, float]:
     values = evaluate(qrels, run, list(metrics))
     # ranx returns a bare number, not a dict, when asked for one metric.
