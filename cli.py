@@ -28,7 +28,7 @@ from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS,
 from search.query import QueryError
 from search.topics import TopicError, read_topics, trec_run_lines
 from search.export import FORMATS, answer_rows, key_values, rows_csv, rows_jsonl, search_rows, to_json
-from search.render import print_answers, print_article, print_results
+from search.render import print_answers, print_article, print_results, print_similar
 
 USER_ERRORS = (TopicError, InputError, EncoderError, IndexLocked, ManifestError, QueryError, IndexNotFound, StrictStop)
 
@@ -278,6 +278,19 @@ def show(article_id, index_dir, fmt):
         raise click.ClickException(f"no article with id {article_id!r} in {index_dir}")
     rows = [{"article_id": article.id, **p} for p in article.passages]
     emit(fmt, article.to_dict(), rows, lambda: print_article(article))
+
+
+@main.command()
+@click.argument("article_id")
+@index_option
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Articles to return.")
+@filter_options
+@format_option
+def similar(article_id, index_dir, k, filters, fmt):
+    """Articles like ARTICLE_ID, by its vectors and its words; its near-duplicates left out."""
+    with user_errors(), Engine(index_dir) as engine:
+        results = engine.similar(article_id, k=k, filters=filters)
+    emit(fmt, results.to_dict(), [hit.to_dict() for hit in results.hits], lambda: print_similar(results))
 
 
 @main.command()

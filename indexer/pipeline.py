@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from indexer.text.articles import Article, ReadError, Record, check_paths, count_records, dated, read_paths
+from indexer.text.near_duplicates import DuplicateFinder, SketchParams, sketch
 from indexer.text.passages import CHUNKER_VERSION, ChunkingParams, split_passages
 from indexer.text.sentences import SPLITTER_VERSION
 from indexer.vectors.cache import EmbeddingCache
@@ -68,6 +69,7 @@ class PreparedArticle:
     digest: str
     passages: list[NewPassage]
     is_new: bool
+    sketch: np.ndarray | None = None   # its near-duplicate sketch, when the index keeps them
 
 
 class Indexer:
@@ -79,6 +81,7 @@ class Indexer:
 
     def __init__(self, path: str | Path, *, encoder: str | Encoder | None = None,
                  vectors: bool = True, chunking: ChunkingParams | None = None,
+                 near_duplicates: SketchParams | bool = True,
                  cache_dir: str | Path | None = None, wait: float = 0.0,
                  encoder_options: dict | None = None):
         self.layout = IndexLayout(Path(path))
@@ -86,12 +89,12 @@ class Indexer:
         self.layout.root.mkdir(parents=True, exist_ok=True)
         self.lock = WriterLock(self.layout.lock, wait=wait).acquire()
         try:
-            self._open(encoder, chunking, cache_dir, vectors)
+            self._open(encoder, chunking, cache_dir, vectors, near_duplicates)
         except BaseException:
             self.lock.release()
             raise
 
-    def _open(self, encoder, chunking, cache_dir, vectors) -> None:
+    def _open(self, encoder, chunking, cache_dir, vectors, near_duplicates) -> None:
         requested = canonical_name(encoder) if isinstance(encoder, str) else (encoder.spec.name if encoder else None)
         if self.layout.manifest.exists():
             self.manifest = Manifest.load(self.layout)
@@ -102,7 +105,9 @@ class Indexer:
         self._encoder = encoder if encoder is not None and not isinstance(encoder, str) else None
         self._encoder_name = requested or (self.manifest.encoder.name if self.layout.manifest.exists() else DEFAULT_ENCODER)
         if not self.layout.manifest.exists():
-            self.manifest = Manifest(encoder=self.encoder.spec, chunking=chunking or ChunkingParams())
+            sketches = near_duplicates if isinstance(near_duplicates, SketchParams) else SketchParams()
+            self.manifest = Manifest(encoder=self.encoder.spec, chunking=chunking or ChunkingParams(),
+                                     near_duplicates=sketches if near_duplicates else None)
         elif {"query_prompt", "passage_prompt"} & self._encoder_options.keys():
             _ = self.encoder  # loading checks the prompts against the manifest's, before any work
         self.store = Store(self.layout.store)
@@ -111,6 +116,7 @@ class Indexer:
         self._keyword_flushed_at = time.monotonic()
         self.vectors = VectorIndex(self.layout, self.manifest.encoder.dim)
         self._stop = threading.Event()
+        self._duplicates: DuplicateFinder | None = None   # loaded from the store on first use
         self._cache_dir = cache_dir
         self._cache: EmbeddingCache | None = None
         if not self.layout.manifest.exists():
@@ -176,6 +182,8 @@ class Indexer:
         # an interrupted batch never gets recorded as applied (the next open catches it up).
         self._keyword_generation = self._vectors_generation = generation
         self._purge_retired()
+        if sketched := self._sketch_missing():
+            applied["near_duplicates"] = sketched
         return applied
 
     # -- adding --------------------------------------------------------------------
@@ -275,6 +283,8 @@ class Indexer:
             if prepared is None:
                 report.unchanged += 1
                 continue
+            with Stopwatch(report.seconds, "near-duplicates"):
+                prepared.sketch = self._sketch(record.body)
             pending[record.id] = prepared
             if len(pending) >= batch_size:
                 yield list(pending.values())
@@ -293,6 +303,10 @@ class Indexer:
         passages = [NewPassage(s.start, s.end, s.heading, article.body[s.start:s.end]) for s in spans]
         is_new = stored is None and (earlier is None or earlier.is_new)
         return PreparedArticle(article, digest, passages, is_new)
+
+    def _sketch(self, body: str) -> np.ndarray | None:
+        params = self.manifest.near_duplicates
+        return None if params is None else sketch(body, params)
 
     def _encoded(self, batches: Iterator[list[PreparedArticle]], report: IndexReport) -> Iterator[list[PreparedArticle]]:
         """Yield each batch with embeddings, encoding batch i+1 while the caller writes batch i."""
@@ -341,6 +355,10 @@ class Indexer:
                 new_pids = []
                 for item in batch:
                     new_pids += self.store.replace_article(item.article, item.digest, item.passages)
+                # In the batch's transaction: the store dropped the pairs of the articles' old versions.
+                with Stopwatch(report.seconds, "near-duplicates"):
+                    for item in batch:
+                        self._record_duplicates(item.article.id, item.sketch)
             generation = self.store.generation()
         removed = [pid for pids in old_pids.values() for pid in pids]
         self._keyword_backlog[0].extend(removed)
@@ -363,6 +381,30 @@ class Indexer:
                 report.updated += 1
             report.passages += len(item.passages)
         return [item.article.id for item in batch]
+
+    @property
+    def duplicates(self) -> DuplicateFinder:
+        if self._duplicates is None:
+            self._duplicates = DuplicateFinder(self.manifest.near_duplicates, self.store.duplicates.sketches())
+        return self._duplicates
+
+    def _record_duplicates(self, article_id: str, values: np.ndarray | None) -> None:
+        """Store the article's sketch and its near-duplicates among those indexed."""
+        if values is None:
+            return
+        self.duplicates.remove(article_id)
+        self.store.duplicates.put(article_id, values, self.duplicates.matches(values))
+        self.duplicates.add(article_id, values)
+
+    def _sketch_missing(self) -> int:
+        """Sketch the articles of a store from before near-duplicates; returns how many."""
+        done = 0
+        while self.manifest.near_duplicates and (rows := self.store.duplicates.unsketched(500)):
+            with self.store.transaction():
+                for article_id, body in rows:
+                    self._record_duplicates(article_id, self._sketch(body))
+            done += len(rows)
+        return done
 
     def _pids_of(self, article_id: str) -> list[int]:
         return [p.pid for p in self.store.passages_of(article_id)]
@@ -412,6 +454,8 @@ class Indexer:
         with self.store.transaction():
             for art in ids:
                 self.store.delete_article(art)
+                if self._duplicates is not None:
+                    self._duplicates.remove(art)
         generation = self.store.generation()
         self._keyword_backlog[0].extend(removed_pids)
         self._keyword_generation = generation

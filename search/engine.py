@@ -237,6 +237,12 @@ class Engine:
         return self._answer_finder.ask(question, k=k, filters=filters, all_from_article=all_from_article)
 
     # -- articles and stats --------------------------------------------------------
+    def similar(self, article_id: str, *, k: int = 10, filters: Filters = Filters()):
+        """The articles closest to ``article_id`` by its vectors and its words, its near-duplicates
+        left out (``search.similar``)."""
+        from search.similar import similar
+        return similar(self, article_id, k=k, filters=filters)
+
     def article(self, article_id: str) -> StoredArticle | None:
         with self.store.snapshot():
             row = self.store.article(article_id)
@@ -257,6 +263,7 @@ class Engine:
             # An index from before sentence vectors has none until `baheth embed` fills them in.
             "passages_with_sentence_vectors": with_sentences,
             "sentence_vectors": sentences,
+            "near_duplicates": dict(zip(("articles_sketched", "pairs"), self.store.duplicates.count())),
             "size_bytes": self.layout.size_on_disk(),
             "encoder": self.manifest.encoder.to_dict(),
             "analyzer": {"name": self.manifest.analyzer, "version": self.manifest.analyzer_version},

@@ -37,6 +37,16 @@ def print_hit(hit) -> None:
     click.echo(f"   {bold_spans(hit.snippet, hit.highlights)}")
 
 
+def print_similar(results) -> None:
+    click.echo(f"like {results.title or results.article_id} [{results.article_id}] ({results.mode})")
+    if results.excluded:
+        click.echo(f"left out {len(results.excluded)} near-duplicate(s): {', '.join(results.excluded)}")
+    if not results.hits:
+        click.echo("no similar articles")
+    for hit in results.hits:
+        print_hit(hit)
+
+
 def print_answers(results: AnswerResults) -> None:
     """Each answer sentence with its matching stretch in bold, dimmed context, then its article."""
     if not results.answered:

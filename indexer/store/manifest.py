@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from indexer.text.analysis import ANALYZER_NAME, ANALYZER_VERSION
+from indexer.text.near_duplicates import SketchParams
 from indexer.text.passages import CHUNKER_VERSION, ChunkingParams
 from indexer.text.sentences import SPLITTER_VERSION
 from indexer.vectors.encoders import EncoderSpec
@@ -26,6 +27,8 @@ class Manifest:
     # Which chunker and sentence splitter cut the stored passages and their sentence vectors.
     chunker_version: int = CHUNKER_VERSION
     splitter_version: int = SPLITTER_VERSION
+    # None: near-duplicates are not detected. An index from before them gets the defaults.
+    near_duplicates: SketchParams | None = field(default_factory=SketchParams)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -37,7 +40,8 @@ class Manifest:
         return cls(encoder=EncoderSpec(**data["encoder"]), chunking=ChunkingParams(**data["chunking"]),
                    analyzer=data["analyzer"], analyzer_version=data["analyzer_version"],
                    format=data["format"], vector_index=data.get("vector_index", "auto"),
-                   chunker_version=data.get("chunker_version", 0), splitter_version=data.get("splitter_version", 0))
+                   chunker_version=data.get("chunker_version", 0), splitter_version=data.get("splitter_version", 0),
+                   near_duplicates=_sketch_params(data.get("near_duplicates", {})))
 
     def save(self, layout: IndexLayout) -> None:
         write_json_atomic(layout.manifest, self.to_dict())
@@ -97,6 +101,10 @@ class Manifest:
         if params != self.chunking:
             raise ManifestError(f"index was built with chunking {asdict(self.chunking)}, not {asdict(params)};"
                                 " index into a new folder to change passage size")
+
+
+def _sketch_params(data: dict | None) -> SketchParams | None:
+    return None if data is None else SketchParams(**data)
 
 
 def _describe(spec: EncoderSpec) -> str:

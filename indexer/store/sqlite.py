@@ -25,6 +25,8 @@ from indexer.store.retired import PASSAGE_FIELDS, RetiredVersions
 from indexer.store.retired import SCHEMA as RETIRED_SCHEMA
 from indexer.store.sentence_table import SCHEMA as SENTENCE_SCHEMA
 from indexer.store.sentence_table import SentenceVectorTable
+from indexer.store.duplicate_table import SCHEMA as DUPLICATE_SCHEMA
+from indexer.store.duplicate_table import DuplicateTable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -50,10 +52,11 @@ CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, pid INTEG
 CREATE TABLE IF NOT EXISTS passage_tokens (
     pid INTEGER PRIMARY KEY, tokens INTEGER NOT NULL, max_tokens INTEGER NOT NULL
 );
-""" + RETIRED_SCHEMA + SENTENCE_SCHEMA
+""" + RETIRED_SCHEMA + SENTENCE_SCHEMA + DUPLICATE_SCHEMA
 # PRAGMA user_version of a store holding every table above: 0 before retired versions, 1 before
-# sentence vectors. A writer's open migrates an older store (the statements above are idempotent).
-SCHEMA_VERSION = 2
+# sentence vectors, 2 before near-duplicates. A writer's open migrates an older store (the
+# statements above are idempotent).
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Store:
                 self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.retired = RetiredVersions(self.conn, present=self.schema_version() >= 1)
         self.sentences = SentenceVectorTable(self.conn, present=self.schema_version() >= 2)
+        self.duplicates = DuplicateTable(self.conn, present=self.schema_version() >= 3)
         # FULL: a batch reported committed survives power loss, not only a process crash.
         self.conn.execute("PRAGMA synchronous=FULL")
 
@@ -131,6 +135,7 @@ class Store:
         if self._log_passages_of(article.id):
             self.retired.retire(article.id, self.generation())
             self._delete_passages_of(article.id)
+        self.duplicates.drop_article(article.id)
         self.conn.execute(
             "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?)",
             (article.id, article.title, article.date, article.source, article.url,
@@ -152,6 +157,7 @@ class Store:
         if self._log_passages_of(article_id):
             self._delete_passages_of(article_id)
         self.retired.drop_article(article_id)
+        self.duplicates.drop_article(article_id)
         return self.conn.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
 
     def _delete_passages_of(self, article_id: str) -> None:

@@ -1,0 +1,73 @@
+"""The store's near-duplicate tables: each current article's MinHash sketch, and the pairs of
+articles whose sketches pass the threshold (``indexer/text/near_duplicates.py``), both ways.
+
+Not in the change log: no derived index holds them; search reads the pairs from here to collapse
+a story printed several times into one result. An article's rows go when it is replaced or
+deleted; the pipeline then records the new version's.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Iterable, Iterator
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS article_sketches (article_id TEXT PRIMARY KEY, sketch BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS near_duplicates (
+    article_id TEXT NOT NULL, other_id TEXT NOT NULL, similarity REAL NOT NULL,
+    PRIMARY KEY (article_id, other_id)
+);
+"""
+
+
+class DuplicateTable:
+    """``present`` is false for a store that predates the tables, opened read-only."""
+
+    def __init__(self, conn: sqlite3.Connection, present: bool):
+        self.conn = conn
+        self.present = present
+
+    def put(self, article_id: str, sketch: np.ndarray, matches: Iterable[tuple[str, float]]) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO article_sketches VALUES (?,?)",
+                          (article_id, np.asarray(sketch, dtype=np.uint32).tobytes()))
+        rows = [(article_id, other, s) for other, s in matches]
+        self.conn.executemany("INSERT OR REPLACE INTO near_duplicates VALUES (?,?,?)",
+                              rows + [(other, a, s) for a, other, s in rows])
+
+    def drop_article(self, article_id: str) -> None:
+        self.conn.execute("DELETE FROM article_sketches WHERE article_id=?", (article_id,))
+        self.conn.execute("DELETE FROM near_duplicates WHERE article_id=? OR other_id=?", (article_id, article_id))
+
+    def sketches(self) -> Iterator[tuple[str, np.ndarray]]:
+        for article_id, blob in self.conn.execute("SELECT article_id, sketch FROM article_sketches"):
+            yield article_id, np.frombuffer(blob, dtype=np.uint32)
+
+    def unsketched(self, limit: int) -> list[tuple[str, str]]:
+        """(id, body) of articles without a sketch: stores from before near-duplicates."""
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT id, body FROM articles a WHERE NOT EXISTS"
+            " (SELECT 1 FROM article_sketches s WHERE s.article_id = a.id) ORDER BY id LIMIT ?", (limit,))]
+
+    def of(self, article_ids: Iterable[str]) -> dict[str, dict[str, float]]:
+        """Each of ``article_ids`` that has near-duplicates -> {other id: similarity}."""
+        found: dict[str, dict[str, float]] = {}
+        if not self.present:
+            return found
+        ids = list(dict.fromkeys(article_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for a, other, s in self.conn.execute(
+                    f"SELECT article_id, other_id, similarity FROM near_duplicates WHERE article_id IN ({marks})",
+                    chunk):
+                found.setdefault(a, {})[other] = s
+        return found
+
+    def count(self) -> tuple[int, int]:
+        """(articles sketched, pairs of near-duplicates)."""
+        if not self.present:
+            return 0, 0
+        sketched = self.conn.execute("SELECT COUNT(*) FROM article_sketches").fetchone()[0]
+        pairs = self.conn.execute("SELECT COUNT(*) FROM near_duplicates").fetchone()[0] // 2
+        return sketched, pairs

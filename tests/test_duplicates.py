@@ -1,0 +1,124 @@
+"""Near-duplicates found at indexing (MinHash sketches + LSH, kept in the store) and
+"more like this" (Engine.similar / baheth similar), on a fixture where one story is printed
+three times (wa-cnn, wa-bbc edited, wa-sky updated) beside articles on other stories."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, strategies as st
+
+from cli import main
+from indexer.pipeline import Indexer
+from indexer.store.layout import IndexLayout
+from indexer.store.manifest import Manifest
+from indexer.text.articles import Article
+from indexer.text.near_duplicates import SketchParams, similarity, sketch
+from search.collapse import collapse
+from search.engine import Engine
+from tests.conftest import FIXTURES
+
+STORY = {"wa-cnn", "wa-bbc", "wa-sky"}
+
+
+@pytest.fixture(scope="module")
+def wire_index(tmp_path_factory, encoder):
+    path = tmp_path_factory.mktemp("wire") / "ix"
+    with Indexer(path, encoder=encoder) as ix:
+        report = ix.add_paths([str(FIXTURES / "wire.jsonl")])
+    assert report.added == 8 and report.dates_converted == 1
+    return path
+
+
+@pytest.fixture
+def wire_copy(wire_index, tmp_path):
+    shutil.copytree(wire_index, tmp_path / "ix")
+    return tmp_path / "ix"
+
+
+def pairs(path) -> dict[str, set[str]]:
+    with Engine(path) as engine:
+        rows = engine.store.conn.execute("SELECT article_id, other_id FROM near_duplicates").fetchall()
+    found: dict[str, set[str]] = {}
+    for a, b in rows:
+        found.setdefault(a, set()).add(b)
+    return found
+
+
+def test_the_reprinted_story_is_found_and_nothing_else(wire_index):
+    assert pairs(wire_index) == {a: STORY - {a} for a in STORY}
+    with Engine(wire_index) as engine:
+        assert engine.stats()["near_duplicates"] == {"articles_sketched": 8, "pairs": 3}
+
+
+def test_a_replaced_or_deleted_article_takes_its_pairs_along(wire_copy, encoder):
+    with Indexer(wire_copy, encoder=encoder) as ix:
+        ix.add([Article(id="wa-bbc", body="تقرير مختلف تماما عن مباراة كرة القدم في لندن مساء السبت", source="BBC")])
+        ix.delete(["wa-sky"])
+    assert pairs(wire_copy) == {}
+    with Indexer(wire_copy, encoder=encoder) as ix:   # the story printed again is found again
+        cnn = next(a for a in map(json.loads, (FIXTURES / "wire.jsonl").open(encoding="utf-8")) if a["id"] == "wa-cnn")
+        ix.add([Article(id="wa-again", body=cnn["body"], source="Reuters")])
+    assert pairs(wire_copy) == {"wa-cnn": {"wa-again"}, "wa-again": {"wa-cnn"}}
+
+
+def test_a_store_from_before_sketches_is_sketched_on_the_next_write(wire_copy, encoder):
+    with Indexer(wire_copy, encoder=encoder) as ix:
+        with ix.store.transaction():
+            ix.store.conn.execute("DELETE FROM article_sketches")
+            ix.store.conn.execute("DELETE FROM near_duplicates")
+    with Indexer(wire_copy, encoder=encoder) as ix:
+        assert ix.sync() == {}   # the open already did it
+    assert pairs(wire_copy) == {a: STORY - {a} for a in STORY}
+
+
+def test_detection_can_be_turned_off_and_is_recorded(tmp_path):
+    with Indexer(tmp_path / "ix", vectors=False, near_duplicates=False) as ix:
+        ix.add_paths([str(FIXTURES / "wire.jsonl")])
+    assert Manifest.load(IndexLayout(tmp_path / "ix")).near_duplicates is None
+    assert pairs(tmp_path / "ix") == {}
+    assert Manifest.load(IndexLayout(tmp_path / "ix")).to_dict()["near_duplicates"] is None
+
+
+@given(st.text(min_size=1, max_size=300))
+def test_a_sketch_is_its_own_near_duplicate(text):
+    values = sketch(text, SketchParams())
+    assert values.shape == (128,) and similarity(values, sketch(text, SketchParams())) == 1.0
+
+
+@given(st.lists(st.sampled_from("abcdefgh"), unique=True),
+       st.sets(st.tuples(st.sampled_from("abcdefgh"), st.sampled_from("abcdefgh"))))
+def test_collapse_keeps_or_folds_every_article_once(ranked, edges):
+    duplicates: dict[str, dict[str, float]] = {}
+    for a, b in edges:
+        if a != b:
+            duplicates.setdefault(a, {})[b] = duplicates.setdefault(b, {})[a] = 1.0
+    kept = collapse(ranked, duplicates)
+    shown = [ranked[i] for i, _ in kept]
+    folded = [a for _, group in kept for a in group]
+    assert sorted(shown + folded) == sorted(ranked)
+    assert all(b in duplicates.get(ranked[i], {}) for i, group in kept for b in group)
+    assert not any(b in duplicates.get(a, {}) for a in shown for b in shown)
+
+
+def test_similar_leaves_out_the_article_and_its_duplicates(wire_index):
+    with Engine(wire_index) as engine:
+        results = engine.similar("wa-cnn", k=3)
+    assert results.excluded == ("wa-bbc", "wa-sky") and results.mode == "hybrid"
+    ids = [h.article_id for h in results.hits]
+    assert len(ids) == 3 and not STORY & set(ids)
+    assert set(ids[:2]) == {"wa-delete", "privacy-talk"}   # the other WhatsApp and messaging stories
+    assert [h.rank for h in results.hits] == [1, 2, 3]
+
+
+def test_similar_on_the_command_line(wire_index):
+    runner = CliRunner()
+    text = runner.invoke(main, ["similar", "oil-rise", "--index", str(wire_index), "-k", "2"])
+    assert text.exit_code == 0 and "[oil-opec]" in text.output
+    rows = runner.invoke(main, ["similar", "oil-rise", "--index", str(wire_index), "--format", "jsonl",
+                                "--source", "bbc"]).stdout.splitlines()
+    assert rows and all(json.loads(r)["source"] == "BBC" for r in rows)
+    missing = runner.invoke(main, ["similar", "nope", "--index", str(wire_index)])
+    assert missing.exit_code == 1 and "no article with id 'nope'" in missing.output
