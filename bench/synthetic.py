@@ -9,6 +9,8 @@ layout as real embeddings, which is what search speed and IVF recall depend on. 
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -58,3 +60,13 @@ class SyntheticEncoder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         raise NotImplementedError("queries are encoded by the real model")
+
+
+def fill_synthetic_vectors(path: Path) -> int:
+    """Give every passage without a vector a synthetic one (see the module docstring)."""
+    from indexer.vectors.embedding import fill_missing
+    from indexer.pipeline import Indexer
+    with tempfile.TemporaryDirectory(prefix="baheth-synthetic-cache-") as cache, \
+            Indexer(path, vectors=False, cache_dir=cache) as ix:
+        filled, _ = fill_missing(ix, SyntheticEncoder(ix.manifest.encoder))
+    return filled

@@ -56,3 +56,47 @@ def engine(built_index, encoder):
     from search.engine import Engine
     with Engine(built_index, encoder=encoder) as eng:
         yield eng
+
+
+SCRIPT_TITLE = "<script>alert(1)</script>"
+IMG_TITLE = '"><img src=x onerror=alert(1)>'
+
+
+def served_articles():
+    """The seed article, 24 short oil-market articles over six months (enough for three pages
+    of ten), one with a Latin name and figures, and two hostile ones whose title, body, source
+    and url are markup."""
+    from indexer.text.articles import Article
+    sources = ("وكالة الأنباء", "Reuters")
+    oil = [Article(id=f"oil-{i:02d}", title=f"أسعار النفط في السوق رقم {i}",
+                   body=f"ارتفعت أسعار النفط في السوق اليوم للمرة {i} هذا العام. وقال التجار إن الطلب قوي.",
+                   date=f"2021-{1 + i % 6:02d}-{1 + i:02d}", source=sources[i % 2], section="اقتصاد")
+           for i in range(24)]
+    latin = Article(id="oil-biden", title="Joe Biden يتحدث عن النفط",
+                    body="قال الرئيس Joe Biden إن إنتاج النفط بلغ 12.5 مليون برميل في 2021.",
+                    date="2021-07-04", source="CNN", section="سياسة")
+    hostile = [Article(id="xss-1", title=SCRIPT_TITLE, body=f"خبر عن النفط {SCRIPT_TITLE} في السوق.",
+                       date="2021-08-01", source=SCRIPT_TITLE, url="javascript:alert(1)"),
+               Article(id="xss-2", title=IMG_TITLE, body=f"تقرير عن النفط {IMG_TITLE} والأسواق.",
+                       date="2021-08-02", source=IMG_TITLE, section=IMG_TITLE, url="https://example.org/a?b=<c>")]
+    return oil + [latin] + hostile
+
+
+@pytest.fixture(scope="session")
+def served_index(tmp_path_factory, encoder) -> Path:
+    """An index for the server's tests (read-only): the seed article and ``served_articles``."""
+    from indexer.pipeline import Indexer
+    path = tmp_path_factory.mktemp("served") / "index"
+    with Indexer(path, encoder=encoder) as ix:
+        ix.add([*served_articles()])
+        report = ix.add_paths([str(SEED)])
+    assert report.failed == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def served_app(served_index):
+    from server.app import create_app
+    app = create_app(served_index, engines=2)
+    yield app
+    app.state.pool.close()

