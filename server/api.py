@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from indexer.store.sqlite import Filters
+from indexer.store.filters import Filters
 from server.options import (DEFAULTS, AskKParam, DenseWeightParam, FusionParam, KParam, LevelParam, ModeParam,
                             OffsetParam, QueryText, filters)
 

@@ -13,9 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
+from indexer.store.filters import FilterError
 from search.query import QueryError
 from server import api, pages
-from server.options import BadRequest
 from server.pool import EnginePool, PoolBusy
 from server.security import SecurityHeaders
 
@@ -64,8 +64,8 @@ def add_error_handlers(app: FastAPI) -> None:
     async def bad_query(request: Request, exc: QueryError):
         return error_response(request, 400, str(exc))
 
-    @app.exception_handler(BadRequest)
-    async def bad_request(request: Request, exc: BadRequest):
+    @app.exception_handler(FilterError)
+    async def bad_filter(request: Request, exc: FilterError):
         return error_response(request, 400, str(exc))
 
     @app.exception_handler(HTTPException)

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from indexer.store.sqlite import Filters
+from indexer.store.filters import Filters
 from search.engine import Engine
 from search.query import parse_query, require_terms
 

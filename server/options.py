@@ -1,12 +1,11 @@
 """Request parameters shared by the API and the pages, with the server's limits."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal, Optional
 
 from fastapi import Query
 
-from indexer.store.sqlite import Filters
+from indexer.store.filters import Filters
 from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION
 
 # Limits a public endpoint needs and the CLI does not: one request cannot ask for more work.
@@ -15,15 +14,12 @@ MAX_K = 100
 MAX_OFFSET = 1000
 MAX_ASK_K = 10
 MAX_FILTER_CHARS = 200
+MAX_FILTER_NAMES = 20
 PAGE_SIZE = 10
 
 Mode = Literal["hybrid", "keyword", "dense"]
 Level = Literal["articles", "passages"]
 Fusion = Literal["zscore", "minmax", "rrf"]
-
-
-class BadRequest(ValueError):
-    """A request the engine cannot answer as asked (an impossible date)."""
 
 
 QueryText = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query, as typed.")]
@@ -35,23 +31,16 @@ OffsetParam = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Hits to ski
 FusionParam = Annotated[Fusion, Query(description="Hybrid mode: how the two rankings are fused.")]
 DenseWeightParam = Annotated[float, Query(ge=0, le=1, description="Hybrid mode: the dense side's weight.")]
 AskKParam = Annotated[int, Query(ge=1, le=MAX_ASK_K, description="Answers to return.")]
-FilterText = Annotated[Optional[str], Query(max_length=MAX_FILTER_CHARS)]
-DateText = Annotated[Optional[str], Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$", description="YYYY-MM-DD, inclusive.")]
+FilterNames = Annotated[list[Annotated[str, Query(max_length=MAX_FILTER_CHARS)]],
+                        Query(max_length=MAX_FILTER_NAMES, description="Any case; repeat for any of several.")]
+DateText = Annotated[Optional[str], Query(max_length=10, description="YYYY, YYYY-MM or YYYY-MM-DD, inclusive.")]
 
 DEFAULTS = {"mode": "hybrid", "level": "articles", "fusion": DEFAULT_FUSION, "dense_weight": DEFAULT_DENSE_WEIGHT}
 
 
-def filters(source: FilterText = None, section: FilterText = None,
+def filters(source: FilterNames = [], section: FilterNames = [],
             since: DateText = None, until: DateText = None) -> Filters:
-    """The CLI's --source/--section/--since/--until; empty form fields mean no filter."""
-    return Filters(source=source or None, section=section or None,
-                   since=checked_date("since", since), until=checked_date("until", until))
-
-
-def checked_date(name: str, value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise BadRequest(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+    """The CLI's --source/--section/--since/--until (``Filters`` checks them: ``FilterError`` is a
+    400); empty form fields mean no filter."""
+    return Filters(source=[s for s in source if s.strip()], section=[s for s in section if s.strip()],
+                   since=since or None, until=until or None)

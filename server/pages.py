@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from typing import Annotated
 
-from indexer.store.sqlite import Filters
+from indexer.store.filters import Filters
 from server.coverage import UNDATED, bars, matches_by_month
 from server.options import (DEFAULTS, MAX_OFFSET, PAGE_SIZE, LevelParam, ModeParam, OptionalText, filters)
 from server.text import stretches
@@ -55,7 +55,7 @@ def search_page(request: Request, filters: FiltersParam, q: OptionalText = None,
         with request.app.state.pool.engine() as engine:
             results = engine.search(q, mode=mode, level=level, k=PAGE_SIZE, offset=offset, filters=filters)
             months = matches_by_month(engine, q, filters)
-        context.update(results=results.to_dict(), pages=pagination(form, page, results.total),
+        context.update(results=results.to_dict(), pages=pagination(request, page, results.total),
                        chart=chart(months))
     return render("search.html", request, **context)
 
@@ -95,18 +95,20 @@ def api_docs(request: Request):
 
 
 def form_filters(filters: Filters) -> dict:
-    return {"source": filters.source or "", "section": filters.section or "",
+    """The filter fields as the form shows them (the form has one field each; the first name)."""
+    return {"source": filters.source[0] if filters.source else "",
+            "section": filters.section[0] if filters.section else "",
             "since": filters.since or "", "until": filters.until or ""}
 
 
-def pagination(form: dict, page: int, total: int) -> dict:
-    """Links to the neighbouring pages, keeping the form's fields; a page past the server's
-    offset limit is not offered."""
+def pagination(request: Request, page: int, total: int) -> dict:
+    """Links to the neighbouring pages, keeping every other parameter of this one; a page past
+    the server's offset limit is not offered."""
     last = max(1, min(MAX_PAGE, math.ceil(total / PAGE_SIZE)))
-    fields = {key: value for key, value in form.items() if value}
+    kept = [(key, value) for key, value in request.query_params.multi_items() if key != "page" and value]
 
     def link(n: int) -> str:
-        return "/?" + urlencode({**fields, "page": n})
+        return "/?" + urlencode(kept + [("page", n)])
     return {"page": page, "last": last, "previous": link(page - 1) if page > 1 else None,
             "next": link(page + 1) if page < last else None, "size": PAGE_SIZE}
 
