@@ -8,7 +8,10 @@ draws); its passage and sentence vectors are synthetic (``bench/synthetic.py``: 
 embeddings plus noise), since encoding 100k passages here takes hours. Queries are encoded by
 the real model, so hybrid and ask pay the full query-encoding cost; the figures are for latency
 and errors only, never for quality. The server runs in its own process (``baheth serve``),
-the clients are one asyncio loop in this one, on the same machine.
+the clients are one asyncio loop in this one, on the same machine. Besides wall-clock latency
+the table gives the server's CPU time per request (user + system, all its threads), which a
+machine shared with other work changes far less than latency: two idle cores serve at most
+about 2000 / (CPU ms per request) requests a second.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import click
 import httpx
+import psutil
 
 from bench.data import SHARED, news_articles
 from bench.harness import write_json
@@ -96,6 +100,15 @@ async def run_clients(base: str, kind: str, texts: list[str], clients: int, seco
             "p95 ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1), "error_samples": errors[:5]}
 
 
+def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, seconds: float) -> dict:
+    """``run_clients``' figures and the server process's CPU milliseconds per request."""
+    process = psutil.Process(pid)
+    before = sum(process.cpu_times()[:2])
+    row = asyncio.run(run_clients(base, kind, texts, clients, seconds))
+    row["server CPU ms/req"] = round(1000 * (sum(process.cpu_times()[:2]) - before) / max(row["requests"], 1), 1)
+    return row
+
+
 @click.command()
 @click.option("--index", "index", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_INDEX,
               show_default=True, help="Index to serve; built from ../shared/corpus when missing.")
@@ -106,8 +119,10 @@ async def run_clients(base: str, kind: str, texts: list[str], clients: int, seco
 @click.option("--port", type=click.IntRange(1024, 65535), default=8765, show_default=True)
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SHARED / "eval" / "xquad_ar" / "queries.jsonl", show_default=True)
+@click.option("--endpoint", "endpoints", type=click.Choice(list(ENDPOINTS)), multiple=True,
+              help="Measure only these (repeat; default all).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures as JSON.")
-def main(index, articles, clients, seconds, engines, port, queries, out):
+def main(index, articles, clients, seconds, engines, port, queries, endpoints, out):
     """Throughput and p50/p95 latency of keyword search, hybrid search and ask under load."""
     if not index.exists():
         build(index, articles)
@@ -119,12 +134,12 @@ def main(index, articles, clients, seconds, engines, port, queries, out):
         base = f"http://127.0.0.1:{port}"
         asyncio.run(run_clients(base, "hybrid", texts[::-1], clients, 5))   # warm-up, not reported
         load_before = load_avg()
-        rows = [asyncio.run(run_clients(base, kind, texts, clients, seconds)) for kind in ENDPOINTS]
+        rows = [measured(server.pid, base, kind, texts, clients, seconds) for kind in endpoints or ENDPOINTS]
         stats = httpx.get(f"{base}/api/stats").json()
     finally:
         server.terminate()
         server.wait()
-    click.echo(table(rows, ["endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms"]))
+    click.echo(table(rows, ["endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "server CPU ms/req"]))
     click.echo(f"\n{stats['passages']} passages ({stats['articles']} articles), {clients} clients, {seconds:.0f} s "
                f"per endpoint, server --engines {engines}, {os.cpu_count()} CPUs; load average {load_before} "
                f"before, {load_avg()} after")
