@@ -84,6 +84,12 @@ def test_search_page_two_and_a_question_in_a_real_browser(browser, base_url):
     # Right to left on screen: each title starts at the right edge of its result.
     title, hit = hits[0].find_element(By.CSS_SELECTOR, "h3 a"), hits[0]
     assert abs((hit.rect["x"] + hit.rect["width"]) - (title.rect["x"] + title.rect["width"])) < 2
+    # Bidi isolation: the range «1–10» inside the Arabic sentence still reads 1 then 10, left to right.
+    first_x, last_x = browser.execute_script(
+        "const t = document.querySelector('#summary bdi').firstChild, r = document.createRange();"
+        "r.setStart(t, 0); r.setEnd(t, 1); const a = r.getBoundingClientRect().x;"
+        "r.setStart(t, 2); r.setEnd(t, 4); return [a, r.getBoundingClientRect().x];")
+    assert first_x < last_x
     marks = browser.find_elements(By.CSS_SELECTOR, "li.hit .snippet mark")
     assert marks and {m.text for m in marks} <= {"أسعار", "النفط"}
     assert browser.find_elements(By.CSS_SELECTOR, ".chart svg rect")
