@@ -43,6 +43,12 @@ def article(request: Request, article_id: str):
     return JSONResponse(found.to_dict())
 
 
+@router.get("/similar/{article_id:path}", summary="Articles like one article, its near-duplicates left out (baheth similar --json)")
+def similar(request: Request, article_id: str, filters: FiltersParam, k: KParam = 10):
+    with pool(request).engine() as engine:
+        return JSONResponse(engine.similar(article_id, k=k, filters=filters).to_dict())
+
+
 @router.get("/stats", summary="Counts, size on disk, encoder and analyzer (baheth stats --json)")
 def stats(request: Request):
     with pool(request).engine() as engine:

@@ -37,6 +37,7 @@ def cli_json(*args) -> dict:
     (f"/api/ask?q={QUESTION}&k=2", ["ask", QUESTION, "-k", 2]),
     ("/api/articles/oil-biden", ["show", "oil-biden"]),
     ("/api/stats", ["stats"]),
+    ("/api/similar/oil-03?k=4&source=Reuters", ["similar", "oil-03", "-k", 4, "--source", "Reuters"]),
 ])
 def test_api_answers_exactly_what_the_cli_prints_with_json(client, served_index, url, command):
     response = client.get(url)
