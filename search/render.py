@@ -1,19 +1,42 @@
-"""Plain-text rendering of results for a terminal (bold highlights); --json bypasses this."""
+"""Plain-text rendering of results for a terminal (bold highlights); --json bypasses this.
+
+Every text that comes from an index or an input file passes through ``printable`` before it is
+styled: a title holding ``\x1b]0;...\x07`` would otherwise set the terminal's title, clear the
+screen or hide text from whoever reads the results.
+"""
 from __future__ import annotations
+
+import re
 
 import click
 
 from search.results import AnswerResults, SearchResults, StoredArticle
 
 
+# C0 controls but tab and newline, DEL, and C1 controls (0x9b is a one-byte CSI to some terminals).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_NEWLINE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """``text`` with each control character written as its escape (``\\x1b``); with ``one_line``
+    newlines and tabs too, so a message stays one line."""
+    pattern = _CONTROL_OR_NEWLINE if one_line else _CONTROL
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def bold_spans(text: str, spans) -> str:
     out, last = [], 0
     for start, end in spans:
-        out.append(text[last:start])
-        out.append(click.style(text[start:end], bold=True))
+        out.append(printable(text[last:start]))
+        out.append(click.style(printable(text[start:end]), bold=True))
         last = end
-    out.append(text[last:])
+    out.append(printable(text[last:]))
     return "".join(out)
+
+
+def _line(*parts: str) -> str:
+    return " · ".join(printable(x, one_line=True) for x in parts if x)
 
 
 def print_results(results: SearchResults) -> None:
@@ -29,18 +52,18 @@ def print_results(results: SearchResults) -> None:
 
 
 def print_hit(hit) -> None:
-    title = hit.title or hit.article_id
-    meta = " · ".join(x for x in (hit.date, hit.source, hit.section) if x)
-    click.echo(f"\n{hit.rank}. {title}  [{hit.article_id}]  score {hit.score:.4f}")
+    title, article_id = _line(hit.title or hit.article_id), _line(hit.article_id)
+    meta = _line(hit.date, hit.source, hit.section)
+    click.echo(f"\n{hit.rank}. {title}  [{article_id}]  score {hit.score:.4f}")
     if meta:
         click.echo(f"   {meta}")
     click.echo(f"   {bold_spans(hit.snippet, hit.highlights)}")
 
 
 def print_similar(results) -> None:
-    click.echo(f"like {results.title or results.article_id} [{results.article_id}] ({results.mode})")
+    click.echo(f"like {_line(results.title or results.article_id)} [{_line(results.article_id)}] ({results.mode})")
     if results.excluded:
-        click.echo(f"left out {len(results.excluded)} near-duplicate(s): {', '.join(results.excluded)}")
+        click.echo(f"left out {len(results.excluded)} near-duplicate(s): {_line(', '.join(results.excluded))}")
     if not results.hits:
         click.echo("no similar articles")
     for hit in results.hits:
@@ -57,21 +80,20 @@ def print_answers(results: AnswerResults) -> None:
         return
     for a in results.answers:
         spans = [a.span] if a.span[1] > a.span[0] else []
-        context = [click.style(a.context_before, dim=True)] if a.context_before else []
+        context = [click.style(printable(a.context_before), dim=True)] if a.context_before else []
         context.append(bold_spans(a.sentence, spans))
         if a.context_after:
-            context.append(click.style(a.context_after, dim=True))
+            context.append(click.style(printable(a.context_after), dim=True))
         click.echo(f"\n{a.rank}. " + " ".join(context))
-        meta = " · ".join(x for x in (a.title or a.article_id, a.date, a.source) if x)
-        click.echo(f"   — {meta}  [{a.article_id}, passage {a.passage_id}]  score {a.score:.3f}")
+        meta = _line(a.title or a.article_id, a.date, a.source)
+        click.echo(f"   — {meta}  [{_line(a.article_id)}, passage {a.passage_id}]  score {a.score:.3f}")
 
 
 def print_article(article: StoredArticle) -> None:
-    click.echo(article.title or article.id)
-    meta = " · ".join(x for x in (article.id, article.date, article.source, article.section, article.url) if x)
-    click.echo(meta)
+    click.echo(_line(article.title or article.id))
+    click.echo(_line(article.id, article.date, article.source, article.section, article.url))
     for p in article.passages:
         click.echo("")
         if p["heading"]:
-            click.echo(click.style(p["heading"], bold=True))
-        click.echo(f"[{p['passage_id']}] {p['text']}")
+            click.echo(click.style(printable(p["heading"]), bold=True))
+        click.echo(f"[{p['passage_id']}] {printable(p['text'])}")

@@ -22,8 +22,9 @@ from indexer.text.analysis import ROOT_STEM, arabic_analyzer
 from indexer.keyword.fields import ArabicText
 from indexer.keyword.merge import tiered_merge
 from indexer.keyword.postings import CompiledPostings
+from indexer.keyword.safe_pickle import SafeFileIndex
 from indexer.keyword.writer import CompilingWriter
-from indexer.store.layout import IndexLayout, fsync_tree, read_json, write_json_atomic
+from indexer.store.layout import IndexDamaged, IndexLayout, fsync_tree, read_json, write_json_atomic
 from indexer.store.filters import Filters, spellings
 from indexer.store.sqlite import Store
 
@@ -127,17 +128,22 @@ class KeywordIndex:
         if self.layout.keyword_dir.exists():
             shutil.rmtree(self.layout.keyword_dir)
         self.layout.keyword_dir.mkdir(parents=True)
-        self._ix = _storage(self.layout.keyword_dir).create_index(make_schema())
+        self._ix = _storage(self.layout.keyword_dir).create_index(make_schema(), indexclass=SafeFileIndex)
         shutil.rmtree(self.layout.keyword_postings_dir, ignore_errors=True)
         self.set_generation(0)
 
     def open(self) -> "KeywordIndex":
         if self._ix is None:
-            self._ix = _storage(self.layout.keyword_dir).open_index()
+            try:
+                self._ix = _storage(self.layout.keyword_dir).open_index(indexclass=SafeFileIndex)
+            except Exception as exc:  # Whoosh raises many kinds on a damaged TOC; all mean "rebuild"
+                raise IndexDamaged(self.layout.keyword_dir, exc) from None
         return self
 
     def exists(self) -> bool:
-        return whoosh_index.exists_in(str(self.layout.keyword_dir))
+        """A table of contents is there (read nothing: ``whoosh.index.exists_in`` unpickles it)."""
+        folder = self.layout.keyword_dir
+        return folder.is_dir() and whoosh_index.TOC._latest_generation(_storage(folder), "MAIN") >= 0
 
     def close(self) -> None:
         if self._searcher is not None:

@@ -26,6 +26,16 @@ class IndexNotFound(Exception):
     pass
 
 
+class IndexDamaged(Exception):
+    """A file of an index folder that cannot be read; the message names it and the fix."""
+
+    def __init__(self, path: Path, problem: str | BaseException, fix: str = "run `baheth check --repair`"):
+        if isinstance(problem, BaseException):
+            problem = f"{type(problem).__name__}: {str(problem).splitlines()[0] if str(problem) else ''}".rstrip(": ")
+        super().__init__(f"{path}: damaged ({problem}); {fix}")
+        self.path = path
+
+
 @dataclass(frozen=True)
 class IndexLayout:
     root: Path

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sys
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Union
@@ -185,16 +187,23 @@ def _bounded_lines(stream: BinaryIO) -> Iterator[bytes | None]:
 
 
 def read_text_file(path: Path) -> Iterator[Record]:
-    if path.stat().st_size > 4 * MAX_BODY_CHARS:
-        yield ReadError(str(path), f"file is larger than {4 * MAX_BODY_CHARS:,} bytes;"
-                                   f" an article body is limited to {MAX_BODY_CHARS:,} characters")
-        return
     try:
+        if path.stat().st_size > 4 * MAX_BODY_CHARS:
+            yield ReadError(str(path), f"file is larger than {4 * MAX_BODY_CHARS:,} bytes;"
+                                       f" an article body is limited to {MAX_BODY_CHARS:,} characters")
+            return
         body = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         yield ReadError(str(path), f"not UTF-8 text (byte {exc.start})")
         return
+    except OSError as exc:
+        yield ReadError(str(path), f"cannot read ({_os_reason(exc)}); skipped")
+        return
     yield article_from_record({"id": path.stem, "body": body}, str(path))
+
+
+def _os_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or _short(exc)
 
 
 def _open_jsonl(path: Path) -> BinaryIO:
@@ -202,11 +211,35 @@ def _open_jsonl(path: Path) -> BinaryIO:
 
 
 def read_jsonl_file(path: Path) -> Iterator[Record]:
+    """Records of one JSON Lines file, plain or gzipped; a file that breaks off (a corrupt or
+    truncated .gz, a read error) ends with one error naming the line it broke at."""
+    lines = _Counted(())
     try:
         with _open_jsonl(path) as stream:
-            yield from read_jsonl(_bounded_lines(stream), str(path))
-    except (OSError, EOFError) as exc:
-        yield ReadError(str(path), f"cannot read ({_short(exc)})")
+            lines = _Counted(_bounded_lines(stream))
+            yield from read_jsonl(lines, str(path))
+    except (OSError, EOFError, zlib.error) as exc:
+        if lines.count:
+            yield ReadError(f"{path}:{lines.count + 1}", f"cannot read past this line ({_os_reason(exc)});"
+                                                         " the rest of the file is skipped")
+        else:
+            yield ReadError(str(path), f"cannot read ({_os_reason(exc)}); skipped")
+
+
+class _Counted:
+    """An iterator that counts what it has yielded, so a reader that fails can say where."""
+
+    def __init__(self, items: Iterable):
+        self._items = iter(items)
+        self.count = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self._items)
+        self.count += 1
+        return item
 
 
 SUFFIX_READERS = {".jsonl": read_jsonl_file, ".jsonl.gz": read_jsonl_file,
@@ -233,31 +266,67 @@ def check_paths(paths: Iterable[str]) -> None:
             raise InputError(f"{raw}: unsupported file type (expected .jsonl, .jsonl.gz, .json or .txt)")
 
 
-def read_paths(paths: Iterable[str]) -> Iterator[Record]:
-    """Articles from files, folders (recursively, sorted) and '-' (JSON Lines on stdin)."""
+def read_paths(paths: Iterable[str], follow_links: bool = False) -> Iterator[Record]:
+    """Articles from files, folders (recursively, sorted) and '-' (JSON Lines on stdin).
+
+    Inside a folder, a symbolic link that leads out of it is skipped with an error unless
+    ``follow_links`` (a link in a shared folder could otherwise put ``/etc/shadow`` in the index);
+    an unreadable file or subfolder is an error and the rest is read."""
     for raw in paths:
         if raw == "-":
             yield from read_jsonl(_bounded_lines(sys.stdin.buffer), "<stdin>")
             continue
-        for file in _input_files(Path(raw)):
+        for file in _input_files(Path(raw), follow_links):
+            if isinstance(file, ReadError):
+                yield file
+                continue
             reader = _reader_for(file)
             if reader is not None:
                 yield from reader(file)
 
 
-def _input_files(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+def _input_files(path: Path, follow_links: bool) -> Iterable[Path | ReadError]:
+    return _files_under(path, follow_links) if path.is_dir() else [path]
 
 
-def count_records(paths: Iterable[str]) -> int | None:
+def _files_under(folder: Path, follow_links: bool) -> Iterator[Path | ReadError]:
+    """The files under ``folder`` in sorted order, and a ``ReadError`` for each entry skipped."""
+    root = folder.resolve()
+    seen: set[Path] = set()   # resolved folders walked, so links cannot make a loop
+
+    def walk(current: Path) -> Iterator[Path | ReadError]:
+        seen.add(current.resolve())
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError as exc:
+            yield ReadError(str(current), f"cannot list this folder ({_os_reason(exc)}); skipped")
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                target = path.resolve()
+                if not follow_links and not target.is_relative_to(root):
+                    yield ReadError(str(path), f"a link to {target}, outside {folder}; skipped"
+                                               " (--follow-links indexes it)")
+                    continue
+                if target.is_dir() and target in seen:
+                    continue
+            if path.is_dir():
+                yield from walk(path)
+            elif path.is_file() and _reader_for(path) is not None:
+                yield path
+    yield from walk(folder)
+
+
+def count_records(paths: Iterable[str], follow_links: bool = False) -> int | None:
     """About how many records ``read_paths`` yields (non-blank JSON lines, one per text file),
     for a progress bar's total; None when one of ``paths`` is stdin, which cannot be read twice."""
     if "-" in paths:
         return None
     total = 0
     for raw in paths:
-        for file in _input_files(Path(raw)):
-            reader = _reader_for(file)
+        for file in _input_files(Path(raw), follow_links):
+            reader = None if isinstance(file, ReadError) else _reader_for(file)
             if reader is read_jsonl_file:
                 total += _count_lines(file)
             elif reader is not None:
@@ -271,6 +340,6 @@ def _count_lines(path: Path) -> int:
         with _open_jsonl(path) as stream:
             for line in stream:
                 count += bool(line.strip())
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         pass   # the reader reports it, at the line where it happens
     return count
