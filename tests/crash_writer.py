@@ -20,10 +20,13 @@ import threading
 import time
 from pathlib import Path
 
+from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
+from indexer.check import check_index
 from indexer.text.articles import Article
 from indexer.keyword.index import KeywordIndex
+from indexer.keyword.postings import CompiledPostings
 from indexer.pipeline import Indexer
 from indexer.vectors.index import VectorIndex
 
@@ -34,7 +37,12 @@ FILLER = ("وقال مسؤولون إن الأسواق المحلية شهدت �
           " على السلع الأساسية وارتفاع تكاليف النقل في المنطقة بحسب تقارير رسمية صادرة عن الوزارة")
 # keyword: after the store commit, before Whoosh; keyword-commit: inside Whoosh's commit, holding
 # its write lock; vectors-save: before the faiss file is written; after-commit: once a batch is done.
-EXIT_POINTS = ("keyword", "keyword-commit", "vectors-save", "after-commit")
+# Inside a keyword rebuild (``--repair``, or a writer's open after the TOC was lost):
+# rebuild-create: as the emptied Whoosh index is created; rebuild-postings: after the rebuilt
+# segment is committed, before its compiled postings are synced; set-generation: as the rebuilt
+# index's generation is about to be recorded.
+EXIT_POINTS = ("keyword", "keyword-commit", "vectors-save", "after-commit",
+               "rebuild-create", "rebuild-postings", "set-generation")
 
 
 def marker(number: int, version: int) -> str:
@@ -71,6 +79,12 @@ def _die_at(point: str) -> None:
         SegmentWriter.commit = die
     elif point == "vectors-save":
         VectorIndex.save = die
+    elif point == "rebuild-create":
+        FileStorage.create_index = die
+    elif point == "rebuild-postings":
+        CompiledPostings.sync = die
+    elif point == "set-generation":
+        KeywordIndex.set_generation = die
 
 
 class WriterProcess:
@@ -122,6 +136,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--vectors", action="store_true")
     parser.add_argument("--exit-at", choices=EXIT_POINTS)
+    parser.add_argument("--repair", action="store_true", help="run `check --repair` instead of indexing")
     # A reader racing this writer gets a fair number of searches in even on a loaded machine.
     parser.add_argument("--pause", type=float, default=0.0, help="seconds to sleep after each batch")
     args = parser.parse_args()
@@ -132,6 +147,11 @@ def main() -> None:
             os._exit(3)
         time.sleep(args.pause)
 
+    if args.repair:
+        if args.exit_at:
+            _die_at(args.exit_at)
+        print("done", json.dumps(check_index(args.index, repair=True).to_dict()), flush=True)
+        return
     with Indexer(args.index, vectors=args.vectors) as indexer:
         print("ready", flush=True)
         if args.exit_at:

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from indexer.check import check_index
+from indexer.keyword.index import KeywordIndex
 from indexer.store.layout import IndexLayout
 from search.engine import Engine
 from tests.crash_writer import WriterProcess, marker, version_of
@@ -26,6 +27,7 @@ KILLS_PER_SEQUENCE = 10
 COUNT = 150
 EARLY_KILL_SHARE = 0.2     # killed before "ready": during start-up or the catch-up of the last crash
 VECTOR_COUNT = 6
+REBUILD_COUNT = 20
 
 
 def run_to_end(index, *args: str) -> WriterProcess:
@@ -132,3 +134,20 @@ def test_vectors_survive_a_crash_at_each_step(tmp_path, warm_vectors, encoder, e
     assert finished.reports[0]["encoded"] == 0          # nothing re-encoded after the crash
     assert finished.reports[0]["unchanged"] == report.articles
     assert check_index(index).vectors == VECTOR_COUNT
+
+
+@pytest.mark.parametrize("exit_at", ["rebuild-create", "keyword-commit", "rebuild-postings", "set-generation"])
+def test_a_rebuild_killed_at_each_step_never_claims_to_be_current(tmp_path, exit_at):
+    """`check --repair` of an index whose Whoosh TOC was lost, killed inside the rebuild: the
+    keyword state says "rebuild me" (-1) from before the index is emptied, so no later reader or
+    writer takes the emptied index for a current one; the next repair restores every article."""
+    index = tmp_path / "index"
+    run_to_end(index, "--count", str(REBUILD_COUNT), "--batch", "8")
+    for toc in (index / "keyword").glob("_MAIN_*.toc"):
+        toc.unlink()
+    killed = WriterProcess(index, "--repair", "--exit-at", exit_at)
+    assert killed.wait() == 3, killed.stderr
+    assert KeywordIndex(IndexLayout(index)).generation == -1
+    repaired = run_to_end(index, "--repair")
+    assert repaired.reports[0]["ok"] and "keyword" in repaired.reports[0]["repaired"]
+    assert verify(index, [], 0) == {n: 0 for n in range(REBUILD_COUNT)}

@@ -125,12 +125,19 @@ class KeywordIndex:
 
     # -- lifecycle -----------------------------------------------------------------
     def create(self) -> None:
+        """An empty index, at the generation of an empty store."""
+        self._empty()
+        self.set_generation(0)
+
+    def _empty(self) -> None:
+        # The state goes first: a process killed anywhere below leaves an index that says it
+        # must be rebuilt, never an emptied one that claims to be current.
+        write_json_atomic(self.layout.keyword_state, {"generation": -1})
+        shutil.rmtree(self.layout.keyword_postings_dir, ignore_errors=True)
         if self.layout.keyword_dir.exists():
             shutil.rmtree(self.layout.keyword_dir)
         self.layout.keyword_dir.mkdir(parents=True)
         self._ix = _storage(self.layout.keyword_dir).create_index(make_schema(), indexclass=SafeFileIndex)
-        shutil.rmtree(self.layout.keyword_postings_dir, ignore_errors=True)
-        self.set_generation(0)
 
     def open(self) -> "KeywordIndex":
         if self._ix is None:
@@ -181,7 +188,7 @@ class KeywordIndex:
 
     def rebuild(self, store: Store) -> None:
         self.close()
-        self.create()
+        self._empty()
         writer = self._writer(limitmb=WRITER_BUFFER_MB)
         for passage, row in store.iter_passages():
             writer.add_document(**_document(passage, row))
