@@ -188,7 +188,7 @@ def print_index_report(report) -> None:
               help="Hybrid mode: convex combination of z-score or min-max normalized scores, or reciprocal rank fusion (k=60).")
 @click.option("--dense-weight", type=click.FloatRange(0, 1), default=DEFAULT_DENSE_WEIGHT, show_default=True,
               help="Hybrid mode: the dense side's weight in the convex combination (docs/quality.md).")
-@click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"),
+@click.option("--batch", "batch_file", type=click.File("rb"),
               help="Run every query of FILE (JSON Lines {qid, query}, TREC topics, or qid<TAB>query; - for stdin).")
 @click.option("--trec-run", "trec_file", type=click.File("w", encoding="utf-8"),
               help="With --batch: also write the hits in TREC run format to FILE.")
@@ -206,7 +206,15 @@ def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch
             search_batch(engine, read_topics(batch_file), trec_file, fmt, options)
             return
         results = engine.search(query, **options)
+        if not results.hits:
+            note_if_empty(engine)
     emit(fmt, results.to_dict(), search_rows(results), lambda: print_results(results))
+
+
+def note_if_empty(engine) -> None:
+    if not engine.store.count_articles():
+        click.echo(f"note: the index at {engine.layout.root} holds no articles yet"
+                   " (add some with `baheth index PATH`)", err=True)
 
 
 def search_batch(engine, topics, trec_file, fmt, options) -> None:
@@ -235,7 +243,7 @@ def search_batch(engine, topics, trec_file, fmt, options) -> None:
 @index_option
 @click.option("-k", "k", type=click.IntRange(1, 100), default=3, show_default=True, help="Answers to return.")
 @click.option("--all-from-article", is_flag=True, help="Allow several answers from the same article.")
-@click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"),
+@click.option("--batch", "batch_file", type=click.File("rb"),
               help="Answer every question of FILE (JSON Lines {qid, question}; - for stdin); needs a --format other than text.")
 @filter_options
 @format_option
@@ -255,6 +263,8 @@ def ask(question, index_dir, k, all_from_article, batch_file, filters, fmt):
                 header = header and not rows
             return
         results = engine.ask(question, **options)
+        if not results.answered and not results.related:
+            note_if_empty(engine)
     emit(fmt, results.to_dict(), answer_rows(results), lambda: print_answers(results))
 
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from indexer.text.articles import clean_text
 from indexer.vectors.encoders import Encoder
 from indexer.vectors.loading import load_encoder
 from indexer.keyword.index import KeywordIndex
@@ -22,7 +23,7 @@ from indexer.store.sqlite import SCHEMA_VERSION, Filters, PassageVersion, Store
 from indexer.vectors.index import VectorIndex
 from search.fusion import CANDIDATES, convex_combination, min_max, reciprocal_rank_fusion, z_score
 from search.highlight import snippet, term_spans
-from search.query import ParsedQuery, QueryError, parse_query, require_terms
+from search.query import ParsedQuery, QueryError, check_count, parse_query, require_terms
 from search.results import AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle
 from search.retrievers import DenseRetriever, Hits, KeywordRetriever
 from search.versions import newest_version_only
@@ -114,8 +115,7 @@ class Engine:
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
         _check_choice("mode", mode, MODES)
         _check_choice("level", level, LEVELS)
-        if k < 1 or offset < 0:
-            raise QueryError("k must be at least 1 and offset at least 0")
+        k, offset = check_count("k", k, 1), check_count("offset", offset, 0)
         require_terms(parsed)
         depth = max(CANDIDATES, 3 * (k + offset) if level == "articles" else k + offset)
         with self.reading():
@@ -244,8 +244,10 @@ class Engine:
         return similar(self, article_id, k=k, filters=filters)
 
     def article(self, article_id: str) -> StoredArticle | None:
+        if not isinstance(article_id, str):
+            raise QueryError(f"an article id must be text, not {type(article_id).__name__}")
         with self.store.snapshot():
-            row = self.store.article(article_id)
+            row = self.store.article(clean_text(article_id))   # ids were stored cleaned
             if row is None:
                 return None
             passages = tuple({"passage_id": p.pid, "heading": p.heading, "start": p.start, "end": p.end,

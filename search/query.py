@@ -6,10 +6,12 @@ neither fail to parse nor reach fields or files the user was not meant to touch.
 """
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
 from indexer.text.analysis import ROOT_STEM, analyze
+from indexer.text.articles import clean_text
 from indexer.keyword.index import KeywordQuery
 
 PHRASE = re.compile(r'"([^"]*)"|«([^»]*)»')
@@ -37,7 +39,16 @@ def analyze_roots(text: str) -> list[str]:
     return analyze(text, ROOT_STEM)
 
 
+def query_text(text: object) -> str:
+    """``text`` as the analyzers and the encoder can take it; a lone surrogate (``$'\\xff'`` on a
+    command line, "\\ud800" from an API) is replaced rather than reaching the encoder."""
+    if not isinstance(text, str):
+        raise QueryError(f"a query must be text, not {type(text).__name__}")
+    return clean_text(text)
+
+
 def parse_query(text: str) -> ParsedQuery:
+    text = query_text(text)
     phrases = []
     for match in PHRASE.finditer(text):
         terms = tuple(analyze(match.group(1) or match.group(2) or ""))
@@ -56,3 +67,14 @@ def require_terms(query: ParsedQuery) -> None:
             raise QueryError("the query is empty")
         raise QueryError(f"the query «{query.text.strip()}» has no searchable words"
                          " (only punctuation or stopwords)")
+
+
+def check_count(name: str, value: object, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``: k=2.5 or k="5" is an error, not a TypeError."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise QueryError(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise QueryError(f"{name} must be at least {minimum}, not {number}")
+    return number

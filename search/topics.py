@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator, TextIO
+from typing import BinaryIO, Iterable, Iterator, TextIO
 
+from indexer.text.articles import clean_text
 from search.results import SearchResults
 
 _TOP = re.compile(r"<top>(.*?)</top>", re.S | re.I)
@@ -31,8 +32,11 @@ class Topic:
     query: str
 
 
-def read_topics(stream: TextIO) -> list[Topic]:
+def read_topics(stream: TextIO | BinaryIO) -> list[Topic]:
     text = stream.read()
+    if isinstance(text, bytes):
+        # A line that is not UTF-8 keeps its readable words (and a binary file fails as a format).
+        text = text.decode("utf-8", "replace")
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if first.startswith("{"):
         topics = list(_json_lines(text))
@@ -55,8 +59,8 @@ def _json_lines(text: str) -> Iterator[Topic]:
         try:
             row = json.loads(line)
             query = row["query"] if "query" in row else row["question"]
-            yield Topic(str(row["qid"]), str(query))
-        except (ValueError, KeyError, TypeError):
+            yield Topic(clean_text(str(row["qid"])), clean_text(str(query)))
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise TopicError(f"line {number}: expected a JSON object with \"qid\" and \"query\"") from None
 
 

@@ -3,8 +3,12 @@ result, leave the index consistent, and never reach outside the index folder."""
 from __future__ import annotations
 
 import builtins
+import gzip
 import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ from indexer.check import check_index
 from indexer.pipeline import Indexer
 from search.engine import Engine
 from search.query import QueryError
+from tests.conftest import ROOT
 from tests.test_robustness import files_on_disk
 
 HOSTILE = settings(max_examples=30, deadline=None, derandomize=True,
@@ -201,3 +206,111 @@ def test_stdin_with_a_line_that_is_not_utf8_loses_only_that_line(tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "<stdin>:2: not UTF-8 text (byte 21)" in result.output
     assert json.loads(run("stats", "--index", tmp_path / "ix", "--json").output)["articles"] == 2
+
+
+def test_a_corrupt_gzip_is_named_and_the_other_files_are_indexed(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = [json.dumps({"id": f"b{i}", "body": f"خبر رقم {i} عن الأسواق " * 40}, ensure_ascii=False).encode()
+            for i in range(200)]
+    packed = bytearray(gzip.compress(b"\n".join(rows) + b"\n"))
+    packed[len(packed) // 2:len(packed) // 2 + 64] = bytes(64)     # garbled halfway through
+    (folder / "b.jsonl.gz").write_bytes(bytes(packed))
+    write_lines(folder / "a.jsonl", [json.dumps({"id": "a", "body": "خبر أول"}, ensure_ascii=False).encode()])
+    write_lines(folder / "c.jsonl", [json.dumps({"id": "c", "body": "خبر ثالث"}, ensure_ascii=False).encode()])
+    result = run("index", folder, "--index", tmp_path / "ix", "--no-vectors", "--json")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    # The garbled stretch may first decode to a few broken lines, each skipped on its own.
+    errors = [line for line in result.output.splitlines() if line.startswith("skipped")]
+    assert all(line.startswith(f"skipped {folder / 'b.jsonl.gz'}:") for line in errors), errors
+    assert re.fullmatch(rf"skipped {folder / 'b.jsonl.gz'}:\d+: cannot read past this line \(.+\);"
+                        r" the rest of the file is skipped", errors[-1]), errors
+    report = json.loads(next(line for line in result.output.splitlines() if line.startswith("{")))
+    assert report["failed"] == len(errors) and 2 < report["added"] < 202
+    with Engine(tmp_path / "ix") as engine:
+        assert engine.article("a") and engine.article("c") and engine.article("b0")
+    assert check_index(tmp_path / "ix").ok
+
+
+def test_unreadable_files_and_folders_are_named_and_the_rest_is_indexed(tmp_path):
+    folder = tmp_path / "in"
+    (folder / "locked").mkdir(parents=True)
+    write_lines(folder / "locked" / "hidden.jsonl", [b'{"id": "hidden", "body": "x"}'])
+    write_lines(folder / "a.jsonl", [json.dumps({"id": "a", "body": "خبر أول"}, ensure_ascii=False).encode()])
+    (folder / "secret.txt").write_text("نص", encoding="utf-8")
+    (folder / "secret.txt").chmod(0)
+    (folder / "locked").chmod(0)
+    # root reads anything: without the two capabilities that let it, it is held to the mode bits.
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+            "--inh-caps=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    try:
+        done = subprocess.run([*drop, sys.executable, "cli.py", "index", str(folder), "--index",
+                               str(tmp_path / "ix"), "--no-vectors"], cwd=ROOT, capture_output=True, text=True)
+    finally:
+        (folder / "locked").chmod(0o755)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        f"skipped {folder / 'locked'}: cannot list this folder (Permission denied); skipped",
+        f"skipped {folder / 'secret.txt'}: cannot read (Permission denied); skipped",
+        "Error: 2 record(s) skipped"]
+    assert done.stdout.startswith("1 added")
+
+
+@pytest.mark.parametrize("mode", ["keyword", "dense", "hybrid"])
+def test_an_index_without_articles_says_so(tmp_path, encoder, mode):
+    src = write_lines(tmp_path / "bad.jsonl", [b'{"id": "a", "body": ""}'])
+    index = tmp_path / "ix"
+    assert run("index", src, "--index", index).exit_code == 1
+    with Engine(index, encoder=encoder) as engine:
+        assert not engine.ask("من هو رئيس تونس؟").answered
+        if mode == "dense":   # an empty index has no vectors either: dense mode says that
+            with pytest.raises(QueryError, match="the index has no vectors yet"):
+                engine.search("تونس", mode=mode)
+            return
+        assert engine.search("تونس", mode=mode).hits == ()
+    for command in (["search", "تونس", "--mode", mode], ["ask", "من هو رئيس تونس؟"]):
+        result = run(*command, "--index", index)
+        assert result.exit_code == 0 and f"the index at {index} holds no articles yet" in result.output
+
+
+@pytest.mark.parametrize("mode", ["keyword", "dense", "hybrid"])
+def test_lone_surrogates_and_invalid_utf8_in_queries(built_index, encoder, mode):
+    with Engine(built_index, encoder=encoder) as engine:
+        replaced = engine.search("الكاظمي طهران ?", mode=mode)   # what a lone surrogate becomes
+        assert replaced.hits and engine.search("الكاظمي طهران \ud800", mode=mode).hits == replaced.hits
+        assert engine.ask("متى زار الكاظمي طهران؟ \udcff").question == "متى زار الكاظمي طهران؟ ?"
+        assert engine.article("\udcff") is None
+    for command in (["search", "الكاظمي \udcff", "--mode", mode], ["show", "\udcff"], ["ask", "\udcffمن؟"]):
+        result = run(*command, "--index", built_index)
+        assert "Traceback" not in result.output and result.exception is None or result.exit_code == 1
+        assert result.exit_code in (0, 1) and not isinstance(result.exception, UnicodeError), result.output
+
+
+def test_batch_files_with_bad_bytes_binary_data_or_deep_nesting(built_index):
+    lines = (b'{"qid": "q1", "query": "\xd8\xa7\xd9\x84\xd9\x83\xd8\xa7\xd8\xb8\xd9\x85\xd9\x8a \xff"}\n'
+             b'{"qid": "q2\xfe", "query": "\\ud800 \xd8\xb7\xd9\x87\xd8\xb1\xd8\xa7\xd9\x86"}\n')
+    result = run("search", "--batch", "-", "--index", built_index, "--mode", "keyword", "--json", input=lines)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["qid"] for line in result.stdout.splitlines()] == ["q1", "q2\ufffd"]
+    assert all(json.loads(line)["hits"] for line in result.stdout.splitlines())
+    for data, message in ((bytes(range(256)) * 8, r"line \d+: expected JSON Lines, TREC topics or"),
+                          (b'{"qid": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "line 1: expected a JSON object")):
+        for command in (["search", "--mode", "keyword"], ["ask", "--json"]):
+            failed = run(*command, "--batch", "-", "--index", built_index, input=data)
+            assert failed.exit_code == 1 and "Traceback" not in failed.output
+            assert re.match("Error: " + message, failed.output) and failed.output.count("\n") == 1, failed.output
+
+
+@pytest.mark.parametrize("k, message", [(2.5, "k must be a whole number, not 2.5"), ("5", "k must be a whole number, not '5'"),
+                                        (None, "k must be a whole number, not None"), (0, "k must be at least 1, not 0")])
+def test_wrong_kinds_of_k_are_clear_errors(keyword_engine, k, message):
+    with pytest.raises(QueryError, match=re.escape(message)):
+        keyword_engine.search("النفط", mode="keyword", k=k)
+    with pytest.raises(QueryError, match=re.escape(message)):
+        keyword_engine.ask("ما سعر النفط؟", k=k)
+
+
+def test_a_query_that_is_not_text_is_a_clear_error(keyword_engine):
+    for query in (None, 5, b"\xd9\x86\xd9\x81\xd8\xb7"):
+        with pytest.raises(QueryError, match="a query must be text, not "):
+            keyword_engine.search(query, mode="keyword")

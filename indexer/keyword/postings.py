@@ -185,7 +185,7 @@ class CompiledPostings:
         self.folder.mkdir(parents=True, exist_ok=True)
         with ix.reader() as reader:
             live = set()
-            for leaf, _ in reader.leaf_readers():
+            for leaf, _ in _leaves(reader):
                 segment_id = leaf.segment().segment_id()
                 live.add(segment_id)
                 if not (self.folder / segment_id).is_dir():
@@ -214,7 +214,7 @@ class CompiledPostings:
         matching passages, among the ``allowed`` pids if given; None when a segment has no copy yet
         or the weighting is not BM25F (the caller then asks Whoosh)."""
         weighting = searcher.weighting
-        leaves = list(searcher.reader().leaf_readers())
+        leaves = _leaves(searcher.reader())
         segments = [self._segment(leaf) for leaf, _ in leaves]
         if not isinstance(weighting, BM25F) or any(s is None for s in segments):
             return None
@@ -269,6 +269,12 @@ class CompiledPostings:
         top = candidates[np.lexsort((candidates, -scores[candidates]))][:limit]
         pids = _pids_of(top, leaves, segments)
         return [(int(p), float(s)) for p, s in zip(pids, scores[top])], int(matched.sum())
+
+
+def _leaves(reader) -> list[tuple[object, int]]:
+    """(segment reader, document base) of each segment; none for an index with no documents
+    (Whoosh's reader of an empty index is a leaf without a segment)."""
+    return [(leaf, base) for leaf, base in reader.leaf_readers() if leaf.segment() is not None]
 
 
 @dataclass(frozen=True)

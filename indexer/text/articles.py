@@ -71,7 +71,7 @@ def article_from_record(obj: object, where: str, default_id: str = "") -> Record
     raw_id = obj.get("id", default_id)
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         return ReadError(where, "field 'id' must be a string or an integer")
-    art_id = _clean(str(raw_id)).strip()
+    art_id = clean_text(str(raw_id)).strip()
     if not art_id:
         return ReadError(where, "field 'id' is missing or empty")
     if len(art_id) > MAX_ID_LENGTH:
@@ -84,7 +84,7 @@ def article_from_record(obj: object, where: str, default_id: str = "") -> Record
             value = ""
         if not isinstance(value, str):
             return ReadError(where, f"field '{key}' must be a string, got {type(value).__name__}")
-        values[key] = _clean(value)
+        values[key] = clean_text(value)
     values["date"], values["date_written"], problem = _checked_date(values["date"])
     if problem:
         return ReadError(where, f"article '{art_id}': field 'date' {problem}")
@@ -120,7 +120,8 @@ def dated(article: Article) -> Record:
     return replace(article, date=value, date_written=written) if written else article
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
+    """``text`` as SQLite, Whoosh and the encoder can take it (also for queries and ids asked for)."""
     # NUL bytes are legal JSON but break SQLite text search and terminals.
     text = text.replace("\x00", "")
     try:

@@ -32,7 +32,7 @@ from indexer.store.sqlite import Filters
 from search.answers.features import Candidate, candidates, held_terms
 from search.answers.confidence import CONFIDENCE_THRESHOLD, bm25_idf, confidence, confidence_features
 from search.fusion import CANDIDATES
-from search.query import ParsedQuery, QueryError, parse_query
+from search.query import ParsedQuery, QueryError, check_count, parse_query, query_text
 from search.answers.types import typed_spans
 from search.answers.question import AnswerType, QuestionAnalysis, analyze_question
 from search.results import Answer, AnswerResults
@@ -70,8 +70,7 @@ class AnswerFinder:
 
     def ask(self, question: str, *, k: int = 3, filters: Filters = Filters(),
             all_from_article: bool = False) -> AnswerResults:
-        if k < 1:
-            raise QueryError("k must be at least 1")
+        k, question = check_count("k", k, 1), query_text(question)
         with self.engine.reading():
             lookup, scored = self.rank(question, filters)
             return self.answer(lookup, scored, k, all_from_article)
