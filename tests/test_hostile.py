@@ -68,7 +68,6 @@ def test_reader_turns_any_line_into_an_article_or_a_located_error(tmp_path_facto
 @HOSTILE
 @given(st.lists(raw_lines, max_size=8))
 def test_indexing_any_lines_keeps_the_index_consistent(tmp_path_factory, lines):
-    # A fresh index per example: hypothesis reseeds `random`, from which Whoosh names segments.
     folder = tmp_path_factory.mktemp("hostile")
     path, index = write_lines(folder / "in.jsonl", lines), folder / "index"
     with Indexer(index, vectors=False) as indexer:

@@ -317,3 +317,17 @@ def test_an_interrupted_batch_is_never_recorded_as_applied(tmp_path, encoder, mo
     report = check_index(index)
     assert report.ok, report.problems
     assert report.articles == 4 and report.vectors == report.passages
+
+
+def test_an_application_that_seeds_random_can_index_twice(tmp_path):
+    """Whoosh names segments from the global ``random``: reseeded, it named the second run's
+    segment like the first's, and the compiled postings folder of that name was already there."""
+    index = tmp_path / "index"
+    for number in range(2):
+        random.seed(0)
+        with Indexer(index, vectors=False) as indexer:
+            assert indexer.add([Article(id=f"a{number}", body=f"خبر رقم {number} عن الأسواق")]).added == 1
+    report = check_index(index)
+    assert report.ok and report.articles == 2
+    with Engine(index) as engine:
+        assert {h.article_id for h in engine.search("الأسواق", mode="keyword").hits} == {"a0", "a1"}

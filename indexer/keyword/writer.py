@@ -11,15 +11,22 @@ same path: Whoosh merges segments by adding their documents to the writer's pool
 """
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+import whoosh.util
 from whoosh.codec import whoosh3
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from indexer.keyword.postings import SegmentFolderWriter
+
+# Whoosh names segments, runs and temporary files with the global ``random`` (``whoosh.util``), so
+# an application that seeds it (``random.seed(0)``) got the same segment name twice in one process
+# and its second indexing run failed. The names come from the OS instead, which no seed touches.
+whoosh.util.random = random.SystemRandom()
 
 # Whoosh's length of each length byte; 0 means "no length" (None to Whoosh, 1 to the scorer).
 _LENGTHS = [None] + [byte_to_length(b) for b in range(1, 256)]
