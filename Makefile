@@ -6,7 +6,7 @@ INDEX := index
 # torch is pinned to the CPU build available offline; an unpinned torch pulls a CUDA build of several GB.
 TORCH := torch==2.13.0
 
-.PHONY: demo test install install-test browser bench-quality clean
+.PHONY: demo test install install-test browser bench-quality answer-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,9 @@ test: install-test
 
 clean:
 	rm -rf $(INDEX) .pytest_cache
+
+# ask's model (search/answers/model.json) from ../shared: features of every candidate sentence (the
+# indexes, kept under /tmp/answers), then the fit and its out-of-fold and leave-one-set-out figures.
+answer-model: install
+	$(BIN)/python -m bench.answer_features
+	$(BIN)/python -m bench.answer_fit

@@ -245,16 +245,19 @@ def search_batch(engine, topics, trec_file, fmt, options) -> None:
 @click.option("--all-from-article", is_flag=True, help="Allow several answers from the same article.")
 @click.option("--batch", "batch_file", type=click.File("rb"),
               help="Answer every question of FILE (JSON Lines {qid, question}; - for stdin); needs a --format other than text.")
+@click.option("--answer-model", "model_path", type=click.Path(exists=True, dir_okay=False),
+              help="An answer model file from `python -m bench.answer_fit` (default the shipped one).")
 @filter_options
 @format_option
-def ask(question, index_dir, k, all_from_article, batch_file, filters, fmt):
+def ask(question, index_dir, k, all_from_article, batch_file, model_path, filters, fmt):
     """Answer a QUESTION with the sentences that answer it, each with its article."""
     if (question is None) == (batch_file is None):
         raise click.UsageError("give either a QUESTION or --batch FILE")
     if batch_file is not None and fmt == "text":
         raise click.UsageError("--batch writes one JSON object per line: add --json (or --format jsonl or csv)")
     options = dict(k=k, filters=filters, all_from_article=all_from_article)
-    with user_errors(), Engine(index_dir) as engine:
+    model = load_answer_model(model_path) if model_path else None
+    with user_errors(), Engine(index_dir, answer_model=model) as engine:
         if batch_file is not None:
             header = True
             for topic in read_topics(batch_file):
@@ -266,6 +269,14 @@ def ask(question, index_dir, k, all_from_article, batch_file, filters, fmt):
         if not results.answered and not results.related:
             note_if_empty(engine)
     emit(fmt, results.to_dict(), answer_rows(results), lambda: print_answers(results))
+
+
+def load_answer_model(path: str):
+    from search.answers.model import AnswerModel
+    try:
+        return AnswerModel.load(Path(path))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"{path}: not an answer model ({exc})") from None
 
 
 def ask_one(engine, question, options, qid) -> tuple[dict, list[dict]]:

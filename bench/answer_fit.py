@@ -1,115 +1,274 @@
-"""Fit the sentence-ranking weights of ``search/answers/finder.py``.
+"""Fit ``ask``'s model (``search/answers/model.json``) from the committed feature files, and report
+it out-of-fold and leave-one-set-out.
 
-    python -m bench.answers --eval ../shared/eval/xquad_ar --features runs/xquad.npz
-    python -m bench.answers --eval ../shared/eval/tydiqa_goldp_ar_dev --features runs/tydi.npz
-    python -m bench.answer_fit runs/xquad.npz runs/tydi.npz            # fit on the first, confirm on the rest
-    python -m bench.answer_fit --halves runs/xquad.npz runs/tydi.npz   # fit on half of each, report the others
+    python -m bench.answer_features && python -m bench.answer_fit     # everything, from ../shared
+    python -m bench.answer_fit                                        # the fit alone, from the files
 
-A coordinate ascent over the weights of the cheap features (the dense similarity keeps weight 1,
-which fixes the scale) maximizes accuracy@1, simulating exactly what ``score`` does: the top
-``DENSE_SENTENCES`` by cheap features, re-ranked with the dense one.  It starts from all-zero
-weights and from ``--restarts`` random ones (seeded), since one ascent from zero can stop at a
-poor local optimum.  ``--halves`` fits on the questions of every file whose article is in
-``bench.answers.fit_half`` and reports the other halves.  Each set is also scored with each
-feature's weight set to zero in turn (what it is worth).  Whether to answer at all is
-``bench.answerability_fit``'s model.
+The feature files (``bench/results/answer-features-SET.npz``, ``bench.answer_features``) hold
+every candidate sentence of every question, so ``ask``'s ranking and confidence are replayed here
+exactly for any weights.  One fit, the same on all data, inside every fold and on one set alone:
+
+1. ranking weights: a listwise softmax regression (the candidates' scores through a softmax over
+   the question's candidates; the loss is minus the mean log-probability of the sentences that
+   hold the answer), ridge penalty ``RANK_L2`` on standardized features, Newton steps; convex, so
+   no seeds and no restarts;
+2. confidence: a ridge logistic regression (``CONFIDENCE_L2``) of "the question's answer is in the
+   index" on the best sentence's confidence features (``search.answers.confidence``), positives
+   asked of the full index, negatives asked of the index without their article;
+3. threshold: the lowest confidence at which at most ``FALSE_CLAIMS`` of the fitting questions
+   without an answer are still answered (for each fitting set, the strictest).
+
+The penalties and ``FALSE_CLAIMS`` are fixed rules, chosen before any held-out figure was seen and
+never tuned on one (docs/answers.md).  Out-of-fold: ``FOLDS`` folds of both sets together, grouped
+by Wikipedia article (a hash of its id), every question scored by the model fitted without its
+fold.  Leave-one-set-out: fitted on one set, scored on the other.
 """
 from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
 
 import click
 import numpy as np
 
-from search.answers.features import FEATURES
-from search.answers.finder import DENSE_SENTENCES
+from bench.answer_features import RESULTS, SETS, features_path
+from bench.harness import write_json
+from search.answers.confidence import confidence_rows
+from search.answers.model import SHIPPED_PATH, AnswerModel
 
-STEPS = (0.0, 0.01, 0.02, 0.04, 0.08, 0.12, 0.16, 0.24, 0.32, 0.48, 0.64)   # tried for each cheap weight
-
-
-class Questions:
-    """Candidates of every question padded into (questions, candidates, features) arrays."""
-
-    def __init__(self, features: np.ndarray, labels: np.ndarray, sizes: np.ndarray):
-        n = int(sizes.max()) if len(sizes) else 1
-        self.features = np.zeros((len(sizes), n, len(FEATURES)))
-        self.labels = np.zeros((len(sizes), n), bool)
-        self.valid = np.zeros((len(sizes), n), bool)
-        for q, (a, b) in enumerate(zip(np.r_[0, np.cumsum(sizes)[:-1]], np.cumsum(sizes))):
-            self.features[q, :b - a], self.labels[q, :b - a], self.valid[q, :b - a] = features[a:b], labels[a:b], True
-
-    def best(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(index of each question's top sentence, its score), as ``AnswerFinder.score`` picks it."""
-        cheap = np.where(self.valid, self.features[..., 1:] @ weights[1:], -np.inf)
-        kept = np.argsort(-cheap, axis=1, kind="stable")[:, :DENSE_SENTENCES]
-        final = np.take_along_axis(cheap, kept, 1) + weights[0] * np.take_along_axis(self.features[..., 0], kept, 1)
-        final = np.where(np.isfinite(final), final, -np.inf)
-        pick = np.take_along_axis(kept, final.argmax(1)[:, None], 1)[:, 0]
-        return pick, final.max(1)
-
-    def accuracy(self, weights: np.ndarray) -> float:
-        pick, _ = self.best(weights)
-        return float(self.labels[np.arange(len(pick)), pick].mean())
+FOLDS = 5
+RANK_L2 = 1.0
+CONFIDENCE_L2 = 1.0
+FALSE_CLAIMS = 0.15
+METRICS = ("answered", "answered_correct", "false_claims", "acc@1", "baseline_acc@1")
 
 
-def load(paths: list[str], half: bool | None = None) -> tuple[Questions, Questions]:
-    """(answerable, held-out) questions of the files, all of them or one ``fit_half`` of each."""
-    parts = []
-    for kind in ("answerable", "held"):
-        features, labels, sizes = [], [], []
-        for path in paths:
-            data = np.load(path)
-            ends = np.cumsum(data[f"{kind}_sizes"])
-            for q, (a, b) in enumerate(zip(np.r_[0, ends[:-1]], ends)):
-                if half is None or data[f"{kind}_fit_half"][q] == half:
-                    features.append(data[f"{kind}_features"][a:b])
-                    labels.append(data[f"{kind}_labels"][a:b])
-                    sizes.append(b - a)
-        parts.append(Questions(np.concatenate(features), np.concatenate(labels), np.array(sizes)))
-    return parts[0], parts[1]
+@dataclass(frozen=True)
+class FeatureSet:
+    """One feature file's questions, candidates padded to (questions, candidates, ...) arrays."""
+
+    name: str
+    group: np.ndarray          # (Q,) Wikipedia article
+    answerable: np.ndarray     # (Q,) asked of the full index
+    features: np.ndarray       # (Q, C, FEATURES)
+    evidence: np.ndarray       # (Q, C, EVIDENCE)
+    labels: np.ndarray         # (Q, C) holds a gold answer
+    valid: np.ndarray          # (Q, C) a real candidate, not padding
+    first_passage: np.ndarray  # (Q, C) from the best passage
+
+    @classmethod
+    def load(cls, path: Path, name: str) -> "FeatureSet":
+        return cls.from_arrays(name, np.load(path))
+
+    @classmethod
+    def from_arrays(cls, name: str, data) -> "FeatureSet":
+        """From ``bench.answer_features.arrays`` (what a feature file holds)."""
+        sizes = data["sizes"]
+        width = max(1, int(sizes.max(initial=0)))
+        rows = np.repeat(np.arange(len(sizes)), sizes)
+        cols = np.arange(len(rows)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+        def pad(values, fill=0):
+            out = np.full((len(sizes), width, *values.shape[1:]), fill, dtype=np.float64 if values.dtype.kind == "f"
+                          else values.dtype)
+            out[rows, cols] = values
+            return out
+
+        return cls(name, data["group"], data["answerable"], pad(data["features"]), pad(data["evidence"]),
+                   pad(data["labels"], False), pad(np.ones(len(rows), bool), False),
+                   pad(data["passage_rank"] == 0, False))
+
+    def part(self, rows: np.ndarray, name: str | None = None) -> "FeatureSet":
+        return FeatureSet(name or self.name, *(getattr(self, f)[rows] for f in
+                                               ("group", "answerable", "features", "evidence", "labels", "valid",
+                                                "first_passage")))
 
 
-def fit_weights(questions: Questions, restarts: int = 8, rounds: int = 3, seed: int = 0) -> np.ndarray:
-    """Coordinate ascent (each cheap feature's weight in turn set to its best STEPS value) from
-    all-zero weights and from ``restarts`` random ones; the best end point wins."""
-    rng = np.random.default_rng(seed)
-    starts = [np.zeros(len(FEATURES))] + [rng.choice(STEPS, len(FEATURES)) for _ in range(restarts)]
-    results = []
-    for weights in starts:
-        weights[0] = 1.0
-        best = questions.accuracy(weights)
-        for _ in range(rounds):
-            for i in range(1, len(FEATURES)):
-                for value in STEPS:
-                    trial = weights.copy()
-                    trial[i] = value
-                    acc = questions.accuracy(trial)
-                    if acc > best + 1e-9:
-                        weights, best = trial, acc
-        results.append((best, weights))
-    return max(results, key=lambda r: r[0])[1]
+def concat(sets: list[FeatureSet]) -> FeatureSet:
+    width = max(s.valid.shape[1] for s in sets)
+
+    def widen(a):
+        return np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2))
+
+    return FeatureSet("+".join(s.name for s in sets), *(
+        np.concatenate([getattr(s, f) if f in ("group", "answerable") else widen(getattr(s, f)) for s in sets])
+        for f in ("group", "answerable", "features", "evidence", "labels", "valid", "first_passage")))
 
 
-def report(name: str, answerable: Questions, weights: np.ndarray) -> str:
-    ablations = " ".join(f"{f}=0:{answerable.accuracy(np.where(np.arange(len(weights)) == i, 0, weights)):.3f}"
-                         for i, f in enumerate(FEATURES) if i and weights[i])
-    return f"| {name} | {len(answerable.labels)} | {answerable.accuracy(weights):.3f} | {ablations} |"
+@dataclass(frozen=True)
+class Replay:
+    """What ``ask`` does with each question under given ranking weights."""
+
+    has: np.ndarray      # any candidate at all
+    correct: np.ndarray  # its best sentence holds a gold answer
+    rows: np.ndarray     # the best sentence's confidence features
+
+
+def replay(s: FeatureSet, weights: np.ndarray) -> Replay:
+    """``AnswerFinder.score`` and ``confidence_features`` for every question at once."""
+    scores = np.where(s.valid, s.features @ weights, -np.inf)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    best, second = order[:, 0], order[:, min(1, order.shape[1] - 1)]
+    q = np.arange(len(best))
+    top = scores[q, best]
+    runner_up = scores[q, second]
+    margin = np.where(np.isfinite(runner_up) & (second != best), top - runner_up, 0.0)
+    has = s.valid[q, best]
+    rows = confidence_rows(s.features[q, best], s.evidence[q, best], np.where(has, top, 0.0), margin)
+    return Replay(has, has & s.labels[q, best], rows)
+
+
+def fit_ranking(s: FeatureSet, l2: float = RANK_L2, steps: int = 50) -> np.ndarray:
+    """Listwise softmax regression over the answerable questions with an answer-holding candidate."""
+    keep = s.answerable & (s.labels & s.valid).any(1)
+    x, valid, labels = s.features[keep], s.valid[keep], s.labels[keep] & s.valid[keep]
+    mean, scale = x[valid].mean(0), x[valid].std(0)
+    scale[scale == 0] = 1.0
+    z = np.where(valid[..., None], (x - mean) / scale, 0.0)
+    target = labels / labels.sum(1, keepdims=True)
+
+    def loss(beta):
+        s_ = np.where(valid, z @ beta, -np.inf)
+        top = s_.max(1)
+        return float(np.sum(top + np.log(np.exp(s_ - top[:, None]).sum(1)) - (target * np.where(valid, s_, 0)).sum(1))
+                     + 0.5 * l2 * beta @ beta)
+
+    beta = np.zeros(x.shape[-1])
+    current = loss(beta)
+    for _ in range(steps):
+        s_ = np.where(valid, z @ beta, -np.inf)
+        p = np.exp(s_ - s_.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        expected = np.einsum("qc,qcf->qf", p, z)
+        gradient = (expected - np.einsum("qc,qcf->qf", target, z)).sum(0) + l2 * beta
+        hessian = np.einsum("qc,qcf,qcg->fg", p, z, z) - expected.T @ expected + l2 * np.eye(len(beta))
+        step, rate = np.linalg.solve(hessian, gradient), 1.0
+        while loss(beta - rate * step) > current and rate > 1e-6:
+            rate /= 2
+        beta, previous, current = beta - rate * step, current, loss(beta - rate * step)
+        if previous - current < 1e-10:
+            break
+    return beta / scale     # the mean only shifts every candidate's score alike
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = CONFIDENCE_L2, steps: int = 30) -> tuple[np.ndarray, float]:
+    """(weights, bias) on the raw features of a ridge-penalized logistic regression."""
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0
+    z = np.c_[(x - mean) / scale, np.ones(len(x))]
+    beta = np.zeros(z.shape[1])
+    penalty = np.r_[np.full(x.shape[1], l2), 0.0]    # the intercept is not penalized
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-z @ beta))
+        gradient = z.T @ (p - y) + penalty * beta
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty)
+        beta -= np.linalg.solve(hessian, gradient)
+    weights = beta[:-1] / scale
+    return weights, float(beta[-1] - weights @ mean)
+
+
+def confidences(rows: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(rows @ weights + bias, -60, 60)))
+
+
+def fit(sets: list[FeatureSet], false_claims: float = FALSE_CLAIMS) -> AnswerModel:
+    """The model fitted on ``sets`` (one or several eval sets, or the training folds of them)."""
+    weights = fit_ranking(concat(sets))
+    replays = [replay(s, weights) for s in sets]
+    x = np.concatenate([r.rows[r.has] for r in replays])
+    y = np.concatenate([s.answerable[r.has] for s, r in zip(sets, replays)]).astype(float)
+    confidence_weights, bias = fit_logistic(x, y)
+    # For each fitting set, the confidence just above its (1 - false_claims) quantile of no-answer
+    # questions; the strictest of them, so that pooling an easy set cannot excuse a hard one.
+    threshold = max(float(np.quantile(confidences(r.rows[~s.answerable & r.has], confidence_weights, bias),
+                                      1.0 - false_claims, method="higher"))
+                    for s, r in zip(sets, replays) if (~s.answerable & r.has).any())
+    return AnswerModel(weights, confidence_weights, bias, float(np.nextafter(threshold, 1.0)))
+
+
+def evaluate(s: FeatureSet, model: AnswerModel) -> dict[str, np.ndarray]:
+    """Per question: answered, answered and correct, the top sentence correct, the baseline correct."""
+    r = replay(s, model.weights)
+    answered = r.has & (confidences(r.rows, model.confidence_weights, model.confidence_bias) >= model.threshold)
+    first_dense = np.where(s.valid & s.first_passage, s.features[..., 0], -np.inf)
+    pick = first_dense.argmax(1)
+    baseline = np.isfinite(first_dense.max(1)) & s.labels[np.arange(len(pick)), pick]
+    return {"answered": answered, "correct": r.correct, "baseline": baseline}
+
+
+def summarize(s: FeatureSet, outcome: dict[str, np.ndarray]) -> dict[str, float]:
+    a = s.answerable
+    return {"questions": int(a.sum()), "no_answer_questions": int((~a).sum()),
+            "answered": round(float(outcome["answered"][a].mean()), 3),
+            "answered_correct": round(float((outcome["answered"] & outcome["correct"])[a].mean()), 3),
+            "false_claims": round(float(outcome["answered"][~a].mean()), 3),
+            "acc@1": round(float(outcome["correct"][a].mean()), 3),
+            "baseline_acc@1": round(float(outcome["baseline"][a].mean()), 3)}
+
+
+def fold_of(group: str, folds: int = FOLDS) -> int:
+    return int.from_bytes(hashlib.sha256(group.encode()).digest()[:4], "big") % folds
+
+
+def out_of_fold(sets: list[FeatureSet], folds: int = FOLDS) -> dict[str, dict]:
+    """Each question scored by the model fitted on the folds without its article, both sets pooled."""
+    fold = [np.array([fold_of(g, folds) for g in s.group]) for s in sets]
+    outcomes = [{k: np.zeros(len(s.group), bool) for k in ("answered", "correct", "baseline")} for s in sets]
+    for k in range(folds):
+        model = fit([s.part(f != k) for s, f in zip(sets, fold)])
+        for s, f, out in zip(sets, fold, outcomes):
+            for key, values in evaluate(s.part(f == k), model).items():
+                out[key][f == k] = values
+    return {s.name: summarize(s, out) for s, out in zip(sets, outcomes)}
+
+
+def leave_one_set_out(sets: list[FeatureSet]) -> tuple[dict[str, dict], dict[str, AnswerModel]]:
+    """Each set scored by the model fitted on the others alone, and those models by tested set."""
+    results, models = {}, {}
+    for s in sets:
+        models[s.name] = fit([t for t in sets if t is not s])
+        results[s.name] = summarize(s, evaluate(s, models[s.name]))
+    return results, models
+
+
+def load_sets(folder: Path = RESULTS, names: tuple[str, ...] = SETS) -> list[FeatureSet]:
+    return [FeatureSet.load(features_path(n, folder), n) for n in names]
+
+
+def table(rows: dict[str, dict[str, dict]]) -> str:
+    lines = ["| set | protocol | questions | answered | answered and correct | no-answer questions | false claims |"
+             " acc@1 (top sentence) | baseline acc@1 |", "|" + "---|" * 9]
+    for protocol, results in rows.items():
+        for name, m in results.items():
+            lines.append(f"| {name} | {protocol} | {m['questions']} | {m['answered']:.3f} | {m['answered_correct']:.3f}"
+                         f" | {m['no_answer_questions']} | {m['false_claims']:.3f} | {m['acc@1']:.3f}"
+                         f" | {m['baseline_acc@1']:.3f} |")
+    return "\n".join(lines)
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--halves", is_flag=True, help="Fit on the fit half of every file, report on the other halves.")
-@click.option("--restarts", type=click.IntRange(0), default=8, show_default=True)
-def main(files, halves, restarts):
-    """Fit the weights on the first of FILES (bench.answers --features output), confirm on the rest."""
-    fitting = load(list(files), half=True)[0] if halves else load(files[:1])[0]
-    weights = fit_weights(fitting, restarts)
-    click.echo(f"WEIGHTS = np.array([{', '.join(f'{w:g}' for w in weights)}])  # {', '.join(FEATURES)}")
-    click.echo("| questions | n | acc@1 | acc@1 with one feature's weight set to 0 |")
-    click.echo("|---|---|---|---|")
-    for f in files:
-        if halves:
-            click.echo(report(f"{f} (fit half)", load([f], half=True)[0], weights))
-            click.echo(report(f"{f} (other half)", load([f], half=False)[0], weights))
-        click.echo(report(f, load([f])[0], weights))
+@click.option("--features", "folder", type=click.Path(exists=True, file_okay=False), default=str(RESULTS),
+              show_default=True, help="Where bench.answer_features wrote its files.")
+@click.option("--model-out", type=click.Path(dir_okay=False), default=str(SHIPPED_PATH), show_default=True,
+              help="Where the model fitted on every set goes (the shipped one by default).")
+@click.option("--save-loso", type=click.Path(file_okay=False), default=None,
+              help="Also write each leave-one-set-out model as DIR/loso-SET.json (SET: the set it is tested on).")
+@click.option("--out", type=click.Path(dir_okay=False), default=str(RESULTS / "answers-cv.json"), show_default=True,
+              help="The out-of-fold and leave-one-set-out figures as JSON.")
+def main(folder, model_out, save_loso, out):
+    """Fit the answer model on every set, and report it out-of-fold and leave-one-set-out."""
+    sets = load_sets(Path(folder))
+    fit(sets).save(Path(model_out))
+    loso, models = leave_one_set_out(sets)
+    results = {"out-of-fold": out_of_fold(sets), "leave-one-set-out": loso}
+    click.echo(table(results))
+    write_json({"folds": FOLDS, "rank_l2": RANK_L2, "confidence_l2": CONFIDENCE_L2, "false_claims": FALSE_CLAIMS,
+                **results}, Path(out))
+    if save_loso:
+        Path(save_loso).mkdir(parents=True, exist_ok=True)
+        for name, model in models.items():
+            model.save(Path(save_loso) / f"loso-{name}.json")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,8 +14,7 @@ first of these that applies:
 * ``lower_passage``: only sentences of lower passages hold one.
 
 It also counts, whatever the category, whether the gold paragraph is the first / among the first
-three fused articles, and whether an answer-holding sentence was among the ``DENSE_SENTENCES``
-the cheap features kept for the dense step.
+three fused articles.
 """
 from __future__ import annotations
 
@@ -74,7 +73,6 @@ def main(eval_dir, index_dir, cache_dir, limit, show, out):
                 articles = list(dict.fromkeys(c.passage.article_id for c in lookup.candidates))
                 counts["gold_at_1"] += q.passage_id in articles[:1]
                 counts["gold_in_3"] += q.passage_id in articles[:3]
-                counts["kept_for_dense"] += any(holds_answer(c.text, q.answers) for c, _ in scored)
                 holders = [c for c in lookup.candidates if holds_answer(c.text, q.answers)]
                 body, sentences = paragraph_sentences(engine, q.passage_id)
                 if scored and holds_answer(scored[0][0].text, q.answers):
@@ -94,7 +92,7 @@ def main(eval_dir, index_dir, cache_dir, limit, show, out):
             finder.close()
     n = len(questions)
     result = {"questions": n, **{k: round(counts[k] / n, 3) for k in
-                                 (*CATEGORIES, "gold_at_1", "gold_in_3", "kept_for_dense")}}
+                                 (*CATEGORIES, "gold_at_1", "gold_in_3")}}
     click.echo("| " + " | ".join(result) + " |")
     click.echo("|" + "---|" * len(result))
     click.echo("| " + " | ".join(str(v) for v in result.values()) + " |")

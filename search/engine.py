@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from indexer.text.articles import clean_text
 from indexer.vectors.encoders import Encoder
@@ -28,6 +28,9 @@ from search.results import AnswerResults, ArticleHit, PassageHit, SearchResults,
 from search.retrievers import DenseRetriever, Hits, KeywordRetriever
 from search.versions import newest_version_only
 
+if TYPE_CHECKING:  # the answer model is loaded with the answer finder, on the first question
+    from search.answers.model import AnswerModel
+
 MODES = ("hybrid", "keyword", "dense")
 LEVELS = ("articles", "passages")
 RRF_K = 60
@@ -44,7 +47,8 @@ VIEW_ATTEMPTS = 3
 
 class Engine:
     def __init__(self, path: str | Path, *, encoder: Encoder | None = None,
-                 fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT):
+                 fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT,
+                 answer_model: AnswerModel | None = None):
         self.layout = IndexLayout(Path(path))
         if not self.layout.exists():
             raise IndexNotFound(f"no index at {self.layout.root} (create one with `baheth index PATH --index {path}`)")
@@ -66,6 +70,7 @@ class Engine:
         _check_choice("fusion", fusion, FUSIONS)
         self.fusion = fusion
         self.dense_weight = dense_weight
+        self.answer_model = answer_model     # None: the shipped one (search/answers/model.json)
         self._answer_finder = None
         self._generations: tuple[int, int] | None = None   # (keyword, vectors) while reading()
 
@@ -233,7 +238,8 @@ class Engine:
         """The sentences that answer ``question``, one per article unless ``all_from_article``."""
         if self._answer_finder is None:
             from search.answers.finder import AnswerFinder  # loaded on the first question
-            self._answer_finder = AnswerFinder(self)
+            from search.answers.model import SHIPPED
+            self._answer_finder = AnswerFinder(self, model=self.answer_model or SHIPPED)
         return self._answer_finder.ask(question, k=k, filters=filters, all_from_article=all_from_article)
 
     # -- articles and stats --------------------------------------------------------

@@ -100,3 +100,25 @@ def served_app(served_index):
     app = create_app(served_index, engines=2)
     yield app
     app.state.pool.close()
+
+
+@pytest.fixture(scope="session")
+def answer_everything():
+    """The shipped ranking with a threshold of 0: every question answered, so tests of which
+    sentence ``ask`` picks do not hang on whether the fitted confidence trusts it."""
+    from search.answers.model import SHIPPED, AnswerModel
+    return AnswerModel(SHIPPED.weights, SHIPPED.confidence_weights, SHIPPED.confidence_bias, 0.0)
+
+
+@pytest.fixture(scope="session")
+def answering_engine(built_index, encoder, answer_everything):
+    from search.engine import Engine
+    with Engine(built_index, encoder=encoder, answer_model=answer_everything) as eng:
+        yield eng
+
+
+@pytest.fixture(scope="session")
+def answer_everything_file(tmp_path_factory, answer_everything) -> Path:
+    path = tmp_path_factory.mktemp("models") / "every.json"
+    answer_everything.save(path)
+    return path

@@ -1,4 +1,8 @@
-"""Question-driven lookup on the seed index: answer sentences, context, no-answer, CLI."""
+"""Question-driven lookup on the seed index: answer sentences, context, no-answer, CLI.
+
+Which sentence ``ask`` picks is tested through ``answering_engine`` (the shipped ranking, every
+question answered); whether it answers at all is the fitted confidence's call, tested for a
+question the index cannot answer and in tests/test_answerability.py."""
 from __future__ import annotations
 
 import json
@@ -20,31 +24,30 @@ ABSENT = "من فاز بجائزة نوبل للآداب عام 1988؟"
 
 
 @pytest.fixture(scope="module")
-def trade(engine):
-    return engine.ask(TRADE, k=3)
+def trade(answering_engine):
+    return answering_engine.ask(TRADE, k=3)
 
 
-def test_trade_question_answered_by_the_13_billion_sentence(trade):
-    assert trade.answered
+def test_trade_question_ranks_the_13_billion_sentence_first(trade):
     top = trade.answers[0]
     assert "13 مليار دولار" in top.sentence
     assert top.article_id == SEED_ID
 
 
-def test_first_visit_answered_by_the_july_2020_sentence(engine):
-    top = engine.ask(FIRST_VISIT, k=1).answers[0]
+def test_first_visit_ranks_the_july_2020_sentence_first(answering_engine):
+    top = answering_engine.ask(FIRST_VISIT, k=1).answers[0]
     assert "تموز يوليو عام 2020" in top.sentence
 
 
-def test_first_visit_july_2020_sentence_is_among_the_first_two(engine):
-    answers = engine.ask(FIRST_VISIT, k=2, all_from_article=True).answers
+def test_first_visit_july_2020_sentence_is_among_the_first_two(answering_engine):
+    answers = answering_engine.ask(FIRST_VISIT, k=2, all_from_article=True).answers
     assert any("تموز يوليو عام 2020" in a.sentence for a in answers)
     assert all(a.article_id == SEED_ID for a in answers)
 
 
-def test_answer_is_one_sentence_as_written_with_its_neighbours(engine, trade):
+def test_answer_is_one_sentence_as_written_with_its_neighbours(answering_engine, trade):
     top = trade.answers[0]
-    body = engine.article(top.article_id).body
+    body = answering_engine.article(top.article_id).body
     assert top.sentence in body
     assert top.sentence.startswith("يشار الى ان الكاظمي") and top.sentence.endswith("سكك حديد البلدين.")
     assert top.context_before.endswith("في عملية تحد واستعراض للقوة.")
@@ -61,8 +64,8 @@ def test_span_is_the_number_that_answers_a_how_much_question(trade):
     assert top.sentence[start:end] == "13 مليار"
 
 
-def test_first_visit_span_is_the_date(engine):
-    top = engine.ask(FIRST_VISIT, k=1).answers[0]
+def test_first_visit_span_is_the_date(answering_engine):
+    top = answering_engine.ask(FIRST_VISIT, k=1).answers[0]
     assert top.sentence[top.span[0]:top.span[1]] == "تموز يوليو عام 2020"
 
 
@@ -78,10 +81,10 @@ def test_answer_span_by_question_type(sentence, question, expected):
     assert sentence[start:end] == expected
 
 
-def test_one_answer_per_article_unless_asked(engine):
-    distinct = engine.ask(FIRST_VISIT, k=5)
+def test_one_answer_per_article_unless_asked(answering_engine):
+    distinct = answering_engine.ask(FIRST_VISIT, k=5)
     assert len({a.article_id for a in distinct.answers}) == len(distinct.answers)
-    repeated = engine.ask(FIRST_VISIT, k=5, all_from_article=True)
+    repeated = answering_engine.ask(FIRST_VISIT, k=5, all_from_article=True)
     seed_answers = [a for a in repeated.answers if a.article_id == SEED_ID]
     assert len(seed_answers) > 1
     assert len({a.sentence for a in seed_answers}) == len(seed_answers)
@@ -122,8 +125,9 @@ def run(*args, input=None):
     return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
 
-def test_cli_ask_json_has_the_documented_shape(built_index):
-    result = run("ask", TRADE, "--index", str(built_index), "-k", "1", "--json")
+def test_cli_ask_json_has_the_documented_shape(built_index, answer_everything_file):
+    result = run("ask", TRADE, "--index", str(built_index), "-k", "1", "--json",
+                 "--answer-model", str(answer_everything_file))
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert set(data) == {"question", "answered", "answers", "related"}
@@ -134,8 +138,8 @@ def test_cli_ask_json_has_the_documented_shape(built_index):
     assert "13 مليار دولار" in answer["sentence"] and len(answer["span"]) == 2
 
 
-def test_cli_ask_prints_the_answer_and_its_article(built_index):
-    result = run("ask", TRADE, "--index", str(built_index), "-k", "1")
+def test_cli_ask_prints_the_answer_and_its_article(built_index, answer_everything_file):
+    result = run("ask", TRADE, "--index", str(built_index), "-k", "1", "--answer-model", str(answer_everything_file))
     assert result.exit_code == 0
     assert "13 مليار دولار" in result.output and SEED_ID in result.output
 
@@ -146,7 +150,7 @@ def test_cli_ask_says_so_when_nothing_answers(built_index):
     assert result.output.startswith("no answer in the index")
 
 
-def test_cli_ask_batch_writes_one_line_per_question(built_index):
+def test_cli_ask_batch_writes_one_line_per_question(built_index, engine):
     lines = "\n".join(json.dumps({"qid": q, "question": text}, ensure_ascii=False)
                       for q, text in (("q1", TRADE), ("q2", ABSENT), ("q3", "ما هو؟")))
     result = CliRunner().invoke(main, ["ask", "--batch", "-", "--json", "--index", str(built_index)],
@@ -154,7 +158,7 @@ def test_cli_ask_batch_writes_one_line_per_question(built_index):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["qid"] for r in rows] == ["q1", "q2", "q3"]
-    assert [r["answered"] for r in rows] == [True, False, False]
+    assert [r["answered"] for r in rows] == [engine.ask(TRADE).answered, False, False]
     assert "error" in rows[2] and "skipped question" in result.stderr
 
 

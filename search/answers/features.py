@@ -11,20 +11,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.text.analysis import analyze
-from indexer.text.sentences import Sentence, count_words, split_sentences
+from indexer.text.sentences import Sentence, split_sentences
 from indexer.store.sqlite import StoredPassage
 from search.answers.types import answer_type_match
 from search.answers.question import AnswerType
 
-FEATURES = ("dense", "overlap", "weighted_overlap", "weighted_context", "previous_overlap", "length",
-            "number_or_date", "entity", "article", "passage_dense", "position", "lead")
+# What ties a sentence to the question, and how its passage was retrieved; nothing about where the
+# sentence sits or how long it is: fitted on TyDi-ar, whose answers open its Wikipedia leads, a
+# sentence's position and length took XQuAD-ar's accuracy@1 from 0.77 to 0.60 (docs/answers.md).
+FEATURES = ("dense", "weighted_overlap", "weighted_context", "number_or_date", "entity", "article", "passage_dense")
 # The answer-type match is two features: a number or date is a surface form the sentence either has
 # or lacks, while the place, person, reason and manner cues are loose, and the fit weighs them apart.
 VALUE_TYPES = frozenset({AnswerType.NUMBER, AnswerType.DATE})
 ENTITY_TYPES = frozenset({AnswerType.PLACE, AnswerType.PERSON, AnswerType.REASON, AnswerType.MANNER})
-# Sentences this long or longer get the full length feature: an answer needs room for more
-# than the question's words, a three-word fragment cut at «؛» seldom has it.
-LONG_WORDS = 30
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,7 @@ def candidates(passages: list[StoredPassage], passage_dense: list[float], terms:
 
     ``passage_dense`` is each passage's cosine with the question; ``article`` is 1/(1 + the rank of
     the passage's article among the distinct articles retrieved), so the second passage of the best
-    article is not ranked below the best one (a news article spans several passages); ``position``
-    and ``lead`` (the article's first sentence) are there because a Wikipedia lead often answers
-    «من هو X» in its first sentence."""
+    article is not ranked below the best one (a news article spans several passages)."""
     article_rank = {a: i for i, a in enumerate(dict.fromkeys(p.article_id for p in passages))}
     units = []   # (passage rank, passage, its sentences, each sentence's question terms)
     for rank, p in enumerate(passages):
@@ -66,17 +63,12 @@ def candidates(passages: list[StoredPassage], passage_dense: list[float], terms:
             match = answer_type_match(text, answer_type)
             features = np.array([
                 np.nan,
-                len(term_sets[i]) / len(terms),
                 weighted(term_sets[i], weight),
                 weighted(around, weight),
-                weighted(term_sets[i - 1], weight) if i else 0.0,
-                min(count_words(text), LONG_WORDS) / LONG_WORDS,
                 match if answer_type in VALUE_TYPES else 0.0,
                 match if answer_type in ENTITY_TYPES else 0.0,
                 1.0 / (1 + article_rank[p.article_id]),
                 passage_dense[rank],
-                1.0 / (1 + i),
-                float(i == 0 and p.ordinal == 0),
             ])
             found.append(Candidate(p, rank, s, i, term_sets[i], features))
     return found

@@ -9,19 +9,19 @@ but the sentence inside it that answers the question is often not the one that r
 question's words.  So every sentence of the top ``CANDIDATE_PASSAGES`` passages gets cheap
 features (``search.answers.features``: its share of the question's terms, plain and weighted by
 how rare each term is among the candidates, alone and with its neighbours; its length; the
-answer-type match; its article's rank; the passage's dense similarity; its position), and the
-best ``DENSE_SENTENCES`` of them by those features get their similarity to the question added,
-from the sentence vectors the index stores (``indexer/vectors/sentence_vectors.py``); a sentence without
-one is encoded through the embedding cache (~10-20 ms a sentence on a CPU, hence the bound).  Whether the best sentence answers at all is a separate model
-(``search.answers.confidence``).  Both are fitted on data (``bench/answer_fit.py``,
-``bench/answerability_fit.py``; see docs/answers.md).
+answer-type match; its article's rank; the passage's dense similarity; its position) and its
+similarity to the question, from the sentence vectors the index stores
+(``indexer/vectors/sentence_vectors.py``; a sentence without one, in an index from before them,
+is encoded through the embedding cache until ``baheth embed``).  A linear score ranks them.
+Whether the best sentence answers at all is a separate model (``search.answers.confidence``).  Both are fitted on data, their constants in
+``search/answers/model.json`` (``bench/answer_fit.py``; see docs/answers.md).
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -30,7 +30,8 @@ from indexer.text.sentences import split_sentences
 from indexer.vectors.cache import EmbeddingCache
 from indexer.store.sqlite import Filters
 from search.answers.features import Candidate, candidates, held_terms
-from search.answers.confidence import CONFIDENCE_THRESHOLD, bm25_idf, confidence, confidence_features
+from search.answers.confidence import bm25_idf, confidence_rows, evidence
+from search.answers.model import SHIPPED, AnswerModel
 from search.fusion import CANDIDATES
 from search.query import ParsedQuery, QueryError, check_count, parse_query, query_text
 from search.answers.types import typed_spans
@@ -41,13 +42,7 @@ if TYPE_CHECKING:  # the engine calls this module (Engine.ask); a runtime import
     from search.engine import Engine
 
 CANDIDATE_PASSAGES = 5    # passages whose sentences compete
-DENSE_SENTENCES = 8       # sentences given a dense score per question (the fitted weights assume 8)
 RELATED_PASSAGES = 3      # shown instead of answers when nothing answers
-# In FEATURES order (search.answers.features); fitted on the fit half of XQuAD-ar and of TyDi-ar by
-#   python -m bench.answer_fit --halves xquad_ar.npz tydiqa_goldp_ar_dev.npz   (docs/answers.md);
-# an XQuAD-ar fit does not carry over to TyDi-ar.  Whether the best sentence is an answer at all
-# is search.answers.confidence's call.
-WEIGHTS = np.array([1.0, 0.0, 0.08, 0.08, 0.0, 0.0, 0.16, 0.04, 0.24, 0.0, 0.0, 0.0])
 
 
 @dataclass(frozen=True)
@@ -61,9 +56,10 @@ class Lookup:
 
 
 class AnswerFinder:
-    def __init__(self, engine: Engine, cache_dir: Path | None = None):
+    def __init__(self, engine: Engine, cache_dir: Path | None = None, model: AnswerModel = SHIPPED):
         self.engine = engine
         self.cache = EmbeddingCache(cache_dir)
+        self.model = model
 
     def close(self) -> None:
         self.cache.close()
@@ -77,7 +73,7 @@ class AnswerFinder:
 
     def rank(self, question: str, filters: Filters = Filters()) -> tuple[Lookup, list[tuple[Candidate, float]]]:
         lookup = self.lookup(question, filters)
-        return lookup, self.score(lookup, WEIGHTS)
+        return lookup, self.score(lookup, self.model.weights)
 
     def answer(self, lookup: Lookup, scored: list[tuple[Candidate, float]], k: int,
                all_from_article: bool) -> AnswerResults:
@@ -90,20 +86,33 @@ class AnswerFinder:
                              answers=tuple(self._answers(picked, lookup.parsed, lookup.analysis.answer_type)))
 
     def answerable(self, lookup: Lookup, scored: list[tuple[Candidate, float]]) -> bool:
-        return bool(scored) and confidence(self.confidence_features(lookup, scored)) >= CONFIDENCE_THRESHOLD
+        return bool(scored) and self.model.confidence(self.confidence_features(lookup, scored)) >= self.model.threshold
 
     def confidence_features(self, lookup: Lookup, scored: list[tuple[Candidate, float]]) -> np.ndarray:
-        """``search.answers.confidence``'s features of the best sentence, with index-wide term rarity."""
+        """``search.answers.confidence``'s features of the best sentence of ``scored`` (non-empty)."""
+        best, score = scored[0]
+        margin = score - scored[1][1] if len(scored) > 1 else 0.0
+        return confidence_rows(best.features, self.evidence(lookup, best), score, margin)
+
+    def evidence(self, lookup: Lookup, candidate: Candidate) -> np.ndarray:
+        """``search.answers.confidence.evidence`` for one candidate, with index-wide term rarity."""
+        terms = lookup.parsed.terms
+        return evidence(candidate, lookup.candidates, terms, self.term_idf(), self.article_terms(candidate, terms),
+                        fused_score(lookup, candidate))
+
+    def term_idf(self) -> Callable[[str], float | None]:
+        """A term's BM25 IDF over the whole index's passage text (None for a term none holds)."""
         searcher = self.engine.keyword_index.searcher()
         doc_count = searcher.doc_count_all()
-        best = scored[0][0].passage
-        title = self.engine.store.articles_meta([best])[best.article_id]["title"]
-        passages = self.engine.store.passages_of(best.article_id, best.retired)
-        texts = [title, *(f"{p.heading} {p.text}" for p in passages)]
-        return confidence_features(
-            scored, lookup.candidates, lookup.parsed.terms,
-            lambda term: bm25_idf(searcher.doc_frequency("text", term), doc_count),
-            frozenset().union(*(held_terms(text, lookup.parsed.terms) for text in texts)))
+        return lambda term: bm25_idf(searcher.doc_frequency("text", term), doc_count)
+
+    def article_terms(self, candidate: Candidate, terms: frozenset[str]) -> frozenset[str]:
+        """The ``terms`` the candidate's article holds in its title, headings or text."""
+        passage = candidate.passage
+        title = self.engine.store.articles_meta([passage])[passage.article_id]["title"]
+        texts = [title, *(f"{p.heading} {p.text}" for p in self.engine.store.passages_of(passage.article_id,
+                                                                                          passage.retired))]
+        return frozenset().union(*(held_terms(text, terms) for text in texts))
 
     def lookup(self, question: str, filters: Filters = Filters(),
                passages: int = CANDIDATE_PASSAGES) -> Lookup:
@@ -142,14 +151,10 @@ class AnswerFinder:
             for c, similarity in zip(missing, vectors @ question):
                 c.features[0] = float(similarity)
 
-    def score(self, lookup: Lookup, weights: np.ndarray,
-              dense_limit: int = DENSE_SENTENCES) -> list[tuple[Candidate, float]]:
-        """The top ``dense_limit`` candidates by cheap features, re-scored with the dense one."""
-        cheap = [float(c.features[1:] @ weights[1:]) for c in lookup.candidates]
-        order = np.argsort([-s for s in cheap], kind="stable")[:dense_limit]
-        kept = [lookup.candidates[i] for i in order]
-        self.embed(lookup, [c for c in kept if np.isnan(c.features[0])])
-        scored = [(c, cheap[i] + weights[0] * float(c.features[0])) for c, i in zip(kept, order)]
+    def score(self, lookup: Lookup, weights: np.ndarray) -> list[tuple[Candidate, float]]:
+        """Every candidate scored with the weights, dense similarity included, best first."""
+        self.embed(lookup, [c for c in lookup.candidates if np.isnan(c.features[0])])
+        scored = [(c, float(c.features @ weights)) for c in lookup.candidates]
         return sorted(scored, key=lambda cs: -cs[1])
 
     def _answers(self, picked: list[tuple[Candidate, float]], parsed: ParsedQuery,
@@ -177,6 +182,11 @@ class AnswerFinder:
         after = [s for s in sentences if s.start >= end]
         return (body[before[-1].start:before[-1].end] if before else "",
                 body[after[0].start:after[0].end] if after else "")
+
+
+def fused_score(lookup: Lookup, candidate: Candidate) -> float:
+    """The hybrid search's score of the candidate's passage."""
+    return next(score for pid, score in lookup.ranked if pid == candidate.passage.pid)
 
 
 def _question_query(question: str, analysis: QuestionAnalysis) -> ParsedQuery:

@@ -1,0 +1,92 @@
+"""``ask``'s fitted model: the shipped constants are the fit of the committed feature files, the
+fit's replay is what ``AnswerFinder`` does, and the fit's rules do what they say."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bench.answer_features import arrays, question_rows
+from bench.answer_fit import FeatureSet, concat, fit, fit_ranking, load_sets, replay
+from search.answers.features import FEATURES
+from search.answers.finder import AnswerFinder
+from search.answers.model import SHIPPED, AnswerModel
+from cli import main
+
+QUESTIONS = {"trade": ("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟", ("13 مليار",)),
+             "visit": ("متى زار الكاظمي طهران أول مرة؟", ("2020",)),
+             "nobel": ("من فاز بجائزة نوبل للآداب عام 1988؟", ("نجيب محفوظ",))}
+
+
+def test_the_shipped_model_is_the_fit_of_the_committed_feature_files():
+    model = fit(load_sets())
+    np.testing.assert_allclose(model.weights, SHIPPED.weights, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(model.confidence_weights, SHIPPED.confidence_weights, rtol=1e-6, atol=1e-9)
+    assert model.confidence_bias == pytest.approx(SHIPPED.confidence_bias, rel=1e-6)
+    assert model.threshold == pytest.approx(SHIPPED.threshold, rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def seed_rows(engine):
+    finder = AnswerFinder(engine)
+    rows = [{"qid": qid, "group": qid, "answerable": True, **question_rows(finder, question, golds)}
+            for qid, (question, golds) in QUESTIONS.items()]
+    return finder, rows
+
+
+def test_the_fit_replays_what_ask_does(seed_rows):
+    finder, rows = seed_rows
+    replayed = replay(FeatureSet.from_arrays("seed", arrays(rows)), SHIPPED.weights)
+    for i, (question, _) in enumerate(QUESTIONS.values()):
+        lookup, scored = finder.rank(question)
+        best = lookup.candidates.index(scored[0][0])
+        assert np.allclose(rows[i]["features"][best], scored[0][0].features, atol=1e-6)
+        np.testing.assert_allclose(replayed.rows[i], finder.confidence_features(lookup, scored), rtol=1e-5, atol=1e-5)
+
+
+def toy_set(name: str, rng, answer_shift: float, negative_shift: float, n: int = 200) -> FeatureSet:
+    """n answerable questions whose answer-holding sentence (the first) is ``answer_shift`` higher on
+    feature 1, and n without an answer whose candidates are all ``negative_shift`` lower on it."""
+    features = rng.normal(size=(2 * n, 4, len(FEATURES)))
+    labels = np.zeros((2 * n, 4), bool)
+    labels[:n, 0] = True
+    features[:n, 0, 1] += answer_shift
+    features[n:, :, 1] -= negative_shift
+    return FeatureSet(name, np.array([f"{name}{i % 40}" for i in range(2 * n)]), np.arange(2 * n) < n, features,
+                      rng.normal(size=(2 * n, 4, 8)), labels, np.ones((2 * n, 4), bool), np.ones((2 * n, 4), bool))
+
+
+def test_the_ranking_fit_weighs_the_feature_that_marks_answers():
+    weights = fit_ranking(toy_set("a", np.random.default_rng(0), 2.0, 0.0))
+    assert np.argmax(np.abs(weights)) == 1 and weights[1] > 0
+    assert replay(toy_set("b", np.random.default_rng(1), 2.0, 0.0), weights).correct[:200].mean() > 0.7   # chance is 0.25
+
+
+def test_the_threshold_keeps_every_fitting_sets_false_claims_under_the_rule():
+    rng = np.random.default_rng(2)
+    easy, hard = toy_set("easy", rng, 2.0, 3.0), toy_set("hard", rng, 2.0, 0.5)
+    model = fit([easy, hard], false_claims=0.1)
+    for s in (easy, hard, concat([easy, hard])):
+        r = replay(s, model.weights)
+        claims = [model.confidence(row) >= model.threshold for row in r.rows[~s.answerable]]
+        assert np.mean(claims) <= 0.1
+
+
+def test_ask_takes_another_answer_model_and_refuses_a_bad_file(built_index, tmp_path, answer_everything_file):
+    never = tmp_path / "never.json"
+    AnswerModel(SHIPPED.weights, SHIPPED.confidence_weights, SHIPPED.confidence_bias, 1.01).save(never)
+    runner = CliRunner()
+    question = QUESTIONS["trade"][0]
+
+    def ask(model):
+        args = ["ask", question, "--index", str(built_index), "--json", "--answer-model", str(model)]
+        return json.loads(runner.invoke(main, args).output)
+
+    answered, refused = ask(answer_everything_file), ask(never)
+    assert answered["answered"] and not refused["answered"] and refused["related"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**SHIPPED.to_dict(), "features": ["dense"]}), encoding="utf-8")
+    result = runner.invoke(main, ["ask", question, "--index", str(built_index), "--answer-model", str(bad)])
+    assert result.exit_code != 0 and "not an answer model" in result.output and "Traceback" not in result.output
