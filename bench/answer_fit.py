@@ -259,9 +259,11 @@ def table(rows: dict[str, dict[str, dict]]) -> str:
 def main(folder, model_out, save_loso, out):
     """Fit the answer model on every set, and report it out-of-fold and leave-one-set-out."""
     sets = load_sets(Path(folder))
-    fit(sets).save(Path(model_out))
+    model = fit(sets)
+    model.save(Path(model_out))
     loso, models = leave_one_set_out(sets)
-    results = {"out-of-fold": out_of_fold(sets), "leave-one-set-out": loso}
+    results = {"out-of-fold": out_of_fold(sets), "leave-one-set-out": loso,
+               "in-sample (the model fitted on all)": {s.name: summarize(s, evaluate(s, model)) for s in sets}}
     click.echo(table(results))
     write_json({"folds": FOLDS, "rank_l2": RANK_L2, "confidence_l2": CONFIDENCE_L2, "false_claims": FALSE_CLAIMS,
                 **results}, Path(out))

@@ -2,19 +2,20 @@
 
 >>> from search import Engine
 >>> with Engine("index") as engine:
-...     print(engine.ask("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟", k=1).answers[0].sentence)
+...     results = engine.ask("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟", k=1)
+...     print([a.sentence for a in results.answers] if results.answered else results.related)
 
 Why two stages: the hybrid passage search already finds the right passage most of the time,
 but the sentence inside it that answers the question is often not the one that repeats the
-question's words.  So every sentence of the top ``CANDIDATE_PASSAGES`` passages gets cheap
-features (``search.answers.features``: its share of the question's terms, plain and weighted by
-how rare each term is among the candidates, alone and with its neighbours; its length; the
-answer-type match; its article's rank; the passage's dense similarity; its position) and its
-similarity to the question, from the sentence vectors the index stores
-(``indexer/vectors/sentence_vectors.py``; a sentence without one, in an index from before them,
-is encoded through the embedding cache until ``baheth embed``).  A linear score ranks them.
-Whether the best sentence answers at all is a separate model (``search.answers.confidence``).  Both are fitted on data, their constants in
-``search/answers/model.json`` (``bench/answer_fit.py``; see docs/answers.md).
+question's words.  So every sentence of the top ``CANDIDATE_PASSAGES`` passages gets features
+(``search.answers.features``: its similarity to the question, from the sentence vectors the index
+stores, ``indexer/vectors/sentence_vectors.py``, a sentence without one, in an index from before
+them, encoded through the embedding cache until ``baheth embed``; its share of the question's
+terms weighted by how rare each is among the candidates, alone and with its neighbours; the
+answer-type match; its article's rank; its passage's similarity), and a linear score ranks them.
+Whether the best sentence answers at all is a separate model (``search.answers.confidence``).
+Both are fitted on data, their constants in ``search/answers/model.json`` (``bench/answer_fit.py``;
+see docs/answers.md).
 """
 from __future__ import annotations
 
