@@ -100,9 +100,9 @@ class CountingEncoder:
 
 
 def test_ask_reads_sentence_vectors_from_the_index_and_encodes_only_the_question(built_index, encoder, tmp_path,
-                                                                                 monkeypatch):
+                                                                                 monkeypatch, answer_everything):
     monkeypatch.setenv("BAHETH_CACHE", str(tmp_path / "empty-cache"))
     counting = CountingEncoder(encoder)
-    with Engine(built_index, encoder=counting) as engine:
+    with Engine(built_index, encoder=counting, answer_model=answer_everything) as engine:
         result = engine.ask("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟", k=1)
     assert "13 مليار" in result.answers[0].sentence and counting.passages == 0
