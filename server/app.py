@@ -23,11 +23,12 @@ log = logging.getLogger("baheth.server")
 DEFAULT_ENGINES = 4
 
 
-def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES) -> FastAPI:
+def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_model=None) -> FastAPI:
     """The app over the index at ``index_dir``; opens the engines now, so a missing index fails
     here (``IndexNotFound``), not on the first request. Whoever creates it closes
-    ``app.state.pool`` when done (not on the app's shutdown: one app may be started twice)."""
-    pool = EnginePool(index_dir, engines)
+    ``app.state.pool`` when done (not on the app's shutdown: one app may be started twice).
+    ``answer_model``: ``ask``'s model (``search.answers.model.AnswerModel``; None: the shipped one)."""
+    pool = EnginePool(index_dir, engines, answer_model)
     app = FastAPI(title="baheth", version="1", docs_url=None, redoc_url=None,
                   description="Search an Arabic news archive: keyword, dense and hybrid search, questions, articles.")
     app.state.pool = pool

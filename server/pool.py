@@ -69,7 +69,7 @@ class SharedEncoder:
 
 
 class EnginePool:
-    def __init__(self, index_dir: str | Path, size: int):
+    def __init__(self, index_dir: str | Path, size: int, answer_model=None):
         if size < 1:
             raise ValueError("an engine pool needs at least one engine")
         # The first engine catches up lagging derived indexes as the CLI does; the rest find them current.
@@ -80,7 +80,7 @@ class EnginePool:
         self.size = size
         self._idle: queue.LifoQueue[Engine] = queue.LifoQueue()
         for _ in range(size):
-            self._idle.put(Engine(index_dir, encoder=self.encoder))
+            self._idle.put(Engine(index_dir, encoder=self.encoder, answer_model=answer_model))
 
     @contextmanager
     def engine(self, **settings) -> Iterator[Engine]:

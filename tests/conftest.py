@@ -95,9 +95,10 @@ def served_index(tmp_path_factory, encoder) -> Path:
 
 
 @pytest.fixture(scope="session")
-def served_app(served_index):
+def served_app(served_index, answer_everything):
+    """The app with every question answered, so the ask page always has an answer to show."""
     from server.app import create_app
-    app = create_app(served_index, engines=2)
+    app = create_app(served_index, engines=2, answer_model=answer_everything)
     yield app
     app.state.pool.close()
 

@@ -39,10 +39,11 @@ def cli_json(*args) -> dict:
     ("/api/stats", ["stats"]),
     ("/api/similar/oil-03?k=4&source=Reuters", ["similar", "oil-03", "-k", 4, "--source", "Reuters"]),
 ])
-def test_api_answers_exactly_what_the_cli_prints_with_json(client, served_index, url, command):
+def test_api_answers_exactly_what_the_cli_prints_with_json(client, served_index, answer_everything_file, url, command):
     response = client.get(url)
     assert response.status_code == 200
-    assert response.json() == cli_json(*command, "--index", served_index, "--json")
+    model = ["--answer-model", answer_everything_file] if command[0] == "ask" else []   # as served_app
+    assert response.json() == cli_json(*command, *model, "--index", served_index, "--json")
 
 
 def test_search_pages_and_filters(client):
