@@ -28,6 +28,7 @@ STATIC = {name: (media_type, (HERE / "static" / name).read_bytes())
 MODE_NAMES = {"hybrid": "كلمات ومعنى", "keyword": "بالكلمات", "dense": "بالمعنى"}
 LEVEL_NAMES = {"articles": "مقالات", "passages": "فقرات"}
 MAX_PAGE = MAX_OFFSET // PAGE_SIZE + 1
+SIMILAR_SHOWN = 5
 
 router = APIRouter(include_in_schema=False)
 PageParam = Annotated[int, Query(ge=1, le=MAX_PAGE)]
@@ -74,10 +75,11 @@ def ask_page(request: Request, filters: FiltersParam, q: OptionalText = None):
 def article_page(request: Request, article_id: str):
     with request.app.state.pool.engine() as engine:
         article = engine.article(article_id)
+        similar = engine.similar(article_id, k=SIMILAR_SHOWN).to_dict() if article is not None else None
     if article is None:
         return HTMLResponse(render("error.html", request, status=404, message=f"لا مقال بالمعرّف {article_id}"),
                             status_code=404)
-    return render("article.html", request, article=article.to_dict(), url=safe_link(article.url))
+    return render("article.html", request, article=article.to_dict(), url=safe_link(article.url), similar=similar)
 
 
 @router.get("/static/{name}")

@@ -146,6 +146,13 @@ def test_article_page_has_every_passage(client):
     assert client.get("/article/no-such-id").status_code == 404
 
 
+def test_article_page_lists_the_articles_like_it(client):
+    similar = client.get("/api/similar/oil-03?k=5").json()["hits"]
+    html = client.get("/article/oil-03").text
+    section = html[html.index('id="similar"'):]
+    assert similar and all(f'href="/article/{h["article_id"]}#p{h["passage_id"]}"' in section for h in similar)
+
+
 def test_chart_counts_every_matching_article_by_month(client, served_app):
     with served_app.state.pool.engine() as engine:
         months = matches_by_month(engine, "النفط")
