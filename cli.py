@@ -28,7 +28,7 @@ from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS,
 from search.query import QueryError
 from search.topics import TopicError, read_topics, trec_run_lines
 from search.export import FORMATS, answer_rows, key_values, rows_csv, rows_jsonl, search_rows, to_json
-from search.render import print_answers, print_article, print_results, print_similar, printable
+from search.render import counted, print_answers, print_article, print_results, print_similar, printable
 
 USER_ERRORS = (TopicError, InputError, EncoderError, IndexLocked, ManifestError, QueryError, IndexNotFound, StrictStop,
                IndexDamaged)
@@ -328,7 +328,12 @@ def stats(index_dir, fmt):
 
 def print_stats(data: dict) -> None:
     for key, value in data.items():
-        if isinstance(value, dict):
+        if key == "dates":
+            value = (f"{value['first']} to {value['last']} ({value['dated']} dated, {value['undated']} undated)"
+                     if value["dated"] else f"none ({value['undated']} undated)")
+        elif isinstance(value, list):
+            value = counted(value)
+        elif isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         click.echo(printable(f"{key}: {value}", one_line=True))
 

@@ -23,6 +23,7 @@ from indexer.store.sqlite import SCHEMA_VERSION, Filters, PassageVersion, Store
 from indexer.vectors.index import VectorIndex
 from search.fusion import CANDIDATES, convex_combination, min_max, reciprocal_rank_fusion, z_score
 from search.highlight import snippet, term_spans
+from search.ordering import UNDATED, facet_counts
 from search.query import ParsedQuery, QueryError, check_count, parse_query, require_terms
 from search.results import AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle
 from search.retrievers import DenseRetriever, Hits, KeywordRetriever
@@ -243,6 +244,16 @@ class Engine:
         return self._answer_finder.ask(question, k=k, filters=filters, all_from_article=all_from_article)
 
     # -- articles and stats --------------------------------------------------------
+    def catalogue(self) -> dict:
+        """Every article counted by source and by section (most first), and the range of their dates."""
+        with self.store.snapshot():
+            counts = facet_counts(self.store.all_article_facts())
+        months = [m for m in counts["month"] if m["value"] != UNDATED]
+        undated = sum(m["count"] for m in counts["month"] if m["value"] == UNDATED)
+        first, last = self.store.date_range()
+        return {"sources": counts["source"], "sections": counts["section"],
+                "dates": {"first": first, "last": last, "dated": sum(m["count"] for m in months), "undated": undated}}
+
     def similar(self, article_id: str, *, k: int = 10, filters: Filters = Filters()):
         """The articles closest to ``article_id`` by its vectors and its words, its near-duplicates
         left out (``search.similar``)."""
@@ -272,6 +283,7 @@ class Engine:
             "passages_with_sentence_vectors": with_sentences,
             "sentence_vectors": sentences,
             "near_duplicates": dict(zip(("articles_sketched", "pairs"), self.store.duplicates.count())),
+            **self.catalogue(),
             "size_bytes": self.layout.size_on_disk(),
             "encoder": self.manifest.encoder.to_dict(),
             "analyzer": {"name": self.manifest.analyzer, "version": self.manifest.analyzer_version},

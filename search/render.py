@@ -60,6 +60,13 @@ def print_hit(hit) -> None:
     click.echo(f"   {bold_spans(hit.snippet, hit.highlights)}")
 
 
+def counted(values: list[dict], top: int | None = None) -> str:
+    """Facet or stats counts as one line: ``BBC 3, CNN 2``."""
+    shown = values[:top]
+    more = f" (+{len(values) - len(shown)} more)" if len(values) > len(shown) else ""
+    return ", ".join(f"{v['value']} {v['count']}" for v in shown) + more
+
+
 def print_similar(results) -> None:
     click.echo(f"like {_line(results.title or results.article_id)} [{_line(results.article_id)}] ({results.mode})")
     if results.excluded:

@@ -348,6 +348,25 @@ class Store:
             sql, args = f"{sql} UNION ALL {retired}", args * 2
         return np.fromiter((r[0] for r in self.conn.execute(sql, args)), dtype=np.int64)
 
+    def article_facts(self, article_ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+        """(date, source, section) of each of ``article_ids`` the store holds."""
+        found, ids = {}, list(dict.fromkeys(article_ids))
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(f"SELECT id, date, source, section FROM articles WHERE id IN ({marks})", chunk):
+                found[row[0]] = (row[1], row[2], row[3])
+        return found
+
+    def date_range(self) -> tuple[str, str]:
+        """The first and last day among the articles' dates ("" when none is dated)."""
+        first, last = self.conn.execute("SELECT MIN(substr(date, 1, 10)), MAX(substr(date, 1, 10)) FROM articles"
+                                        " WHERE date != ''").fetchone()
+        return first or "", last or ""
+
+    def all_article_facts(self) -> Iterator[tuple[str, str, str]]:
+        """(date, source, section) of every article."""
+        return (tuple(r) for r in self.conn.execute("SELECT date, source, section FROM articles"))
+
     def spelled(self, filters: Filters) -> Filters:
         """``filters`` with the sources and sections as the store spells them, current or retired
         (``filters.spellings``): an exact match on those keeps the index on ``source`` usable."""
