@@ -82,10 +82,21 @@ def test_detection_can_be_turned_off_and_is_recorded(tmp_path):
     assert Manifest.load(IndexLayout(tmp_path / "ix")).to_dict()["near_duplicates"] is None
 
 
-@given(st.text(min_size=1, max_size=300))
-def test_a_sketch_is_its_own_near_duplicate(text):
+@given(st.lists(st.text(alphabet="ابتثجحخدذرزسشصضطظعغفقكلمنهوي", min_size=2, max_size=8), min_size=20, max_size=80))
+def test_a_sketch_is_its_own_near_duplicate(words):
+    text = " ".join(words)
     values = sketch(text, SketchParams())
     assert values.shape == (128,) and similarity(values, sketch(text, SketchParams())) == 1.0
+
+
+def test_briefs_get_no_sketch_and_no_near_duplicates(tmp_path):
+    brief = "خبر {} عن الأسواق والاقتصاد في المنطقة."   # one template, as the briefs of a news ticker
+    assert sketch(brief.format("عاجل"), SketchParams()).size == 0
+    with Indexer(tmp_path / "ix", vectors=False) as ix:
+        ix.add([Article(id=f"b{i}", body=brief.format(word)) for i, word in enumerate(["النفط", "الذهب", "القمح"])])
+    assert pairs(tmp_path / "ix") == {}
+    with Engine(tmp_path / "ix") as engine:
+        assert len(engine.search("الأسواق", mode="keyword").hits) == 3
 
 
 @given(st.lists(st.sampled_from("abcdefgh"), unique=True),

@@ -29,22 +29,37 @@ class SketchParams:
     # Stories sharing half their shingles: a wire story reprinted with its own first line or an
     # update that adds up to as much again. Set before any measurement, not fitted (docs/workflow.md).
     threshold: float = 0.5
+    # A brief of a few words has a handful of shingles, and two briefs written on one template
+    # ("news about the markets in the region") would pass as one story: such bodies get no sketch.
+    min_words: int = 20
 
     def to_dict(self) -> dict:
-        return {"num_perm": self.num_perm, "shingle": self.shingle, "threshold": self.threshold}
+        return {"num_perm": self.num_perm, "shingle": self.shingle, "threshold": self.threshold,
+                "min_words": self.min_words}
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(normalize(text))
 
 
 def shingles(text: str, size: int) -> set[bytes]:
-    words = WORD.findall(normalize(text))
+    return _shingles(words(text), size)
+
+
+def _shingles(words: list[str], size: int) -> set[bytes]:
     if len(words) <= size:
         return {" ".join(words).encode("utf-8")}
     return {" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
 
 
 def sketch(text: str, params: SketchParams) -> np.ndarray:
-    """The MinHash of ``text``'s shingles, as ``num_perm`` 32-bit values (datasketch's range)."""
+    """The MinHash of ``text``'s shingles, as ``num_perm`` 32-bit values (datasketch's range);
+    empty for a text shorter than ``min_words``, which has no near-duplicates."""
+    found = words(text)
+    if len(found) < params.min_words:
+        return np.empty(0, dtype=np.uint32)
     minhash = MinHash(num_perm=params.num_perm, scheme=SCHEME)
-    minhash.update_batch(list(shingles(text, params.shingle)))
+    minhash.update_batch(list(_shingles(found, params.shingle)))
     return minhash.hashvalues.astype(np.uint32)
 
 
@@ -65,6 +80,8 @@ class DuplicateFinder:
 
     def add(self, article_id: str, values: np.ndarray) -> None:
         self.remove(article_id)
+        if not len(values):
+            return
         self.lsh.insert(article_id, self._minhash(values))
         self.sketches[article_id] = values
 
@@ -75,7 +92,7 @@ class DuplicateFinder:
     def matches(self, values: np.ndarray, exclude: str = "") -> list[tuple[str, float]]:
         """(article id, similarity) of the articles at or above the threshold, most similar first."""
         found = []
-        for other in self.lsh.query(self._minhash(values)):
+        for other in self.lsh.query(self._minhash(values)) if len(values) else ():
             score = similarity(values, self.sketches[other])
             if other != exclude and score >= self.params.threshold:
                 found.append((other, round(score, 4)))
