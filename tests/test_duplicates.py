@@ -133,3 +133,16 @@ def test_similar_on_the_command_line(wire_index):
     assert rows and all(json.loads(r)["source"] == "BBC" for r in rows)
     missing = runner.invoke(main, ["similar", "nope", "--index", str(wire_index)])
     assert missing.exit_code == 1 and "no article with id 'nope'" in missing.output
+
+
+def test_stats_lists_sources_sections_and_dates(wire_index):
+    with Engine(wire_index) as engine:
+        stats = engine.stats()
+    # "CNN" once and "cnn" twice count as one source, spelled as most of its articles spell it.
+    assert stats["sources"] == [{"value": "BBC", "count": 3}, {"value": "cnn", "count": 3},
+                                {"value": "Sky News", "count": 2}]
+    assert stats["sections"] == [{"value": "tech", "count": 4}, {"value": "economy", "count": 2},
+                                 {"value": "sport", "count": 1}, {"value": "technology", "count": 1}]
+    assert stats["dates"] == {"first": "2015-07-21", "last": "2017-10-27", "dated": 7, "undated": 1}
+    text = CliRunner().invoke(main, ["stats", "--index", str(wire_index)]).output
+    assert "sources: BBC 3, cnn 3, Sky News 2" in text and "dates: 2015-07-21 to 2017-10-27 (7 dated, 1 undated)" in text
