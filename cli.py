@@ -6,7 +6,9 @@ User errors are one line on stderr and exit code 1.
 """
 from __future__ import annotations
 
+import errno
 import functools
+import sqlite3
 import sys
 import time
 from contextlib import contextmanager
@@ -23,6 +25,7 @@ from indexer.store.lock import IndexLocked
 from indexer.store.manifest import ManifestError
 from indexer.pipeline import Indexer, Interrupted, StrictStop
 from indexer.store.filters import FilterError, Filters
+from indexer.store.sqlite import STORE_FIX
 from indexer.vectors.index import POLICIES as VECTOR_POLICIES
 from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS, MODES, Engine, IndexNotFound
 from search.query import QueryError
@@ -40,6 +43,19 @@ def user_errors():
         yield
     except USER_ERRORS as exc:
         raise click.ClickException(printable(str(exc), one_line=True)) from None
+    except (OSError, sqlite3.OperationalError) as exc:
+        if not _disk_full(exc):
+            raise
+        raise click.ClickException(f"no space left on the device ({printable(str(exc), one_line=True)}): what was"
+                                   " reported committed is kept; free some space and run the command again") from None
+    except sqlite3.DatabaseError as exc:
+        # Damage SQLite finds only when a search reads the page it hit (the open checks the rest).
+        raise click.ClickException(f"store.sqlite: damaged ({printable(str(exc), one_line=True)}); {STORE_FIX}") from None
+
+
+def _disk_full(exc: Exception) -> bool:
+    return (getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+            or isinstance(exc, sqlite3.OperationalError) and "full" in str(exc))
 
 
 def index_option(f):
@@ -378,7 +394,8 @@ def optimize(index_dir, wait, fmt):
          lambda: click.echo(f"keyword index: {before} segment(s) -> {after}, {summary['seconds']}s"))
 
 
-REPAIRS = {"files": "removed temporary files left by an interrupted writer",
+REPAIRS = {"manifest": "rewrote manifest.json from the store's copy",
+           "files": "removed temporary files left by an interrupted writer",
            "keyword": "rebuilt the keyword index from the store",
            "vectors": "rebuilt the vector index from the stored embeddings",
            "retired": "purged retired versions both indexes have replaced"}

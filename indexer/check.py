@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from contextlib import contextmanager
+from typing import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.text.analysis import ANALYZER_NAME, ANALYZER_VERSION
 from indexer.keyword.index import KeywordIndex
-from indexer.store.layout import IndexLayout, IndexNotFound, read_json
+from indexer.store.layout import IndexDamaged, IndexLayout, IndexNotFound, read_json
 from indexer.store.lock import WriterLock
-from indexer.store.manifest import Manifest, ManifestError
-from indexer.store.sqlite import Store
+from indexer.store.manifest import Manifest, ManifestError, restore_manifest
+from indexer.store.sqlite import STORE_FIX, Store
 from indexer.vectors.index import VectorIndex
 
-PARTS = ("store", "keyword", "vectors", "retired", "files")
+PARTS = ("store", "manifest", "keyword", "vectors", "retired", "files")
 SHOWN_IDS = 5
 
 
@@ -64,47 +66,77 @@ class CheckReport:
 def check_index(path: str | Path, *, repair: bool = False, wait: float = 0.0) -> CheckReport:
     """Compare the three stores; with ``repair``, rebuild what disagrees and check again."""
     layout = IndexLayout(Path(path))
-    if not layout.exists():
+    if not layout.store.is_file():
+        if layout.manifest.is_file():
+            raise IndexDamaged(layout.store, "missing", STORE_FIX)
         raise IndexNotFound(f"no index at {layout.root}")
-    lock = WriterLock(layout.lock, wait=wait).acquire()
+    lock = _lock(layout, repair, wait)
     try:
-        manifest = _manifest(layout)
         store = Store(layout.store, readonly=True)
         try:
-            report = _inspect(layout, manifest, store)
+            problem = store.integrity_problem()
+            if problem:
+                raise IndexDamaged(layout.store, problem, STORE_FIX)
+            manifest, manifest_problems = _manifest(layout, store)
+            report = _inspect(layout, manifest, store, manifest_problems)
             if repair and not report.ok:
                 repaired = _repair(layout, manifest, store, {p.part for p in report.problems})
-                report = dataclasses.replace(_inspect(layout, _manifest(layout), store), repaired=repaired)
+                manifest, manifest_problems = _manifest(layout, store)
+                report = dataclasses.replace(_inspect(layout, manifest, store, manifest_problems), repaired=repaired)
             return report
         finally:
             store.close()
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
-def _manifest(layout: IndexLayout) -> Manifest:
-    """The manifest without the analyzer check: an analyzer change is something repair fixes."""
+def _lock(layout: IndexLayout, repair: bool, wait: float) -> WriterLock | None:
+    """The writer lock; none for a plain check of a folder this process cannot write (nobody
+    writes there through it), which is then read as it is."""
     try:
-        manifest = Manifest.from_dict(read_json(layout.manifest))
+        return WriterLock(layout.lock, wait=wait).acquire()
+    except PermissionError as exc:
+        if repair:
+            raise IndexDamaged(layout.root, f"not writable: {exc.strerror}",
+                               "`check --repair` needs write access to the index folder") from None
+        return None
+
+
+def _manifest(layout: IndexLayout, store: Store) -> tuple[Manifest, list[Problem]]:
+    """The manifest without the analyzer check (an analyzer change is something repair fixes);
+    the store's copy, and a problem, when manifest.json is missing or unreadable."""
+    problems = []
+    try:
+        data = read_json(layout.manifest)
+    except (OSError, ValueError) as exc:
+        data = store.manifest_copy()
+        if data is None:
+            raise ManifestError(f"{layout.manifest}: unreadable manifest ({exc}), and the store holds no copy"
+                                " (an index from before the copy); put it back from a backup") from None
+        problems.append(Problem("manifest", f"{layout.manifest} is missing or unreadable"
+                                            " (`baheth check --repair` rewrites it from the store's copy)"))
+    try:
+        manifest = Manifest.from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ManifestError(f"{layout.manifest}: unreadable manifest ({exc})") from None
     dataclasses.replace(manifest, analyzer=ANALYZER_NAME, analyzer_version=ANALYZER_VERSION).check_engine()
-    return manifest
+    return manifest, problems
 
 
-def _inspect(layout: IndexLayout, manifest: Manifest, store: Store) -> CheckReport:
+def _inspect(layout: IndexLayout, manifest: Manifest, store: Store, manifest_problems: list[Problem]) -> CheckReport:
     with store.snapshot():
         owners = store.passage_owners()
         embedded = store.embedded_pids()
         generation = store.generation()
-        problems = [Problem("store", f"{n} passage(s) belong to no article")
-                    for n in [store.orphan_passages()] if n]
+        problems = manifest_problems + [Problem("store", f"{n} passage(s) belong to no article")
+                                        for n in [store.orphan_passages()] if n]
         articles = store.count_articles()
         retired = store.retired.count()
         stale = store.retired.count(through=_derived_generation(layout, manifest))
     if stale:
         problems.append(Problem("retired", f"{stale} retired passage(s) that both indexes have replaced are still"
-                                           " kept (opening the index catches up; or run `baheth check --repair`)"))
+                                           " kept (the next writer to open the index purges them; or run `baheth check --repair`)"))
     keyword_docs, keyword_problems = _check_keyword(layout, manifest, owners, generation)
     vector_count, vector_problems = _check_vectors(layout, manifest, embedded, generation)
     leftovers = layout.temp_files()
@@ -126,12 +158,13 @@ def _check_keyword(layout: IndexLayout, manifest: Manifest, owners: dict[int, st
     if not keyword.exists():
         return 0, [Problem("keyword", "the keyword index is missing")]
     try:
+        damage = keyword.damage(deep=True)
         documents = keyword.documents()
     except Exception as exc:  # Whoosh raises many kinds on a damaged segment; all mean "rebuild"
         return 0, [Problem("keyword", f"the keyword index cannot be read ({type(exc).__name__}: {exc})")]
     finally:
         keyword.close()
-    problems = []
+    problems = [Problem("keyword", f"{path}: {problem}") for path, problem in damage]
     if (manifest.analyzer, manifest.analyzer_version) != (ANALYZER_NAME, ANALYZER_VERSION):
         problems.append(Problem("keyword", f"built with analyzer {manifest.analyzer} v{manifest.analyzer_version},"
                                            f" this baheth uses {ANALYZER_NAME} v{ANALYZER_VERSION}"))
@@ -152,8 +185,8 @@ def _check_vectors(layout: IndexLayout, manifest: Manifest, embedded: set[int],
         return 0, [Problem("vectors", "the vector index file is missing")]
     try:
         ids = vectors.ids()
-    except RuntimeError as exc:  # faiss reports an unreadable file as RuntimeError
-        return 0, [Problem("vectors", f"the vector index cannot be read ({str(exc).splitlines()[0]})")]
+    except IndexDamaged as exc:
+        return 0, [Problem("vectors", f"the vector index cannot be read ({exc})")]
     problems = []
     if vectors.index.d != manifest.encoder.dim:
         problems.append(Problem("vectors", f"vectors have {vectors.index.d} dimensions,"
@@ -180,8 +213,11 @@ def _id_problems(part: str, noun: str, expected: set[int], counts: Counter) -> l
 def _generation_problem(part: str, derived: int, generation: int) -> list[Problem]:
     if derived == generation:
         return []
+    if derived < 0:
+        return [Problem(part, f"{part}.json is missing or unreadable, or a rebuild of the {part} index was"
+                              " interrupted (run `baheth check --repair`)")]
     return [Problem(part, f"reflects store generation {derived}, the store is at {generation}"
-                          " (opening the index catches up; or run `baheth check --repair`)")]
+                          " (the next writer to open the index catches up; or run `baheth check --repair`)")]
 
 
 def _sample(pids: list[int]) -> str:
@@ -191,6 +227,9 @@ def _sample(pids: list[int]) -> str:
 
 def _repair(layout: IndexLayout, manifest: Manifest, store: Store, parts: set[str]) -> tuple[str, ...]:
     repaired = []
+    if "manifest" in parts:
+        restore_manifest(layout)
+        repaired.append("manifest")
     if "files" in parts:
         for leftover in layout.temp_files():
             leftover.unlink(missing_ok=True)
@@ -200,17 +239,25 @@ def _repair(layout: IndexLayout, manifest: Manifest, store: Store, parts: set[st
         keyword.rebuild(store)
         keyword.close()
         if (manifest.analyzer, manifest.analyzer_version) != (ANALYZER_NAME, ANALYZER_VERSION):
-            dataclasses.replace(manifest, analyzer=ANALYZER_NAME, analyzer_version=ANALYZER_VERSION).save(layout)
+            with _writable(layout) as writable:
+                dataclasses.replace(manifest, analyzer=ANALYZER_NAME, analyzer_version=ANALYZER_VERSION).save(
+                    layout, writable)
         repaired.append("keyword")
     if "vectors" in parts:
         VectorIndex(layout, manifest.encoder.dim).rebuild(store)
         repaired.append("vectors")
     if parts & {"keyword", "vectors", "retired"}:
         # Rebuilt indexes are past every retired version; the lock keeps writers out.
-        writable = Store(layout.store)
-        try:
+        with _writable(layout) as writable:
             if writable.retired.purge(_derived_generation(layout, manifest)):
                 repaired.append("retired")
-        finally:
-            writable.close()
     return tuple(repaired)
+
+
+@contextmanager
+def _writable(layout: IndexLayout) -> Iterator[Store]:
+    store = Store(layout.store, existing=True)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -28,7 +28,7 @@ from indexer.vectors.loading import load_encoder
 from indexer.keyword.index import KeywordIndex
 from indexer.store.layout import IndexLayout
 from indexer.store.lock import WriterLock
-from indexer.store.manifest import Manifest
+from indexer.store.manifest import Manifest, restore_manifest
 from indexer.report import IndexReport, Stopwatch, progress_bar
 from indexer.vectors.sentence_vectors import encode_with_sentences
 from indexer.store.sqlite import NewPassage, Store, content_hash
@@ -96,6 +96,8 @@ class Indexer:
 
     def _open(self, encoder, chunking, cache_dir, vectors, near_duplicates) -> None:
         requested = canonical_name(encoder) if isinstance(encoder, str) else (encoder.spec.name if encoder else None)
+        if not self.layout.manifest.exists() and self.layout.store.exists():
+            restore_manifest(self.layout)
         if self.layout.manifest.exists():
             self.manifest = Manifest.load(self.layout)
             self.manifest.check_encoder(requested)
@@ -110,7 +112,7 @@ class Indexer:
                                      near_duplicates=sketches if near_duplicates else None)
         elif {"query_prompt", "passage_prompt"} & self._encoder_options.keys():
             _ = self.encoder  # loading checks the prompts against the manifest's, before any work
-        self.store = Store(self.layout.store)
+        self.store = Store(self.layout.store, existing=self.layout.manifest.exists())
         self.keyword = KeywordIndex(self.layout)
         self._keyword_backlog: tuple[list[int], list[int]] = ([], [])  # (removed, new) pids
         self._keyword_flushed_at = time.monotonic()
@@ -122,7 +124,9 @@ class Indexer:
         if not self.layout.manifest.exists():
             self.keyword.create()
             self.vectors.save(0)
-            self.manifest.save(self.layout)
+            self.manifest.save(self.layout, self.store)
+        elif self.store.manifest_copy() is None:   # an index from before the copy
+            self.store.save_manifest(self.manifest.to_dict())
         for leftover in self.layout.temp_files():
             leftover.unlink(missing_ok=True)
         self.sync()
@@ -223,7 +227,7 @@ class Indexer:
             self._add((self.store.stored_article(art) for art in changed), progress=progress, total=len(changed),
                       replace_unchanged=True)
         self.manifest = replace(self.manifest, chunker_version=CHUNKER_VERSION, splitter_version=SPLITTER_VERSION)
-        self.manifest.save(self.layout)
+        self.manifest.save(self.layout, self.store)
         return len(changed)
 
     def _cut_otherwise(self, article_id: str) -> bool:
@@ -431,7 +435,7 @@ class Indexer:
             raise ValueError(f"vector index must be one of {', '.join(POLICIES)}, not {policy!r}")
         if policy != self.manifest.vector_index:
             self.manifest = replace(self.manifest, vector_index=policy)
-            self.manifest.save(self.layout)
+            self.manifest.save(self.layout, self.store)
             self.vectors.save(self.vectors.generation)
 
     def _save_vectors(self) -> None:

@@ -16,10 +16,9 @@ from indexer.text.articles import clean_text
 from indexer.vectors.encoders import Encoder
 from indexer.vectors.loading import load_encoder
 from indexer.keyword.index import KeywordIndex
-from indexer.store.layout import IndexLayout, IndexNotFound
-from indexer.store.lock import IndexLocked, WriterLock
-from indexer.store.manifest import Manifest, ManifestError
-from indexer.store.sqlite import SCHEMA_VERSION, Filters, PassageVersion, Store
+from indexer.store.layout import IndexDamaged, IndexLayout, IndexNotFound
+from indexer.store.manifest import REPAIR_MANIFEST, Manifest, ManifestError
+from indexer.store.sqlite import STORE_FIX, Filters, PassageVersion, Store
 from indexer.vectors.index import VectorIndex
 from search.fusion import CANDIDATES, convex_combination, min_max, reciprocal_rank_fusion, z_score
 from search.highlight import snippet, term_spans
@@ -51,10 +50,14 @@ class Engine:
                  fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT,
                  answer_model: AnswerModel | None = None):
         self.layout = IndexLayout(Path(path))
+        if self.layout.store.is_file() and not self.layout.manifest.is_file():
+            raise IndexDamaged(self.layout.manifest, "missing", REPAIR_MANIFEST)
+        if self.layout.manifest.is_file() and not self.layout.store.is_file():
+            raise IndexDamaged(self.layout.store, "missing", STORE_FIX)
         if not self.layout.exists():
             raise IndexNotFound(f"no index at {self.layout.root} (create one with `baheth index PATH --index {path}`)")
         self.manifest = Manifest.load(self.layout)
-        self._catch_up()
+        self._check_states()
         self.store = Store(self.layout.store, readonly=True)
         try:
             self.manifest.check_sentence_split(self.layout.root, self.store.sentences.any())
@@ -75,24 +78,16 @@ class Engine:
         self._answer_finder = None
         self._generations: tuple[int, int] | None = None   # (keyword, vectors) while reading()
 
-    def _catch_up(self) -> None:
-        """Bring lagging derived indexes up to date, unless a writer is busy (it will)."""
-        store = Store(self.layout.store, readonly=True)
-        generation, oldest_retired = store.generation(), store.retired.oldest()
-        outdated = store.schema_version() < SCHEMA_VERSION
-        store.close()
-        derived = min(KeywordIndex(self.layout).generation,
-                      VectorIndex(self.layout, self.manifest.encoder.dim).generation)
-        # Also when retired versions both indexes are past are still kept (a writer died before
-        # purging them), or the store predates them: the writer's open migrates it.
-        lagging = (derived < generation or outdated
-                   or (oldest_retired is not None and oldest_retired <= derived))
-        if lagging and not WriterLock(self.layout.lock).held_by_other():
-            from indexer.pipeline import Indexer
-            try:
-                Indexer(self.layout.root).close()
-            except IndexLocked:
-                pass  # a writer took the lock since we looked; it catches up itself
+    def _check_states(self) -> None:
+        """A reader never writes (it may have no right to, and must not take the writer's lock):
+        an index that lags behind its store is read at its last consistent state (retired versions
+        keep its hits resolvable; the next writer catches it up), but one whose state is lost or
+        whose rebuild was interrupted holds nothing a reader can trust."""
+        for path, generation in ((self.layout.keyword_state, KeywordIndex(self.layout).generation),
+                                 (self.layout.vectors_state,
+                                  VectorIndex(self.layout, self.manifest.encoder.dim).generation)):
+            if generation < 0:
+                raise IndexDamaged(path, "missing or unreadable, or a rebuild was interrupted")
 
     def encoder(self) -> Encoder:
         if self._encoder is None:

@@ -2,8 +2,8 @@
 
 A real writer process (``tests/crash_writer.py``) indexes generated articles and prints the ids
 of every batch the store has committed; the test kills it with SIGKILL after a seeded random
-delay, then opens the index (which catches the derived indexes up), runs the consistency
-check, and searches for every stored article by the marker word of its stored version.
+delay, then searches the index as a reader (which writes nothing), opens it as the next writer
+(which catches the derived indexes up), runs the consistency check, and searches for every stored article by the marker word of its stored version.
 Every other pair of runs switches version, so kills also land in the middle of updates.
 """
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 
 from indexer.check import check_index
 from indexer.keyword.index import KeywordIndex
-from indexer.store.layout import IndexLayout
+from indexer.pipeline import Indexer
+from indexer.store.layout import IndexDamaged, IndexLayout
 from search.engine import Engine
 from tests.crash_writer import WriterProcess, marker, version_of
 
@@ -53,6 +54,12 @@ def verify(index, acknowledged: list[str], version: int) -> dict[int, int]:
     if not IndexLayout(index).exists():   # killed while creating it: nothing can have been acknowledged
         assert not acknowledged
         return {}
+    try:
+        with Engine(index) as engine:     # a reader writes nothing: it reads the last consistent state
+            engine.search("الأسواق", mode="keyword")
+    except IndexDamaged as exc:           # or, killed inside a rebuild, says a writer must finish it
+        assert "rebuild was interrupted" in str(exc)
+    Indexer(index).close()                # the next writer catches up
     with Engine(index) as engine:
         report = check_index(index)
         assert report.ok, report.problems
@@ -124,6 +131,7 @@ def test_vectors_survive_a_crash_at_each_step(tmp_path, warm_vectors, encoder, e
     else:
         writer = WriterProcess(index, *args, "--exit-at", exit_at)
         assert writer.wait() == 3, writer.stderr
+    Indexer(index, encoder=encoder).close()   # the next writer catches up
     with Engine(index, encoder=encoder) as engine:
         report = check_index(index)
         assert report.ok, report.problems

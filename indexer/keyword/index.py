@@ -24,7 +24,8 @@ from indexer.keyword.merge import tiered_merge
 from indexer.keyword.postings import CompiledPostings
 from indexer.keyword.safe_pickle import SafeFileIndex
 from indexer.keyword.writer import CompilingWriter
-from indexer.store.layout import IndexDamaged, IndexLayout, fsync_tree, read_json, write_json_atomic
+from indexer.keyword import files as index_files
+from indexer.store.layout import IndexDamaged, IndexLayout, fsync_tree, read_state, write_json_atomic
 from indexer.store.filters import Filters, spellings
 from indexer.store.sqlite import Store
 
@@ -121,6 +122,7 @@ class KeywordIndex:
         self.layout = layout
         self._ix = None
         self._searcher = None
+        self._whoosh_checked = False   # the searcher's Whoosh files checksummed (first Whoosh search)
         self.compiled = CompiledPostings(layout.keyword_postings_dir, [f for f, _ in (*FIELD_BOOSTS, *ROOT_FIELDS)])
 
     # -- lifecycle -----------------------------------------------------------------
@@ -159,13 +161,28 @@ class KeywordIndex:
 
     @property
     def generation(self) -> int:
-        return int(read_json(self.layout.keyword_state, {"generation": -1})["generation"])
+        return int(read_state(self.layout.keyword_state)["generation"])
 
     def set_generation(self, generation: int) -> None:
         # Whoosh does not fsync; the segments must be on disk before the state says they are.
         fsync_tree(self.layout.keyword_dir)
         fsync_tree(self.layout.keyword_postings_dir)
-        write_json_atomic(self.layout.keyword_state, {"generation": generation})
+        digests = index_files.record(self.layout, read_state(self.layout.keyword_state).get("files", {}))
+        write_json_atomic(self.layout.keyword_state, {"generation": generation, "files": digests})
+
+    def damage(self, deep: bool = True) -> list[tuple[Path, str]]:
+        """(file, what is wrong) for each file of the latest commit that differs from the writer's
+        record: missing or of another size, or (``deep``) of another checksum."""
+        self.open()
+        toc = self._ix._read_toc()
+        owners = [*(segment.segment_id() for segment in toc.segments), f"_MAIN_{toc.generation}.toc"]
+        recorded = read_state(self.layout.keyword_state).get("files", {})
+        return index_files.problems(self.layout, recorded, owners, deep)
+
+    def _raise_damage(self, deep: bool) -> None:
+        found = self.damage(deep)
+        if found:
+            raise IndexDamaged(*found[0])
 
     # -- writing -------------------------------------------------------------------
     def apply(self, store: Store, pids: Sequence[int], new_pids: Sequence[int] = ()) -> None:
@@ -202,6 +219,7 @@ class KeywordIndex:
         self.open()
         self._writer(limitmb=WRITER_BUFFER_MB).commit(optimize=True)
         self.compiled.sync(self._ix)
+        self.set_generation(self.generation)   # same generation, the merged segment's files
 
     @property
     def segment_count(self) -> int:
@@ -232,7 +250,13 @@ class KeywordIndex:
     def searcher(self):
         self.open()
         if self._searcher is None:
-            self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+            self.compiled.recorded = read_state(self.layout.keyword_state).get("files", {})
+            self._raise_damage(deep=False)
+            try:
+                self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+            except Exception as exc:  # a segment Whoosh cannot open: only a rebuild helps
+                raise IndexDamaged(self.layout.keyword_dir, exc) from None
+            self._whoosh_checked = False
         return self._searcher
 
     def search(self, query: KeywordQuery, limit: int, filters: Filters = Filters(),
@@ -250,8 +274,15 @@ class KeywordIndex:
             if found is not None:
                 return found
         searcher = self.searcher()
-        results = searcher.search(build_query(query), limit=limit, filter=filter_query(filters, searcher.reader()))
-        hits = [(int(hit["pid"]), float(hit.score)) for hit in results]
+        if not self._whoosh_checked:
+            # Whoosh reads a garbled postings block as other postings: checksums first, once.
+            self._raise_damage(deep=True)
+            self._whoosh_checked = True
+        try:
+            results = searcher.search(build_query(query), limit=limit, filter=filter_query(filters, searcher.reader()))
+            hits = [(int(hit["pid"]), float(hit.score)) for hit in results]
+        except Exception as exc:  # damage the writer had no record of (an index from before records)
+            raise IndexDamaged(self.layout.keyword_dir, exc) from None
         return hits, len(results)
 
     def documents(self) -> list[tuple[int, str]]:

@@ -28,6 +28,9 @@ from typing import Sequence
 import numpy as np
 from whoosh.scoring import BM25F, bm25
 
+from indexer.keyword.files import Digests, check_folder
+from indexer.store.layout import IndexDamaged, IndexLayout
+
 Hits = list[tuple[int, float]]
 
 
@@ -179,6 +182,7 @@ class CompiledPostings:
         self.folder = folder
         self.fields = tuple(fields)
         self._loaded: dict[str, SegmentPostings] = {}
+        self.recorded: Digests = {}   # the writer's digests of the index files (keyword.json)
 
     def sync(self, ix) -> None:
         """Copy every Whoosh segment not copied yet; drop copies of merged-away segments."""
@@ -198,11 +202,16 @@ class CompiledPostings:
         segment_id = leaf.segment().segment_id()
         seg = self._loaded.get(segment_id)
         if seg is None:
+            folder = self.folder / segment_id
+            damage = check_folder(IndexLayout(self.folder.parent), self.recorded, folder)
+            if damage and folder.is_dir():
+                raise IndexDamaged(*damage[0])
             try:
-                seg = SegmentPostings.load(self.folder / segment_id, self.fields)
-            except OSError:
+                seg = SegmentPostings.load(folder, self.fields)
+            except (OSError, ValueError, EOFError):
                 # Not copied yet, or a writer just removed the copy of a merged-away segment
-                # this searcher still sees: the caller falls back to Whoosh.
+                # this searcher still sees (or, in an index from before digests, a damaged
+                # copy): the caller falls back to Whoosh.
                 return None
             self._loaded[segment_id] = seg
         return seg

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +128,23 @@ def read_json(path: Path, default: dict | None = None) -> dict:
         if default is not None:
             return default
         raise
+
+
+def read_state(path: Path) -> dict:
+    """A derived index's state file; ``{"generation": -1}`` (rebuild it from the store) when it is
+    missing, cut short or garbled: a state nobody can read claims nothing."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        int(state["generation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"generation": -1}
+    return state
+
+
+def file_digest(path: Path) -> list[int]:
+    """[size, CRC-32] of a file, as the writer records it and a reader checks it."""
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return [path.stat().st_size, crc]

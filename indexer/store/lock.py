@@ -31,8 +31,11 @@ class WriterLock:
                     raise IndexLocked(f"index is locked by PID {holder} (another baheth process is writing);"
                                       " wait for it or pass --wait SECONDS") from None
                 time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError:
+            pass  # a full disk: the lock holds without its PID note, and `check` can still say so
         self._fd = fd
         return self
 

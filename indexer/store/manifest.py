@@ -10,10 +10,14 @@ from indexer.text.passages import CHUNKER_VERSION, ChunkingParams
 from indexer.text.sentences import SPLITTER_VERSION
 from indexer.vectors.encoders import EncoderSpec
 from indexer.store.layout import FORMAT_VERSION, IndexLayout, read_json, write_json_atomic
+from indexer.store.sqlite import Store
 
 
 class ManifestError(Exception):
     """An index built with settings this engine or this command cannot use."""
+
+
+REPAIR_MANIFEST = "run `baheth check --repair` (it rewrites manifest.json from the store's copy)"
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,9 @@ class Manifest:
                    chunker_version=data.get("chunker_version", 0), splitter_version=data.get("splitter_version", 0),
                    near_duplicates=_sketch_params(data.get("near_duplicates", {})))
 
-    def save(self, layout: IndexLayout) -> None:
+    def save(self, layout: IndexLayout, store) -> None:
+        """manifest.json, and its copy in ``store`` (a ``Store``), from which repair recreates it."""
+        store.save_manifest(self.to_dict())
         write_json_atomic(layout.manifest, self.to_dict())
 
     @classmethod
@@ -51,7 +57,7 @@ class Manifest:
         try:
             manifest = cls.from_dict(read_json(layout.manifest))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ManifestError(f"{layout.manifest}: unreadable manifest ({exc})") from None
+            raise ManifestError(f"{layout.manifest}: unreadable manifest ({exc}); {REPAIR_MANIFEST}") from None
         manifest.check_engine()
         if layout.encoder_switch.exists():
             pending = read_json(layout.encoder_switch)["encoder"]["name"]
@@ -111,3 +117,22 @@ def _describe(spec: EncoderSpec) -> str:
     norm = "" if spec.normalized else ", not normalized"
     return (f"'{spec.name}' ({spec.dim} dims, query prompt {spec.query_prompt!r},"
             f" passage prompt {spec.passage_prompt!r}{norm})")
+
+
+def restore_manifest(layout: IndexLayout) -> bool:
+    """Write manifest.json from the store's copy; False when there is nothing to restore (a store
+    whose creation was interrupted before its manifest: it holds no articles). A store with
+    articles and no copy is an index from before the copy: only a backup can help."""
+    store = Store(layout.store, existing=False)
+    try:
+        copy = store.manifest_copy()
+        if copy is None:
+            articles = store.conn.execute("SELECT count(*) FROM sqlite_master WHERE name='articles'").fetchone()[0]
+            if articles and store.count_articles():
+                raise ManifestError(f"{layout.manifest} is missing and the store holds no copy of it (an index"
+                                    " from before the copy); put it back from a backup")
+            return False
+    finally:
+        store.close()
+    write_json_atomic(layout.manifest, copy)
+    return True

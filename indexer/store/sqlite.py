@@ -20,6 +20,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from indexer.text.articles import Article
+from indexer.store.layout import IndexDamaged
 from indexer.store.filters import Filters, filter_sql, spellings
 from indexer.store.retired import PASSAGE_FIELDS, RetiredVersions
 from indexer.store.retired import SCHEMA as RETIRED_SCHEMA
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, pid INTEG
 CREATE TABLE IF NOT EXISTS passage_tokens (
     pid INTEGER PRIMARY KEY, tokens INTEGER NOT NULL, max_tokens INTEGER NOT NULL
 );
+-- A copy of manifest.json, from which `check --repair` recreates a lost or damaged one.
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """ + RETIRED_SCHEMA + SENTENCE_SCHEMA + DUPLICATE_SCHEMA
 # PRAGMA user_version of a store holding every table above: 0 before retired versions, 1 before
 # sentence vectors, 2 before near-duplicates. A writer's open migrates an older store (the
@@ -94,15 +97,51 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+STORE_FIX = ("the store is the source of truth and no index file can restore it: put back store.sqlite from a"
+             " backup, or index the articles again into a new folder")
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if not readonly:
+        return sqlite3.connect(f"file:{path}?mode=rwc", uri=True, timeout=60, check_same_thread=False)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError:
+        # A WAL store in a folder this process cannot write: SQLite cannot make the shared-memory
+        # file readers need, but nobody can be writing there either, so the file is read as is.
+        conn.close()
+        return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=60, check_same_thread=False)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise IndexDamaged(path, exc, STORE_FIX) from None
+
+
+def _check_tables(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        found = conn.execute("SELECT count(*) FROM sqlite_master WHERE name='articles'").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise IndexDamaged(path, exc, STORE_FIX) from None
+    if not found:
+        conn.close()
+        raise IndexDamaged(path, "it holds no articles table", STORE_FIX)
+
+
 def _blob(vector: np.ndarray | None) -> bytes | None:
     return None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
 
 
 class Store:
-    def __init__(self, path: Path, readonly: bool = False):
-        uri = f"file:{path}?mode={'ro' if readonly else 'rwc'}"
-        self.conn = sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False)
+    def __init__(self, path: Path, readonly: bool = False, existing: bool = False):
+        """``existing``: the store of an index that has a manifest, so it must hold the tables
+        (an empty or foreign file is damage, not a new store)."""
+        self.path = path
+        self.conn = _connect(path, readonly)
         self.conn.row_factory = sqlite3.Row
+        if existing or readonly:
+            _check_tables(self.conn, path)
         if not readonly:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.executescript(SCHEMA)
@@ -116,6 +155,26 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def save_manifest(self, data: dict) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES ('manifest', ?)",
+                              (json.dumps(data, sort_keys=True),))
+
+    def manifest_copy(self) -> dict | None:
+        try:
+            row = self.conn.execute("SELECT value FROM settings WHERE key='manifest'").fetchone()
+        except sqlite3.OperationalError:   # a store no writer has opened since the copy existed
+            return None
+        return json.loads(row[0]) if row else None
+
+    def integrity_problem(self) -> str:
+        """SQLite's own quick check of every page: "" when the file is sound."""
+        try:
+            rows = [r[0] for r in self.conn.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        return "" if rows == ["ok"] else "; ".join(rows[:3])
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]

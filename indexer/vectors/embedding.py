@@ -167,7 +167,7 @@ def _swap(layout: IndexLayout, store: Store, cache: EmbeddingCache, spec: Encode
     vectors.rebuild(store)
     _keep_keyword_current(KeywordIndex(layout), before, store.generation())
     manifest = dataclasses.replace(Manifest.from_dict(read_json(layout.manifest)), encoder=spec)
-    manifest.save(layout)
+    manifest.save(layout, store)
     layout.encoder_switch.unlink()
     return manifest, vectors
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Sequence
 
 import faiss
 import numpy as np
 
-from indexer.store.layout import IndexLayout, fsync_path, read_json, write_json_atomic
+from indexer.store.layout import IndexDamaged, IndexLayout, file_digest, fsync_path, read_json, read_state, write_json_atomic
 from indexer.store.sqlite import Store
 
 KIND_FLAT = "flat"
@@ -32,6 +33,7 @@ POLICIES = ("auto", KIND_FLAT, KIND_IVF)
 AUTO_EXACT_MAX = 200_000
 IVF_TRAIN_PER_LIST = 64
 IVF_SEED = 13
+DIGEST_ATTEMPTS = 3
 
 
 def ivf_lists(n: int) -> int:
@@ -122,9 +124,35 @@ class VectorIndex:
         path = self.layout.vectors
         if path.exists():
             self._loaded_stamp = _stamp(path)
-            self._index = faiss.read_index(str(path))
+            self._check_digest()
+            try:
+                self._index = faiss.read_index(str(path))
+            except RuntimeError as exc:
+                raise IndexDamaged(path, str(exc).strip().splitlines()[-1]) from None
+        elif read_state(self.layout.vectors_state).get("file"):
+            raise IndexDamaged(path, "missing")
         else:
             self._index = self._empty()
+
+    def damage(self) -> str:
+        """What is wrong with vectors.faiss against the digest its writer recorded, or ""."""
+        recorded = read_state(self.layout.vectors_state).get("file")
+        if not recorded:
+            return ""
+        actual = file_digest(self.layout.vectors)
+        if actual[0] != recorded[0]:
+            return f"{actual[0]} bytes, the writer recorded {recorded[0]}"
+        return "its checksum differs from the one the writer recorded" if actual != recorded else ""
+
+    def _check_digest(self) -> None:
+        # The file is renamed into place before vectors.json records its digest: a reader that
+        # lands in between sees the new file with the old digest, so a mismatch is looked at again.
+        for attempt in range(DIGEST_ATTEMPTS):
+            problem = self.damage()
+            if not problem:
+                return
+            time.sleep(0.05 * (attempt + 1))
+        raise IndexDamaged(self.layout.vectors, problem)
 
     def reload_if_changed(self) -> None:
         path = self.layout.vectors
@@ -136,7 +164,7 @@ class VectorIndex:
 
     @property
     def generation(self) -> int:
-        return int(read_json(self.layout.vectors_state, {"generation": -1})["generation"])
+        return int(read_state(self.layout.vectors_state)["generation"])
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -172,13 +200,14 @@ class VectorIndex:
             faiss.write_index(self.index, tmp)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
+            digest = file_digest(Path(tmp))
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         fsync_path(path.parent)
         self._loaded_stamp = _stamp(path)
-        write_json_atomic(self.layout.vectors_state, {"generation": generation, "kind": self.kind})
+        write_json_atomic(self.layout.vectors_state, {"generation": generation, "kind": self.kind, "file": digest})
 
     # -- reading -------------------------------------------------------------------
     def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
