@@ -51,15 +51,20 @@ def record(layout: IndexLayout, previous: Digests) -> Digests:
     return digests
 
 
-def problems(layout: IndexLayout, recorded: Digests, owners: Iterable[str], deep: bool) -> list[tuple[Path, str]]:
+def problems(layout: IndexLayout, recorded: Digests, owners: Iterable[str], deep: bool,
+             strict: bool = True) -> list[tuple[Path, str]]:
     """(file, what is wrong) for each recorded file of ``owners`` (segment ids and the TOC name)
-    that is missing, of another size, or (``deep``, and always for a TOC) of another checksum."""
+    that is missing, of another size, or (``deep``, and always for a TOC) of another checksum.
+    Not ``strict`` (a reader): a segment whose compiled copy is missing whole is no problem, since
+    searches fall back to Whoosh's own postings for it."""
     wanted = set(owners)
     found = []
     for relative, (size, crc) in sorted(recorded.items()):
         if owner(relative) not in wanted:
             continue
         path = layout.root / relative
+        if not strict and relative.startswith(f"{layout.keyword_postings_dir.name}/") and not path.parent.is_dir():
+            continue
         if not path.is_file():
             found.append((path, "missing"))
         elif path.stat().st_size != size:

@@ -170,17 +170,18 @@ class KeywordIndex:
         digests = index_files.record(self.layout, read_state(self.layout.keyword_state).get("files", {}))
         write_json_atomic(self.layout.keyword_state, {"generation": generation, "files": digests})
 
-    def damage(self, deep: bool = True) -> list[tuple[Path, str]]:
+    def damage(self, deep: bool = True, strict: bool = True) -> list[tuple[Path, str]]:
         """(file, what is wrong) for each file of the latest commit that differs from the writer's
-        record: missing or of another size, or (``deep``) of another checksum."""
+        record: missing or of another size, or (``deep``) of another checksum; not ``strict``, what
+        a search cannot do without (see ``files.problems``)."""
         self.open()
         toc = self._ix._read_toc()
         owners = [*(segment.segment_id() for segment in toc.segments), f"_MAIN_{toc.generation}.toc"]
         recorded = read_state(self.layout.keyword_state).get("files", {})
-        return index_files.problems(self.layout, recorded, owners, deep)
+        return index_files.problems(self.layout, recorded, owners, deep, strict)
 
     def _raise_damage(self, deep: bool) -> None:
-        found = self.damage(deep)
+        found = self.damage(deep, strict=False)
         if found:
             raise IndexDamaged(*found[0])
 
