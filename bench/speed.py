@@ -162,6 +162,24 @@ def search(path, queries, n, out):
         write_json(figures, Path(out))
 
 
+@main.command()
+@click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True)
+@click.option("--words", default="العراق,النفط,الرئيس,قال,السعودية", show_default=True,
+              help="Comma-separated common words, each matching thousands of passages.")
+@click.option("--offsets", default="0,500", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False))
+def paging(path, words, offsets, out):
+    """Latency of one page of a common word's ranking, at each offset, per mode and level."""
+    from bench.search_timing import fill_synthetic_vectors, paging_latencies
+    filled = fill_synthetic_vectors(Path(path))
+    rows = paging_latencies(Path(path), words.split(","), [int(o) for o in offsets.split(",")])
+    click.echo(table(rows, ["what", "p50_ms", "p95_ms", "n", "totals"]))
+    click.echo(f"\nwords {words}; load {load_avg()}")
+    if out:
+        write_json({"index": path, "synthetic_vectors_added": filled, "words": words, "rows": rows,
+                    "load": load_avg()}, Path(out))
+
+
 @main.command("first-query", hidden=True)
 @click.argument("path")
 @click.argument("text")

@@ -108,8 +108,8 @@ class Indexer:
         self._encoder_name = requested or (self.manifest.encoder.name if self.layout.manifest.exists() else DEFAULT_ENCODER)
         if not self.layout.manifest.exists():
             sketches = near_duplicates if isinstance(near_duplicates, SketchParams) else SketchParams()
-            self.manifest = Manifest(encoder=self.encoder.spec, chunking=chunking or ChunkingParams(),
-                                     near_duplicates=sketches if near_duplicates else None)
+            self.manifest = Manifest.for_encoder(self.encoder.spec, chunking=chunking or ChunkingParams(),
+                                                 near_duplicates=sketches if near_duplicates else None)
         elif {"query_prompt", "passage_prompt"} & self._encoder_options.keys():
             _ = self.encoder  # loading checks the prompts against the manifest's, before any work
         self.store = Store(self.layout.store, existing=self.layout.manifest.exists())

@@ -8,9 +8,13 @@
 from __future__ import annotations
 
 import json
+import math
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+
+import numpy as np
 
 from indexer.text.articles import clean_text
 from indexer.vectors.encoders import Encoder
@@ -24,9 +28,11 @@ from search.fusion import CANDIDATES, convex_combination, min_max, reciprocal_ra
 from search.highlight import snippet, term_spans
 from search.ordering import UNDATED, facet_counts
 from search.query import ParsedQuery, QueryError, check_count, parse_query, require_terms
-from search.results import AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle
+from search.ranking import ArticleRanking, Ranking, by_article, dense_ranking, fused_ranking, keyword_ranking
+from search.results import MATCH, RELATED, AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle, \
+    absence_notice
 from search.retrievers import DenseRetriever, Hits, KeywordRetriever
-from search.versions import newest_version_only
+from search.versions import newest_versions
 
 if TYPE_CHECKING:  # the answer model is loaded with the answer finder, on the first question
     from search.answers.model import AnswerModel
@@ -48,7 +54,10 @@ VIEW_ATTEMPTS = 3
 class Engine:
     def __init__(self, path: str | Path, *, encoder: Encoder | None = None,
                  fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT,
-                 answer_model: AnswerModel | None = None):
+                 answer_model: AnswerModel | None = None, related_floor: float | None = None):
+        """``related_floor``: the dense score a passage without the query's words needs to be shown
+        as related; by default the manifest's (calibrated per encoder by ``bench.similarity_floor``;
+        none shown for an encoder without one)."""
         self.layout = IndexLayout(Path(path))
         if self.layout.store.is_file() and not self.layout.manifest.is_file():
             raise IndexDamaged(self.layout.manifest, "missing", REPAIR_MANIFEST)
@@ -75,6 +84,8 @@ class Engine:
         self.fusion = fusion
         self.dense_weight = dense_weight
         self.answer_model = answer_model     # None: the shipped one (search/answers/model.json)
+        floor = self.manifest.related_floor if related_floor is None else related_floor
+        self.related_floor = math.inf if floor is None else floor
         self._answer_finder = None
         self._generations: tuple[int, int] | None = None   # (keyword, vectors) while reading()
 
@@ -113,23 +124,25 @@ class Engine:
     # -- search --------------------------------------------------------------------
     def search(self, query: str | ParsedQuery, *, mode: str = "hybrid", level: str = "articles",
                k: int = 10, offset: int = 0, filters: Filters = Filters()) -> SearchResults:
+        """One page of the query's ranking (``search.ranking``): the same ranking, totals and
+        labels for every ``k`` and ``offset``."""
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
         _check_choice("mode", mode, MODES)
         _check_choice("level", level, LEVELS)
         k, offset = check_count("k", k, 1), check_count("offset", offset, 0)
         require_terms(parsed)
-        depth = max(CANDIDATES, 3 * (k + offset) if level == "articles" else k + offset)
         with self.reading():
-            ranked, mode_used, notice = self.passage_candidates(parsed, mode, depth, filters)
+            ranking, mode_used, notices, owner = self.ranking(parsed, mode, filters)
             if level == "passages":
-                hits = self.passage_hits(ranked, parsed, k, offset)
-                total = len(ranked)
+                hits = self._page(ranking, parsed, k, offset)
             else:
-                grouped = self._group_by_article(ranked)
+                grouped = by_article(ranking, owner)
+                ranking = grouped.best
                 hits = self._article_hits(grouped, parsed, k, offset)
-                total = len(grouped)
-        return SearchResults(query=parsed.text, mode=mode_used, level=level, total=total,
-                             hits=tuple(hits), notice=notice)
+        if not ranking.matches:
+            notices.insert(0, absence_notice(parsed.text, level))
+        return SearchResults(query=parsed.text, mode=mode_used, level=level, matches=ranking.matches,
+                             related=ranking.related, hits=tuple(hits), notice="; ".join(notices))
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -159,34 +172,63 @@ class Engine:
                     self._generations = None
                 return
 
+    def ranking(self, parsed: ParsedQuery, mode: str,
+                filters: Filters) -> tuple[Ranking, str, list[str], Callable[[int], str]]:
+        """The query's whole passage ranking (every match, and related passages at or above the
+        similarity floor), the mode used, notices, and each ranked passage's article id."""
+        with self.reading():
+            mode, notices = self._mode_available(mode)
+            keyword, dense, found = self._runs(parsed, mode, self.all_matches(), filters)
+            ranking = self.rank(keyword, dense, mode)
+            return ranking.where(newest_versions(ranking.pids, found)), mode, notices, lambda pid: found[pid].article_id
+
+    def all_matches(self) -> int:
+        """A keyword depth that holds every match."""
+        return max(1, self.keyword_index.searcher().doc_count_all())
+
+    def rank(self, keyword: Hits, dense: Hits, mode: str) -> Ranking:
+        """``mode``'s ranking of every keyword match (``keyword``) and the dense top ``CANDIDATES``."""
+        if mode == "keyword":
+            return keyword_ranking(keyword)
+        if mode == "dense":
+            return dense_ranking(keyword, dense, self.related_floor)
+        return fused_ranking(keyword, dense, self.related_floor, self.fusion, self.dense_weight, RRF_K)
+
     def passage_candidates(self, parsed: ParsedQuery, mode: str, depth: int,
                            filters: Filters) -> tuple[Hits, str, str]:
-        """Fused (passage id, score) pairs, best first: each retriever's hits on the article
-        versions its index holds (``Store.visible``), one version per article. Callers that
-        read the passages afterwards hold ``reading()`` around both."""
+        """Fused (passage id, score) pairs, best first, from each retriever's top ``depth``, with
+        no similarity floor (``ask`` reads what they hold). Callers that read the passages
+        afterwards hold ``reading()`` around both."""
         with self.reading():
-            notice = ""
-            if mode != "keyword" and not self.dense.available():
-                if mode == "dense":
-                    raise QueryError("the index has no vectors yet; run `baheth embed` first or use --mode keyword")
-                mode, notice = "keyword", "the index has no vectors yet (run `baheth embed`); searched in keyword mode"
-            allowed = self.store.filtered_pids(filters) if filters.active() else None
-            keyword_generation, vectors_generation = self._generations
-            found: dict[int, PassageVersion] = {}
+            mode, notices = self._mode_available(mode)
+            keyword, dense, found = self._runs(parsed, mode, depth, filters, dense_depth=depth)
+            ranked = keyword if mode == "keyword" else dense if mode == "dense" else self.fuse(keyword, dense)
+            keep = newest_versions(np.array([pid for pid, _ in ranked], dtype=np.int64), found)
+            return [hit for hit, ok in zip(ranked, keep.tolist()) if ok], mode, "; ".join(notices)
 
-            def visible(hits: Hits, generation: int) -> Hits:
-                passages = self.store.visible((pid for pid, _ in hits), generation)
-                found.update(passages)
-                return [(pid, s) for pid, s in hits if pid in passages]
+    def _mode_available(self, mode: str) -> tuple[str, list[str]]:
+        if mode != "keyword" and not self.dense.available():
+            if mode == "dense":
+                raise QueryError("the index has no vectors yet; run `baheth embed` first or use --mode keyword")
+            return "keyword", ["the index has no vectors yet (run `baheth embed`); searched in keyword mode"]
+        return mode, []
 
-            if mode == "keyword":
-                ranked = visible(self.keyword.search(parsed, depth, filters, allowed), keyword_generation)
-            elif mode == "dense":
-                ranked = visible(self.dense.search(parsed, depth, allowed), vectors_generation)
-            else:
-                ranked = self.fuse(visible(self.keyword.search(parsed, depth, filters, allowed), keyword_generation),
-                                   visible(self.dense.search(parsed, depth, allowed), vectors_generation))
-            return newest_version_only(ranked, found), mode, notice
+    def _runs(self, parsed: ParsedQuery, mode: str, keyword_depth: int, filters: Filters,
+              dense_depth: int = CANDIDATES) -> tuple[Hits, Hits, dict[int, PassageVersion]]:
+        """Each retriever's hits on the article versions its index holds (``Store.visible``), and
+        those versions; the dense side is not asked in keyword mode."""
+        allowed = self.store.filtered_pids(filters) if filters.active() else None
+        keyword_generation, vectors_generation = self._generations
+        found: dict[int, PassageVersion] = {}
+
+        def visible(hits: Hits, generation: int) -> Hits:
+            passages = self.store.visible((pid for pid, _ in hits), generation)
+            found.update(passages)
+            return [(pid, s) for pid, s in hits if pid in passages]
+
+        keyword = visible(self.keyword.search(parsed, keyword_depth, filters, allowed), keyword_generation)
+        dense = [] if mode == "keyword" else visible(self.dense.search(parsed, dense_depth, allowed), vectors_generation)
+        return keyword, dense, found
 
     def fuse(self, keyword: Hits, dense: Hits) -> Hits:
         if self.fusion == "rrf":
@@ -194,39 +236,36 @@ class Engine:
         normalize = z_score if self.fusion == "zscore" else min_max
         return convex_combination([keyword, dense], [1.0 - self.dense_weight, self.dense_weight], normalize)
 
-    def _group_by_article(self, ranked: Hits) -> list[tuple[int, float, int]]:
-        """(best passage id, its score, passages matched) per article, ranked by best passage."""
-        owner = self.store.article_of(pid for pid, _ in ranked)
-        groups: dict[str, list] = {}
-        for pid, score in ranked:
-            group = groups.get(owner[pid])
-            if group is None:
-                groups[owner[pid]] = [pid, score, 1]
-            else:
-                group[2] += 1
-        return [tuple(g) for g in groups.values()]
-
-    def _article_hits(self, grouped, parsed: ParsedQuery, k: int, offset: int) -> list[ArticleHit]:
-        page = grouped[offset:offset + k]
-        hits = self.passage_hits([(pid, score) for pid, score, _ in page], parsed, k, 0)
-        return [ArticleHit(rank=offset + i + 1, score=h.score, article_id=h.article_id, passage_id=h.passage_id,
+    def _article_hits(self, grouped: ArticleRanking, parsed: ParsedQuery, k: int, offset: int) -> list[ArticleHit]:
+        matched = grouped.matched_passages[offset:offset + k].tolist()
+        return [ArticleHit(rank=h.rank, score=h.score, article_id=h.article_id, passage_id=h.passage_id,
                            title=h.title, date=h.date, source=h.source, section=h.section, snippet=h.snippet,
-                           highlights=h.highlights, matched_passages=matched)
-                for i, (h, (_, _, matched)) in enumerate(zip(hits, page))]
+                           highlights=h.highlights, label=h.label, matched_passages=n)
+                for h, n in zip(self._page(grouped.best, parsed, k, offset), matched)]
 
-    def passage_hits(self, ranked: Hits, parsed: ParsedQuery, k: int, offset: int) -> list[PassageHit]:
+    def passage_hits(self, ranked: Hits, parsed: ParsedQuery, k: int, offset: int,
+                     labels: Sequence[str] | None = None) -> list[PassageHit]:
+        """Hits ``offset`` to ``offset + k`` of ``ranked``, each with ``labels``' entry if given."""
         page = ranked[offset:offset + k]
+        labels = labels[offset:offset + k] if labels is not None else [""] * len(page)
         stored = self.store.passages(pid for pid, _ in page)
         meta = self.store.articles_meta(stored.values())
         hits = []
-        for rank, (pid, score) in enumerate(page, start=offset + 1):
+        for rank, ((pid, score), label) in enumerate(zip(page, labels), start=offset + 1):
             p = stored[pid]
             a = meta[p.article_id]
             text, spans = snippet(p.text, term_spans(p.text, parsed.terms))
             hits.append(PassageHit(rank=rank, score=round(score, 6), article_id=p.article_id, passage_id=pid,
                                    title=a["title"], date=a["date"], source=a["source"], section=a["section"],
-                                   snippet=text, highlights=spans, heading=p.heading, start=p.start, end=p.end))
+                                   snippet=text, highlights=spans, label=label,
+                                   heading=p.heading, start=p.start, end=p.end))
         return hits
+
+    def _page(self, ranking: Ranking, parsed: ParsedQuery, k: int, offset: int) -> list[PassageHit]:
+        """Hits ``offset`` to ``offset + k`` of ``ranking``, labelled."""
+        page = ranking.where(slice(offset, offset + k))
+        hits = self.passage_hits(page.hits(), parsed, k, 0, [MATCH if m else RELATED for m in page.matched.tolist()])
+        return [replace(h, rank=offset + i) for i, h in enumerate(hits, start=1)]
 
     # -- questions -----------------------------------------------------------------
     def ask(self, question: str, *, k: int = 3, filters: Filters = Filters(),

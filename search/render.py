@@ -10,7 +10,7 @@ import re
 
 import click
 
-from search.results import AnswerResults, SearchResults, StoredArticle
+from search.results import MATCH, RELATED, AnswerResults, SearchResults, StoredArticle
 
 
 # C0 controls but tab and newline, DEL, and C1 controls (0x9b is a one-byte CSI to some terminals).
@@ -40,13 +40,19 @@ def _line(*parts: str) -> str:
 
 
 def print_results(results: SearchResults) -> None:
+    """The answer to "is it there?" first: the match count, or that nothing holds the words (the
+    notice); then the hits, related ones marked as such."""
+    absent = results.matches == 0
     if results.notice:
-        click.echo(f"note: {results.notice}", err=True)
+        notice = printable(results.notice, one_line=True)
+        click.echo(notice if absent else f"note: {notice}", err=not absent)
     if not results.hits:
-        click.echo("no results")
+        if not absent:
+            click.echo(f"no results past {results.matches + results.related}")
         return
-    click.echo(f"{results.total} {results.level} ({results.mode}); showing"
-               f" {results.hits[0].rank}-{results.hits[-1].rank}")
+    related = f"{results.related} {results.level} related by meaning" if results.related else ""
+    counts = related if absent else f"{results.matches} {results.level} match" + (f", {related}" if related else "")
+    click.echo(f"{counts} ({results.mode}); showing {results.hits[0].rank}-{results.hits[-1].rank}")
     for hit in results.hits:
         print_hit(hit)
 
@@ -54,7 +60,8 @@ def print_results(results: SearchResults) -> None:
 def print_hit(hit) -> None:
     title, article_id = _line(hit.title or hit.article_id), _line(hit.article_id)
     meta = _line(hit.date, hit.source, hit.section)
-    click.echo(f"\n{hit.rank}. {title}  [{article_id}]  score {hit.score:.4f}")
+    label = "  (related: does not contain the words)" if getattr(hit, "label", MATCH) == RELATED else ""
+    click.echo(f"\n{hit.rank}. {title}  [{article_id}]  score {hit.score:.4f}{label}")
     if meta:
         click.echo(f"   {meta}")
     click.echo(f"   {bold_spans(hit.snippet, hit.highlights)}")

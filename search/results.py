@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+# A hit's ``label``: the passage (for an article, one of its passages) holds the query's words, or
+# it is only close in meaning (hybrid and dense modes, above the similarity floor).
+MATCH = "match"
+RELATED = "related"
+
 
 @dataclass(frozen=True)
 class PassageHit:
@@ -16,6 +21,7 @@ class PassageHit:
     section: str
     snippet: str
     highlights: tuple[tuple[int, int], ...]   # character spans into ``snippet``
+    label: str = ""                           # MATCH or RELATED in search results; none in ``ask``'s
     heading: str = ""
     start: int = 0                             # the passage's offsets into the article body
     end: int = 0
@@ -23,6 +29,8 @@ class PassageHit:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["highlights"] = [list(span) for span in self.highlights]
+        if not self.label:
+            del data["label"]
         return data
 
 
@@ -40,7 +48,8 @@ class ArticleHit:
     section: str
     snippet: str
     highlights: tuple[tuple[int, int], ...]
-    matched_passages: int = 1
+    label: str = MATCH
+    matched_passages: int = 1                  # of its passages, those that hold the query's words
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -50,19 +59,36 @@ class ArticleHit:
 
 @dataclass(frozen=True)
 class SearchResults:
+    """One page of a query's ranking. ``matches``: the articles (passages at passage level) that
+    hold the query's words, exact, the same for every page and mode; ``related``: those the dense
+    side adds by meaning alone (0 in keyword mode). The ranking holds both, ``matches + related``
+    hits to page through; ``total`` is ``matches``."""
+
     query: str
     mode: str
     level: str
-    total: int            # hits available to page through (capped by the candidate depth)
+    matches: int
+    related: int
     hits: tuple
-    notice: str = ""      # e.g. why a hybrid search fell back to keyword mode
+    notice: str = ""      # no match at all; a hybrid search that fell back to keyword mode
+
+    @property
+    def total(self) -> int:
+        return self.matches
 
     def to_dict(self) -> dict:
         data = {"query": self.query, "mode": self.mode, "level": self.level, "total": self.total,
-                "hits": [hit.to_dict() for hit in self.hits]}
+                "matches": self.matches, "related": self.related, "hits": [hit.to_dict() for hit in self.hits]}
         if self.notice:
             data["notice"] = self.notice
         return data
+
+
+def absence_notice(query: str, level: str) -> str:
+    """Said first when nothing holds the query's words, in the reader's language and in English."""
+    if level == "passages":
+        return f"لا توجد مقاطع تحتوي على «{query.strip()}» (no passage contains «{query.strip()}»)"
+    return f"لا توجد مقالات تحتوي على «{query.strip()}» (no article contains «{query.strip()}»)"
 
 
 @dataclass(frozen=True)

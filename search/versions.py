@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
+import numpy as np
+
 from indexer.store.sqlite import PassageVersion
-from search.retrievers import Hits
 
 
 def _version_order(passage: PassageVersion) -> float:
@@ -23,10 +24,13 @@ def _version_order(passage: PassageVersion) -> float:
     return math.inf if passage.retired is None else passage.retired
 
 
-def newest_version_only(ranked: Hits, passages: Mapping[int, PassageVersion]) -> Hits:
-    """``ranked`` without the passages of any article version older than another among them."""
+def newest_versions(pids: np.ndarray, passages: Mapping[int, PassageVersion]) -> np.ndarray:
+    """Which of ``pids`` (a mask) belong to the newest version of their article among them."""
+    if all(p.retired is None for p in passages.values()):
+        return np.ones(len(pids), bool)   # the common case: no writer is catching up
     newest: dict[str, float] = {}
-    for pid, _ in ranked:
+    for pid in pids.tolist():
         p = passages[pid]
         newest[p.article_id] = max(newest.get(p.article_id, -math.inf), _version_order(p))
-    return [(pid, s) for pid, s in ranked if _version_order(passages[pid]) == newest[passages[pid].article_id]]
+    return np.array([_version_order(passages[pid]) == newest[passages[pid].article_id] for pid in pids.tolist()],
+                    dtype=bool)

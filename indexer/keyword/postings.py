@@ -277,7 +277,7 @@ class CompiledPostings:
         # Best first; ties by document number, as Whoosh's collector orders them.
         top = candidates[np.lexsort((candidates, -scores[candidates]))][:limit]
         pids = _pids_of(top, leaves, segments)
-        return [(int(p), float(s)) for p, s in zip(pids, scores[top])], int(matched.sum())
+        return list(zip(pids.tolist(), scores[top].tolist())), int(matched.sum())
 
 
 def _leaves(reader) -> list[tuple[object, int]]:
@@ -305,6 +305,11 @@ class _TermStats:
 
 
 def _pids_of(docnums: np.ndarray, leaves, segments) -> np.ndarray:
+    # Per segment, not per document: the engine asks for every match (tens of thousands at 100k).
     bases = np.array([base for _, base in leaves], dtype=np.int64)
     which = np.searchsorted(bases, docnums, side="right") - 1
-    return np.array([segments[w].pids[d - bases[w]] for w, d in zip(which, docnums)], dtype=np.int64)
+    pids = np.empty(len(docnums), dtype=np.int64)
+    for w, segment in enumerate(segments):
+        here = which == w
+        pids[here] = segment.pids[docnums[here] - bases[w]]
+    return pids

@@ -8,7 +8,7 @@ from indexer.text.analysis import ANALYZER_NAME, ANALYZER_VERSION
 from indexer.text.near_duplicates import SketchParams
 from indexer.text.passages import CHUNKER_VERSION, ChunkingParams
 from indexer.text.sentences import SPLITTER_VERSION
-from indexer.vectors.encoders import EncoderSpec
+from indexer.vectors.encoders import EncoderSpec, related_floor
 from indexer.store.layout import FORMAT_VERSION, IndexLayout, read_json, write_json_atomic
 from indexer.store.sqlite import Store
 
@@ -33,6 +33,12 @@ class Manifest:
     splitter_version: int = SPLITTER_VERSION
     # None: near-duplicates are not detected. An index from before them gets the defaults.
     near_duplicates: SketchParams | None = field(default_factory=SketchParams)
+    # The dense score a meaning-only result needs (``indexer.vectors.encoders.RELATED_FLOORS``).
+    related_floor: float | None = None
+
+    @classmethod
+    def for_encoder(cls, encoder: EncoderSpec, **settings) -> "Manifest":
+        return cls(encoder=encoder, related_floor=related_floor(encoder), **settings)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -45,7 +51,9 @@ class Manifest:
                    analyzer=data["analyzer"], analyzer_version=data["analyzer_version"],
                    format=data["format"], vector_index=data.get("vector_index", "auto"),
                    chunker_version=data.get("chunker_version", 0), splitter_version=data.get("splitter_version", 0),
-                   near_duplicates=_sketch_params(data.get("near_duplicates", {})))
+                   near_duplicates=_sketch_params(data.get("near_duplicates", {})),
+                   # Indexes from before the floor take the one calibrated for their encoder.
+                   related_floor=data.get("related_floor", related_floor(EncoderSpec(**data["encoder"]))))
 
     def save(self, layout: IndexLayout, store) -> None:
         """manifest.json, and its copy in ``store`` (a ``Store``), from which repair recreates it."""

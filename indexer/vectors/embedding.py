@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from indexer.vectors.cache import EmbeddingCache
-from indexer.vectors.encoders import Encoder, EncoderSpec, canonical_name
+from indexer.vectors.encoders import Encoder, EncoderSpec, canonical_name, related_floor
 from indexer.vectors.loading import load_encoder
 from indexer.keyword.index import KeywordIndex
 from indexer.store.layout import IndexLayout, read_json, write_json_atomic
@@ -166,7 +166,8 @@ def _swap(layout: IndexLayout, store: Store, cache: EmbeddingCache, spec: Encode
     vectors = VectorIndex(layout, spec.dim)
     vectors.rebuild(store)
     _keep_keyword_current(KeywordIndex(layout), before, store.generation())
-    manifest = dataclasses.replace(Manifest.from_dict(read_json(layout.manifest)), encoder=spec)
+    manifest = dataclasses.replace(Manifest.from_dict(read_json(layout.manifest)), encoder=spec,
+                                   related_floor=related_floor(spec))
     manifest.save(layout, store)
     layout.encoder_switch.unlink()
     return manifest, vectors

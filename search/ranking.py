@@ -1,0 +1,118 @@
+"""One ranking per query: every passage that matches the query's words, and the passages the dense
+side adds by meaning alone (*related*), each in one place that does not depend on the page asked.
+
+The keyword run holds every match; the dense run a fixed top ``CANDIDATES``, from which a related
+passage (not a match) is kept only at or above the similarity floor. Hybrid scores are the fusion's,
+its normalization measured on each run's top ``CANDIDATES`` (``search.fusion``), so the head of the
+ranking is the fusion of the two top-100 lists; every further match follows in a fixed place. Ties
+are broken by keyword rank, then passage id.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from search.fusion import CANDIDATES, min_max_values, weighted_sum, z_score_values
+
+Hits = list[tuple[int, float]]
+NORMALIZATIONS: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
+    "zscore": z_score_values, "minmax": min_max_values}
+
+
+@dataclass(frozen=True)
+class Ranking:
+    pids: np.ndarray       # int64, best first
+    scores: np.ndarray     # float64
+    matched: np.ndarray    # bool: the passage holds the query's words (a keyword match)
+
+    @property
+    def matches(self) -> int:
+        return int(self.matched.sum())
+
+    @property
+    def related(self) -> int:
+        return len(self.pids) - self.matches
+
+    def hits(self) -> Hits:
+        return list(zip(self.pids.tolist(), self.scores.tolist()))
+
+    def where(self, keep: np.ndarray) -> "Ranking":
+        return Ranking(self.pids[keep], self.scores[keep], self.matched[keep])
+
+
+def _arrays(hits: Hits) -> tuple[np.ndarray, np.ndarray]:
+    return (np.fromiter((p for p, _ in hits), dtype=np.int64, count=len(hits)),
+            np.fromiter((s for _, s in hits), dtype=np.float64, count=len(hits)))
+
+
+class _Positions:
+    """Where each passage stands in a run (its rank from 0), ``len(run)`` for passages not in it."""
+
+    def __init__(self, ids: np.ndarray):
+        self.order = np.argsort(ids, kind="stable")
+        self.sorted = ids[self.order]
+
+    def of(self, ids: np.ndarray) -> np.ndarray:
+        at = np.minimum(np.searchsorted(self.sorted, ids), max(len(self.sorted) - 1, 0))
+        found = (self.sorted[at] == ids) if len(self.sorted) else np.zeros(len(ids), bool)
+        return np.where(found, self.order[at] if len(self.sorted) else 0, len(self.sorted))
+
+
+def keyword_ranking(keyword: Hits) -> Ranking:
+    pids, scores = _arrays(keyword)
+    return Ranking(pids, scores, np.ones(len(pids), bool))
+
+
+def dense_ranking(keyword: Hits, dense: Hits, floor: float) -> Ranking:
+    """The dense run (its matches, and its related passages at or above ``floor``), then the
+    matches it did not reach, in keyword order, with score 0 (no dense score of their own)."""
+    keyword_pids, _ = _arrays(keyword)
+    pids, scores = _arrays(dense)
+    matched = _Positions(keyword_pids).of(pids) < len(keyword_pids)
+    head = Ranking(pids, scores, matched).where(matched | (scores >= floor))
+    rest = keyword_pids[_Positions(pids).of(keyword_pids) == len(pids)]
+    return Ranking(np.concatenate([head.pids, rest]), np.concatenate([head.scores, np.zeros(len(rest))]),
+                   np.concatenate([head.matched, np.ones(len(rest), bool)]))
+
+
+def fused_ranking(keyword: Hits, dense: Hits, floor: float, fusion: str, dense_weight: float,
+                  rrf_k: int = 60, top: int = CANDIDATES) -> Ranking:
+    """Every match and the related passages at or above ``floor``, by fused score."""
+    keyword_pids, keyword_scores = _arrays(keyword)
+    dense_pids, dense_scores = _arrays(dense)
+    if fusion == "rrf":
+        values = [1.0 / (rrf_k + 1 + np.arange(len(run), dtype=np.float64)) for run in (keyword, dense)]
+        weights: Sequence[float] = (1.0, 1.0)
+    else:
+        normalize = NORMALIZATIONS[fusion]
+        # Measured on the whole top-``top`` dense run, before the floor drops any of it.
+        values = [normalize(keyword_scores, top), normalize(dense_scores, top)]
+        weights = (1.0 - dense_weight, dense_weight)
+    in_keyword = _Positions(keyword_pids)
+    kept = (in_keyword.of(dense_pids) < len(keyword_pids)) | (dense_scores >= floor)
+    pids, scores = weighted_sum([keyword_pids, dense_pids[kept]], [values[0], values[1][kept]], weights)
+    keyword_rank = in_keyword.of(pids)
+    order = np.lexsort((pids, keyword_rank, -scores))
+    return Ranking(pids[order], scores[order], keyword_rank[order] < len(keyword_pids))
+
+
+@dataclass(frozen=True)
+class ArticleRanking:
+    """Articles ranked by their best passage: that passage, its score, whether the article matches
+    (any of its passages does) and how many of its passages match."""
+
+    best: Ranking
+    matched_passages: np.ndarray   # int64, per article
+
+
+def by_article(ranking: Ranking, article_of: Callable[[int], str]) -> ArticleRanking:
+    articles = np.array([article_of(pid) for pid in ranking.pids.tolist()], dtype=object)
+    if not len(articles):
+        return ArticleRanking(ranking, np.zeros(0, np.int64))
+    _, first, group = np.unique(articles.astype(str), return_index=True, return_inverse=True)
+    counts = np.bincount(group, weights=ranking.matched, minlength=len(first)).astype(np.int64)
+    order = np.argsort(first, kind="stable")
+    best = ranking.where(first[order])
+    return ArticleRanking(Ranking(best.pids, best.scores, counts[order] > 0), counts[order])
