@@ -43,7 +43,7 @@ from search.query import parse_query
 from search.ranking import fused_ranking
 
 ABSENT_NAMES = (
-    # Arabic script: people, events and products of 2019 and later.
+    # Arabic script: people, events and products mostly of 2019 and later (the corpora end in 2018).
     "زيلينسكي", "ستارمر", "أوميكرون", "سوناك", "ميلوني", "خافيير ميلي", "بيزشكيان", "كوفيد", "بريغوجين",
     "هالاند", "تشات جي بي تي", "ميرتس", "ممداني", "ليز تراس", "كاريكو", "بيونتك", "تيك توك", "ثريدز",
     "ميتافيرس", "كامالا هاريس", "رامافوزا", "أولاف شولتس", "نجيب بوكيلة", "بولسونارو",

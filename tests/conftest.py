@@ -123,3 +123,12 @@ def answer_everything_file(tmp_path_factory, answer_everything) -> Path:
     path = tmp_path_factory.mktemp("models") / "every.json"
     answer_everything.save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def unfloored(built_index, encoder):
+    """The engine with no similarity floor: every dense top-100 passage is ranked (as related when
+    it is no match), as the fusion sweeps measure and as a dense-side test needs on 9 articles."""
+    from search.engine import Engine
+    with Engine(built_index, encoder=encoder, related_floor=-1.0) as eng:
+        yield eng

@@ -66,13 +66,18 @@ def test_z_score_fusion_is_the_default(engine):
 
 
 @pytest.mark.parametrize("query", ["الكاظمي طهران", "التبادل التجاري", "السماء والمجرات"])
-def test_hybrid_passages_follow_the_z_score_fusion_of_both_retrievers(engine, query):
+def test_hybrid_passages_follow_the_z_score_fusion_of_both_retrievers(engine, unfloored, query):
+    # Every keyword match of these 9 articles is in the top 100, so the whole ranking is the fusion
+    # of the two top-100 lists; the similarity floor then leaves out related passages under it.
     parsed = parse_query(query)
     keyword = engine.keyword.search(parsed, CANDIDATES)
     dense = engine.dense.search(parsed, CANDIDATES)
     expected = order(convex_combination([keyword, dense], [0.4, 0.6], z_score))
-    hits = engine.search(query, mode="hybrid", level="passages", k=len(expected)).hits
+    hits = unfloored.search(query, mode="hybrid", level="passages", k=len(expected)).hits
     assert [h.passage_id for h in hits] == expected
+    kept = {pid for pid, _ in keyword} | {pid for pid, s in dense if s >= engine.related_floor}
+    hits = engine.search(query, mode="hybrid", level="passages", k=len(expected)).hits
+    assert [h.passage_id for h in hits] == [pid for pid in expected if pid in kept]
 
 
 @pytest.mark.parametrize("fusion", ["zscore", "minmax", "rrf"])

@@ -35,7 +35,7 @@ def test_search_jsonl_is_one_hit_per_line(built_index):
 
 
 def test_search_csv_has_a_header_and_a_row_per_hit(built_index):
-    result = run("search", "الكاظمي طهران", "--index", built_index, "--format", "csv", "-k", "3")
+    result = run("search", "الكاظمي طهران", "--index", built_index, "--format", "csv", "-k", "3", "--level", "passages")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert result.exit_code == 0 and len(rows) == 3
     assert [r["rank"] for r in rows] == ["1", "2", "3"] and rows[0]["article_id"] == SEED_ID
@@ -44,7 +44,8 @@ def test_search_csv_has_a_header_and_a_row_per_hit(built_index):
 
 def test_batch_csv_writes_the_header_once(built_index):
     topics = "q1\tالكاظمي طهران\nq2\tأسعار النفط\n"
-    result = run("search", "--batch", "-", "--index", built_index, "--format", "csv", "-k", "2", input=topics)
+    result = run("search", "--batch", "-", "--index", built_index, "--format", "csv", "-k", "2", "--level", "passages",
+                 input=topics)
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["qid"] for r in rows] == ["q1", "q1", "q2", "q2"]
     assert result.stdout.count("qid,") == 1

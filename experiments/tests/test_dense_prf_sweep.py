@@ -22,8 +22,8 @@ def sweep(engine):
 
 
 @pytest.mark.parametrize("qid", sorted(QUESTIONS))
-def test_the_default_row_is_the_engines_hybrid_order(engine, sweep, qid):
-    hits = engine.search(QUESTIONS[qid], mode="hybrid", level="passages", k=CANDIDATES).hits
+def test_the_default_row_is_the_engines_hybrid_order(engine, unfloored, sweep, qid):
+    hits = unfloored.search(QUESTIONS[qid], mode="hybrid", level="passages", k=CANDIDATES).hits
     assert sweep.rows["z-score w=0.6, whole question"][qid].tolist() == [h.passage_id for h in hits]
     dense = engine.dense.search(parse_query(QUESTIONS[qid]), CANDIDATES)
     assert sweep.rows["dense, whole question"][qid].tolist() == [pid for pid, _ in dense]

@@ -22,7 +22,7 @@ def _order(hits):
 
 
 @pytest.mark.parametrize("qid", sorted(QUESTIONS))
-def test_the_tables_cut_at_depth_give_each_retrievers_top_hits(engine, tables, qid):
+def test_the_tables_cut_at_depth_give_each_retrievers_top_hits(engine, unfloored, tables, qid):
     parsed = parse_query(QUESTIONS[qid])
     position = {p: i for i, p in enumerate(tables.pids.tolist())}
     question = Question(tables, qid, position)
@@ -31,7 +31,7 @@ def test_the_tables_cut_at_depth_give_each_retrievers_top_hits(engine, tables, q
     assert _order(question.dense_at(CANDIDATES)) == _order(dense)
     assert dict(question.dense_at(CANDIDATES)) == pytest.approx(dict(dense), abs=1e-5)
     # The sweep's default row is the engine's hybrid ranking.
-    hybrid = engine.search(QUESTIONS[qid], mode="hybrid", level="passages", k=CANDIDATES).hits
+    hybrid = unfloored.search(QUESTIONS[qid], mode="hybrid", level="passages", k=CANDIDATES).hits
     assert _order(default(CANDIDATES, engine.dense_weight)(question))[:CANDIDATES] == [h.passage_id for h in hybrid]
 
 
