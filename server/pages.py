@@ -56,7 +56,7 @@ def search_page(request: Request, filters: FiltersParam, q: OptionalText = None,
         with request.app.state.pool.engine() as engine:
             results = engine.search(q, mode=mode, level=level, k=PAGE_SIZE, offset=offset, filters=filters)
             months = matches_by_month(engine, q, filters)
-        context.update(results=results.to_dict(), pages=pagination(request, page, results.total),
+        context.update(results=results.to_dict(), pages=pagination(request, page, results.matches + results.related),
                        chart=chart(months))
     return render("search.html", request, **context)
 
