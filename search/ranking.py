@@ -108,11 +108,11 @@ class ArticleRanking:
 
 
 def by_article(ranking: Ranking, article_of: Callable[[int], str]) -> ArticleRanking:
-    articles = np.array([article_of(pid) for pid in ranking.pids.tolist()], dtype=object)
-    if not len(articles):
-        return ArticleRanking(ranking, np.zeros(0, np.int64))
-    _, first, group = np.unique(articles.astype(str), return_index=True, return_inverse=True)
-    counts = np.bincount(group, weights=ranking.matched, minlength=len(first)).astype(np.int64)
-    order = np.argsort(first, kind="stable")
-    best = ranking.where(first[order])
-    return ArticleRanking(Ranking(best.pids, best.scores, counts[order] > 0), counts[order])
+    # Articles numbered as they first appear, so number order is rank order (by best passage).
+    number: dict[str, int] = {}
+    group = np.fromiter((number.setdefault(article_of(pid), len(number)) for pid in ranking.pids.tolist()),
+                        dtype=np.int64, count=len(ranking.pids))
+    _, first = np.unique(group, return_index=True)
+    counts = np.bincount(group, weights=ranking.matched, minlength=len(number)).astype(np.int64)
+    best = ranking.where(first)
+    return ArticleRanking(Ranking(best.pids, best.scores, counts > 0), counts)

@@ -269,12 +269,12 @@ class Store:
 
     def versions(self, pids: Iterable[int]) -> dict[int, PassageVersion]:
         """The article version of each of ``pids`` that still exists, current or retired."""
-        found = {}
-        for chunk in _chunks(list(pids), 500):
-            marks = ",".join("?" * len(chunk))
-            for pid, article_id in self.conn.execute(
-                    f"SELECT pid, article_id FROM passages WHERE pid IN ({marks})", chunk):
-                found[pid] = PassageVersion(article_id)
+        pids = [int(pid) for pid in pids]
+        # One statement over a JSON array, not one per 500 ids: search asks this of every keyword
+        # match, tens of thousands of passages at 100k (docs/performance.md, "Paging").
+        found = {pid: PassageVersion(article_id) for pid, article_id in self.conn.execute(
+            "SELECT pid, article_id FROM passages WHERE pid IN (SELECT value FROM json_each(?))", (json.dumps(pids),))}
+        for chunk in _chunks(pids, 500) if self.retired.present else ():
             for pid, article_id, retired in self.retired.owners(chunk):
                 found[pid] = PassageVersion(article_id, retired)
         return found
