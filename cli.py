@@ -212,7 +212,28 @@ def print_index_report(report) -> None:
 @filter_options
 @format_option
 def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch_file, trec_file, filters, fmt):
-    """Search articles or passages, for one QUERY or a --batch of queries."""
+    """Search articles or passages, for one QUERY or a --batch of queries.
+
+    \b
+    What a query means (keyword side; the total counts these matches):
+    - A short query, five words or fewer as typed and not a question
+      (a name: لبنان, جو بايدن):
+      an article must hold every word. A word matches its written forms:
+      with و ف, then ب ك ل, and ال before it (والعراق, بالعراق, للعراق),
+      and with a nisba or plural ending (لبنان: اللبنانية, اللبنانيين;
+      ليبيا: الليبي), never a shorter word (لبنان does not match بن).
+    - Several words that stand together, in order, in most of the passages
+      holding them all are a name (رام الله, الأمم المتحدة): only articles
+      holding them so match. Otherwise those holding them so rank first.
+    - A longer query, or a question (a question mark, a final full stop, or
+      an interrogative first: كم, ما, هل ...), ranks first the articles
+      holding most of its words (compared by light stems; their roots
+      re-rank only) and matches any article holding one of them; a phrase
+      in it must match, the other words then only rank.
+    - "a phrase" or «a phrase»: these words, in this order, next to each other.
+    - word1 OR word2: either word.  -word: no article holding it.
+    Nothing else is syntax; stopwords (في, من, ...) are not searched for.
+    """
     if (query is None) == (batch_file is None):
         raise click.UsageError("give either a QUERY or --batch FILE")
     if trec_file is not None and batch_file is None:

@@ -1,8 +1,10 @@
-"""Snippets with highlighted query terms, located through the analyzer's offsets.
+"""Snippets with highlighted query words, located through the analyzer's offsets.
 
-A passage is analyzed with the same analyzer as the query; every token whose term is a
-query term is marked at its original characters, so the highlight covers the word as
-written (with its diacritics, hamza and prefixes) even when the query spelled it otherwise.
+A passage is analyzed as the exact-form fields are (normalized words, not stemmed); every token
+whose form is one of the query words' written forms (``ParsedQuery.forms``) is marked at its
+original characters, so the highlight covers the word as written (with its diacritics, hamza and
+clitics) even when the query spelled it otherwise, and never a shorter word that a stemmer would
+have made of it (بن in «محمد بن سلمان» for لبنان).
 """
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ Span = tuple[int, int]
 _WHITESPACE_RUN = re.compile(r"\s+")
 
 
-def term_spans(text: str, terms: Iterable[str]) -> list[Span]:
-    wanted = set(terms)
-    return [(t.start, t.end) for t in analyze_spans(text) if t.term in wanted]
+def term_spans(text: str, forms: Iterable[str]) -> list[Span]:
+    wanted = set(forms)
+    return [(t.start, t.end) for t in analyze_spans(text, "none") if t.term in wanted]
 
 
 def snippet(text: str, spans: list[Span], max_chars: int = 320) -> tuple[str, tuple[Span, ...]]:

@@ -27,9 +27,9 @@ def tokens(analyzer, text, call):
 
 
 @FAST
-@given(texts, st.sampled_from(STEM_VARIANTS), st.booleans(), st.sampled_from(CALLS))
-def test_memoized_tokens_equal_the_chain(text, stem, stopwords, call):
-    memoized = arabic_analyzer(stem, stopwords)
+@given(texts, st.sampled_from(STEM_VARIANTS), st.booleans(), st.booleans(), st.sampled_from(CALLS))
+def test_memoized_tokens_equal_the_chain(text, stem, stopwords, renumber, call):
+    memoized = arabic_analyzer(stem, stopwords, renumber)
     assert isinstance(memoized, ArabicAnalyzer)
     assert tokens(memoized, text, call) == tokens(CompositeAnalyzer(*memoized.items), text, call)
 
@@ -38,8 +38,8 @@ def test_memoized_tokens_equal_the_chain(text, stem, stopwords, call):
                                   "ﷺ " + "ب" * (MAX_WORD_CHARS + 1) + " الأسواق والأسواق", ""])
 @pytest.mark.parametrize("phrase", [True, False])
 def test_field_counts_terms_as_whoosh_formats_do(text, phrase):
-    for stem in ("light+suffix", "isri"):
-        fast = ArabicText(analyzer=arabic_analyzer(stem), phrase=phrase, field_boost=2.0)
+    for stem, renumber in (("light+suffix", True), ("isri", True), ("none", False)):
+        fast = ArabicText(analyzer=arabic_analyzer(stem, renumber=renumber), phrase=phrase, field_boost=2.0)
         plain = ArabicText(analyzer=CompositeAnalyzer(*fast.analyzer.items), phrase=phrase, field_boost=2.0)
         assert sorted(fast.index(text)) == sorted(plain.index(text))
         # Pre-tokenized values take Whoosh's path.

@@ -40,7 +40,7 @@ ZWJ, ZWNJ, RLM, LRM = "\u200d", "\u200c", "\u200f", "\u200e"
 
 def test_manifest_identity():
     assert ANALYZER_NAME == "arabic-light"
-    assert ANALYZER_VERSION == 3
+    assert ANALYZER_VERSION == 4
 
 
 def test_default_strips_light10_suffixes_after_prefixes():

@@ -139,7 +139,7 @@ def test_sources_repeat_and_match_any_case(outlets, query):
 
 @pytest.mark.parametrize("mode", ["keyword", "dense", "hybrid"])
 def test_several_sources_in_every_mode(engine, mode):
-    hits = engine.search("الاقتصاد والأسعار", mode=mode, k=10,
+    hits = engine.search("الاقتصاد OR والأسعار", mode=mode, k=10,
                          filters=Filters(source=["وكالة الأنباء", "مجلة العلوم"])).hits
     assert hits and {h.source for h in hits} <= {"وكالة الأنباء", "مجلة العلوم"}
 

@@ -7,13 +7,13 @@ import pytest
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
-from indexer.keyword.index import FIELD_BOOSTS, ROOT_FIELDS, _document, make_schema
+from indexer.keyword.index import FIELD_BOOSTS, FORM_FIELDS, ROOT_FIELDS, _document, make_schema
 from indexer.keyword.postings import CompiledPostings, export_segment
 from indexer.keyword.writer import CompilingWriter
 from indexer.store.layout import IndexLayout
 from indexer.store.sqlite import Store
 
-FIELDS = [f for f, _ in (*FIELD_BOOSTS, *ROOT_FIELDS)]
+FIELDS = [f for f, _ in (*FIELD_BOOSTS, *ROOT_FIELDS, *FORM_FIELDS)]
 
 
 def segment_content(leaf) -> dict:

@@ -135,10 +135,10 @@ def test_reader_never_sees_a_partial_article(tmp_path):
         while writer.proc.poll() is None:
             number = rng.randrange(30)
             words = (marker(number, 0), marker(number, 1))
-            passages = engine.search(" ".join(words), mode="keyword", level="passages", k=10).hits
+            passages = engine.search(" OR ".join(words), mode="keyword", level="passages", k=10).hits
             versions = {v for h in passages for v in (0, 1) if words[v] in h.snippet}
             assert len(passages) == 3 and len(versions) == 1, passages
-            articles = engine.search(" ".join(words), mode="keyword", k=10).hits
+            articles = engine.search(" OR ".join(words), mode="keyword", k=10).hits
             assert len(articles) == 1
             for hit in articles:
                 title_version = 0 if words[0] in hit.title else 1
@@ -157,7 +157,7 @@ def versions_found(engine: Engine, number: int, mode: str, level: str) -> list[i
     """The version of each hit on article ``number`` when searching both versions' marker words,
     checking that the hit's title and text are of that same version."""
     words = (marker(number, 0), marker(number, 1))
-    hits = engine.search(" ".join(words), mode=mode, level=level, k=VERSIONED_COUNT).hits
+    hits = engine.search(" OR ".join(words), mode=mode, level=level, k=VERSIONED_COUNT).hits
     found = []
     for hit in (h for h in hits if h.article_id == f"art-{number}"):
         title, text = ([v for v in (0, 1) if words[v] in field] for field in (hit.title, hit.snippet))

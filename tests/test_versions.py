@@ -17,7 +17,7 @@ NEW_TITLE = "الذهب يتراجع"
 # Not test_robustness's NEW_BODY itself: a test there counts its encoding, and the embedding
 # cache is shared by the whole session.
 CORRECTED_BODY = NEW_BODY.replace("هذا الأسبوع", "أمس")
-QUERY = f"{OLD_BODY_WORD} الذهب"      # one word of each version of eco-1
+QUERY = f"{OLD_BODY_WORD} OR الذهب"      # one word of each version of eco-1
 
 
 def passage(text: str) -> NewPassage:

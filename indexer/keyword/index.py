@@ -18,10 +18,14 @@ from whoosh import scoring
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import ID, Schema
 
-from indexer.text.analysis import ROOT_STEM, arabic_analyzer
+from indexer.text.analysis import DEFAULT_STEM, ROOT_STEM, arabic_analyzer
+from indexer.text.arabic import is_stopword
+from indexer.text.forms import word_forms
+from indexer.text.stemmers import get_stemmer
 from indexer.keyword.fields import ArabicText
 from indexer.keyword.merge import tiered_merge
-from indexer.keyword.postings import CompiledPostings
+from indexer.keyword.adjacency import adjacent
+from indexer.keyword.postings import CompiledPostings, PostingsView
 from indexer.keyword.safe_pickle import SafeFileIndex
 from indexer.keyword.writer import CompilingWriter
 from indexer.keyword import files as index_files
@@ -43,18 +47,60 @@ WRITER_BUFFER_MB = 160
 ROOT_BOOST = 1.0
 
 
+# A passage holding at least this many of a long query's words (by light stem) matches it. A
+# question is answered by passages that word it differently: requiring a third of its words lost
+# 0.008 / 0.003 MRR@10 on XQuAD-ar / TyDi-ar, half of them 0.04 / 0.02 (docs/analysis.md).
+MIN_SHOULD_MATCH = 1
+# A short query of several words is a name (رام الله, بان كي مون) when its words stand next to each
+# other, in order, in at least this share of the passages holding them all: then only those match.
+COLLOCATION = 0.5
+# Otherwise the passages holding them so still rank first, as edismax's phrase fields do: their
+# score counts once more (بان كي مون: one article names him, five hold بان and مون apart).
+ADJACENT_BOOST = 1.0
+
+
 @dataclass(frozen=True)
 class KeywordQuery:
-    """Analyzed query: terms (light stems) and roots (ISRI, searched in ``text_root``) are OR-ed;
-    each phrase (a list of analyzed terms) must match."""
+    """A query's words, normalized, stopwords out (``search.query`` parses what a user types).
 
-    terms: tuple[str, ...]
-    phrases: tuple[tuple[str, ...], ...] = ()
-    roots: tuple[str, ...] = ()
+    Each of ``groups`` is one word, or words joined by OR: a passage holds the group when it holds
+    any of them. ``short`` (a name or a few words): every group must match, each word in any of
+    its written forms (``indexer.text.forms``), scored on the exact-form fields; and where the
+    words are a name (``COLLOCATION``), only where they stand as typed. Otherwise (a
+    question): ``MIN_SHOULD_MATCH`` of the groups by their light stems, scored on the
+    stems and, re-ranking only, their ISRI roots. Each phrase must match word after word, in
+    written forms; no passage holding a form of an ``excluded`` word matches.
+    """
+
+    groups: tuple[tuple[str, ...], ...] = ()
+    offsets: tuple[int, ...] = ()     # each group's place among the typed words, stopwords counted
+    phrases: tuple[tuple[str, ...], ...] = ()   # stopwords kept: they hold their places
+    excluded: tuple[str, ...] = ()
+    short: bool = True
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The light stems of the group words, once each."""
+        return tuple(dict.fromkeys(stems(w for g in self.groups for w in g)))
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(map(get_stemmer(ROOT_STEM), (w for g in self.groups for w in g))))
+
+
+def stems(words) -> list[str]:
+    stem = get_stemmer(DEFAULT_STEM)
+    return [stem(w) for w in words]
+
+
+def forms(words) -> tuple[str, ...]:
+    """Every written form of any of ``words``, sorted (one synonym group)."""
+    return tuple(sorted(frozenset().union(*(word_forms(w) for w in words))))
 
 
 def make_schema() -> Schema:
     analyzer = arabic_analyzer()
+    forms_analyzer = arabic_analyzer("none", renumber=False)
     return Schema(
         pid=ID(stored=True, unique=True),
         article_id=ID(stored=True),
@@ -62,6 +108,10 @@ def make_schema() -> Schema:
         text_root=ArabicText(analyzer=arabic_analyzer(ROOT_STEM), phrase=False),
         heading=ArabicText(analyzer=analyzer, phrase=False),
         title=ArabicText(analyzer=analyzer, phrase=False, field_boost=TITLE_BOOST),
+        # The words as written (normalized, not stemmed), with positions for names and phrases.
+        text_form=ArabicText(analyzer=forms_analyzer, phrase=True),
+        heading_form=ArabicText(analyzer=forms_analyzer, phrase=True),
+        title_form=ArabicText(analyzer=forms_analyzer, phrase=True, field_boost=TITLE_BOOST),
         source=ID, section=ID, date=ID,
     )
 
@@ -70,6 +120,7 @@ def _document(passage, article_row) -> dict:
     return {
         "pid": str(passage.pid), "article_id": passage.article_id, "text": passage.text, "text_root": passage.text,
         "heading": passage.heading, "title": article_row["title"],
+        "text_form": passage.text, "heading_form": passage.heading, "title_form": article_row["title"],
         "source": article_row["source"], "section": article_row["section"],
         "date": article_row["date"][:10],
     }
@@ -93,6 +144,8 @@ def filter_query(filters: Filters, reader) -> wq.Query | None:
 # Each query term is searched in these fields, with these query-time boosts; each root in ROOT_FIELDS.
 FIELD_BOOSTS = (("text", 1.0), ("title", 1.0), ("heading", HEADING_BOOST))
 ROOT_FIELDS = (("text_root", ROOT_BOOST),)
+# Short queries and phrases: each word's written forms, in the exact-form fields.
+FORM_FIELDS = (("text_form", 1.0), ("title_form", 1.0), ("heading_form", HEADING_BOOST))
 
 
 def field_terms(query: KeywordQuery) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
@@ -102,12 +155,8 @@ def field_terms(query: KeywordQuery) -> tuple[tuple[str, float, tuple[str, ...]]
 
 
 def build_query(query: KeywordQuery) -> wq.Query:
-    clauses: list[wq.Query] = [wq.Term(f, t, boost=b) for f, b, terms in field_terms(query) for t in terms]
-    if query.phrases:
-        required = [wq.Phrase("text", list(p)) if len(p) > 1 else wq.Term("text", p[0])
-                    for p in query.phrases if p]
-        return wq.AndMaybe(wq.And(required), wq.Or(clauses)) if clauses else wq.And(required)
-    return wq.Or(clauses)
+    """Whoosh's form of the bag of words ``field_terms`` scores (the compiled postings' reference)."""
+    return wq.Or([wq.Term(f, t, boost=b) for f, b, terms in field_terms(query) for t in terms])
 
 
 def _storage(folder: Path) -> FileStorage:
@@ -123,7 +172,8 @@ class KeywordIndex:
         self._ix = None
         self._searcher = None
         self._whoosh_checked = False   # the searcher's Whoosh files checksummed (first Whoosh search)
-        self.compiled = CompiledPostings(layout.keyword_postings_dir, [f for f, _ in (*FIELD_BOOSTS, *ROOT_FIELDS)])
+        self.compiled = CompiledPostings(layout.keyword_postings_dir,
+                                         [f for f, _ in (*FIELD_BOOSTS, *ROOT_FIELDS, *FORM_FIELDS)])
 
     # -- lifecycle -----------------------------------------------------------------
     def create(self) -> None:
@@ -262,31 +312,113 @@ class KeywordIndex:
 
     def search(self, query: KeywordQuery, limit: int, filters: Filters = Filters(),
                allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:
-        """Top ``limit`` (pid, BM25F score) pairs and the number of matching passages.
-
-        A plain OR of terms is scored on the compiled postings (same scores, 200x+ faster at 100k),
-        filtered by ``allowed`` (the pids that pass ``filters``, from the store) when filters are
-        active; phrases, and filters without ``allowed``, go through Whoosh."""
-        if not query.terms and not query.phrases:
+        """Top ``limit`` (pid, BM25F score) pairs and the exact number of passages matching
+        ``query`` (see ``KeywordQuery``), among the ``allowed`` pids (those passing ``filters``,
+        from the store) when filters are active. Any ``limit`` works: the engine asks for every
+        match to page one ranking."""
+        if not query.groups and not query.phrases:
             return [], 0
-        if not query.phrases and (allowed is not None or not filters.active()):
-            found = self.compiled.search(self.searcher(), field_terms(query), limit,
-                                         allowed if filters.active() else None)
-            if found is not None:
-                return found
         searcher = self.searcher()
-        if not self._whoosh_checked:
-            # Whoosh reads a garbled postings block as other postings: checksums first, once.
+        if not self._whoosh_checked and self.compiled.missing(searcher):
+            # A segment without its compiled copy is copied from Whoosh's postings, and Whoosh
+            # reads a garbled postings block as other postings: checksums first, once.
             self._raise_damage(deep=True)
             self._whoosh_checked = True
         try:
-            results = searcher.search(build_query(query), limit=limit, filter=filter_query(filters, searcher.reader()))
-            hits = [(int(hit["pid"]), float(hit.score)) for hit in results]
+            view = self.compiled.view(searcher)
         except Exception as exc:  # damage the writer had no record of (an index from before records)
             raise IndexDamaged(self.layout.keyword_dir, exc) from None
-        return hits, len(results)
+        if view is None:
+            raise ValueError("the keyword index must be searched with BM25F")
+        if filters.active() and allowed is None:
+            allowed = np.array([int(searcher.stored_fields(d)["pid"])
+                                for d in searcher.docs_for_query(filter_query(filters, searcher.reader()))], dtype=np.int64)
+        scores, matched = _match(view, query)
+        if filters.active():
+            matched &= view.allowed(allowed)
+        return view.top(scores, matched, limit)
 
     def documents(self) -> list[tuple[int, str]]:
         """(passage id, article id) of every live document, duplicates included."""
         reader = self.searcher().reader()
         return [(int(fields["pid"]), fields["article_id"]) for _, fields in reader.iter_docs()]
+
+
+def _match(view: PostingsView, query: KeywordQuery) -> tuple[np.ndarray, np.ndarray]:
+    """Every document's score, and which live documents match ``query``."""
+    phrase_words = [(w,) for p in query.phrases for w in p if not is_stopword(w)]
+    if query.short:
+        groups = [forms(g) for g in (*query.groups, *phrase_words)]
+        scores, held = view.score([(f, b, groups) for f, b in FORM_FIELDS])
+        required = _holding(view, held, range(len(groups)))
+        matched = (np.all(required, axis=0) if len(groups) else view.live.copy()) & view.live
+        if len(query.groups) > 1:
+            matched, scores = _name_or_all(view, query, matched, scores)
+    else:
+        # A word typed twice counts once, as in v3's bag of words.
+        stem_groups = _once(stems(g) for g in query.groups)
+        root_groups = _once(list(map(get_stemmer(ROOT_STEM), g)) for g in query.groups)
+        scores, held = view.score([*((f, b, stem_groups) for f, b in FIELD_BOOSTS),
+                                   *((f, b, root_groups) for f, b in ROOT_FIELDS)])
+        # Roots re-rank; only the stem fields decide what matches.
+        counts = _holding(view, held[:len(FIELD_BOOSTS)], range(len(stem_groups))).sum(axis=0)
+        matched = counts >= MIN_SHOULD_MATCH
+        if query.phrases:
+            # As in v3: a question's phrases are its light stems, next to each other in the text,
+            # and they alone decide what matches; its other words only rank.
+            phrase_stems = [stems([w]) for w, in phrase_words]
+            phrase_scores, phrase_held = view.score([("text", 1.0, phrase_stems)])
+            scores = scores + phrase_scores
+            matched = np.all(_holding(view, phrase_held, range(len(phrase_stems))), axis=0)
+    matched &= view.live
+    for phrase in query.phrases:
+        matched &= _phrase_mask(view, phrase, query.short, matched)
+    if query.excluded:
+        _, held = view.score([(f, 0.0, [forms(query.excluded)]) for f, _ in FORM_FIELDS])
+        matched &= ~_holding(view, held, range(1))[0]
+    return scores, matched
+
+
+def _once(groups) -> list[list[str]]:
+    return [list(g) for g in dict.fromkeys(tuple(g) for g in groups)]
+
+
+def _holding(view: PostingsView, held: list[list[np.ndarray]], groups) -> np.ndarray:
+    """[group, document]: True where a document holds the group in any of ``held``'s fields."""
+    out = np.zeros((len(groups), view.total_docs), dtype=bool)
+    for per_field in held:
+        for g in groups:
+            out[g, per_field[g]] = True
+    return out
+
+
+def _phrase_mask(view: PostingsView, phrase: tuple[str, ...], short: bool, candidates: np.ndarray) -> np.ndarray:
+    """The ``candidates`` holding ``phrase``: in written forms in the form fields, where stopwords
+    keep their places; for a question, by light stems in the text field, where they do not."""
+    if short:
+        sequence = [(i, word_forms(w)) for i, w in enumerate(phrase) if not is_stopword(w)]
+        return _adjacent_mask(view, sequence, candidates) if len(sequence) > 1 else candidates
+    sequence = [(i, frozenset(stems([w]))) for i, w in enumerate(w for w in phrase if not is_stopword(w))]
+    return _adjacent_mask(view, sequence, candidates, ("text",)) if len(sequence) > 1 else candidates
+
+
+def _adjacent_mask(view: PostingsView, sequence, candidates: np.ndarray,
+                   fields: tuple[str, ...] = tuple(f for f, _ in FORM_FIELDS)) -> np.ndarray:
+    """The ``candidates`` holding the (offset, forms) ``sequence`` as placed (see ``adjacent``)."""
+    docs = np.flatnonzero(candidates)
+    mask = np.zeros(view.total_docs, dtype=bool)
+    if len(docs):
+        mask[docs[adjacent(view.leaves, view.segments, docs, sequence, fields)]] = True
+    return mask
+
+
+def _name_or_all(view: PostingsView, query: KeywordQuery, holding_all: np.ndarray,
+                 scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(matches, scores): the documents holding the words as typed (next to each other, in order)
+    when they are a name, i.e. stand so in at least ``COLLOCATION`` of the documents holding them
+    all; else all of them, those holding them as typed boosted by ``ADJACENT_BOOST``."""
+    together = _adjacent_mask(view, [(o, frozenset(forms(g))) for o, g in zip(query.offsets, query.groups)],
+                              holding_all)
+    if together.sum() >= COLLOCATION * holding_all.sum():
+        return together, scores
+    return holding_all, scores + ADJACENT_BOOST * scores * together

@@ -14,7 +14,7 @@ them until a merge), and ``lengths`` (each document's field length as Whoosh qua
 it); ``pids.npy`` maps segment document numbers to passage ids. Deletions are read live
 from the Whoosh segment. The engine's writer (``indexer/keyword/writer.py``) writes each
 folder while Whoosh writes the segment; ``export_segment`` copies a segment written any other
-way. A segment not yet copied makes ``search`` return None and the caller falls back to Whoosh.
+way. A segment not yet copied (a writer is publishing it) is copied into memory for the search.
 """
 from __future__ import annotations
 
@@ -211,64 +211,120 @@ class CompiledPostings:
             except (OSError, ValueError, EOFError):
                 # Not copied yet, or a writer just removed the copy of a merged-away segment
                 # this searcher still sees (or, in an index from before digests, a damaged
-                # copy): the caller falls back to Whoosh.
+                # copy): the caller copies it from Whoosh.
                 return None
             self._loaded[segment_id] = seg
         return seg
+
+    def missing(self, searcher) -> bool:
+        """Does a segment ``searcher`` reads lack a usable compiled copy?"""
+        return any(self._segment(leaf) is None for leaf, _ in _leaves(searcher.reader()))
+
+    def view(self, searcher) -> "PostingsView | None":
+        """The compiled copy of every segment ``searcher`` reads, or None when the weighting is not
+        BM25F. A segment not copied yet (a writer is publishing it) is copied into memory."""
+        if not isinstance(searcher.weighting, BM25F):
+            return None
+        leaves = _leaves(searcher.reader())
+        segments = [self._segment(leaf) or _in_memory(leaf, self.fields) for leaf, _ in leaves]
+        self._loaded = {leaf.segment().segment_id(): s for (leaf, _), s in zip(leaves, segments)}
+        return PostingsView(searcher, leaves, segments)
 
     def search(self, searcher, field_terms: Sequence[tuple[str, float, Sequence[str]]],
                limit: int, allowed: np.ndarray | None = None) -> tuple[Hits, int] | None:
         """Top ``limit`` (pid, score) for the OR of each (field, boost, terms) entry's terms in its
         field, scored as Whoosh scores ``Or([Term(field, t, boost=boost) ...])``, and the number of
-        matching passages, among the ``allowed`` pids if given; None when a segment has no copy yet
-        or the weighting is not BM25F (the caller then asks Whoosh)."""
-        weighting = searcher.weighting
-        leaves = _leaves(searcher.reader())
-        segments = [self._segment(leaf) for leaf, _ in leaves]
-        if not isinstance(weighting, BM25F) or any(s is None for s in segments):
+        matching passages, among the ``allowed`` pids if given; None when the weighting is not
+        BM25F (the caller then asks Whoosh)."""
+        view = self.view(searcher)
+        if view is None:
             return None
-        self._loaded = {leaf.segment().segment_id(): s for (leaf, _), s in zip(leaves, segments)}
-        total_docs = searcher.doc_count_all()
-        doc_parts, score_parts = [], []
-        for field, boost, terms in field_terms:
-            terms = list(dict.fromkeys(terms))
-            if not terms:
-                continue
-            wanted = np.array(terms, dtype=str)
-            # Whoosh's own statistics and formulas, applied to whole postings arrays at once.
-            avg_length = searcher.avg_field_length(field) or 1
-            b = weighting._field_B.get(field, weighting.B)
-            per_segment = [(base, seg.fields[field], seg.fields[field].postings(wanted))
-                           for (_, base), seg in zip(leaves, segments)]
-            # One scoring call per field over every segment's postings, in the order a call per
-            # (term, segment) would add them: with one bulk segment per indexing commit, numpy's
-            # per-call overhead, not the postings, was the cost (docs/performance.md).
-            docs_f, weights_f, lengths_f, idfs = [], [], [], []
-            for t, term in enumerate(terms):
-                found = [(base, fp, hits[t]) for base, fp, hits in per_segment if hits[t] is not None]
-                if not found:
-                    continue
-                idf = weighting.idf(_TermStats(total_docs, sum(len(d) for _, _, (d, _) in found)), field, term)
-                for base, fp, (docs, weights) in found:
-                    docs_f.append(np.add(docs, base, dtype=np.int64))
-                    weights_f.append(weights)
-                    lengths_f.append(fp.lengths[docs])
-                    idfs.append(np.full(len(docs), idf))
-            if docs_f:
-                doc_parts.append(np.concatenate(docs_f))
-                score_parts.append(boost * bm25(np.concatenate(idfs), np.concatenate(weights_f).astype(np.float64),
-                                                np.concatenate(lengths_f).astype(np.float64), avg_length, b,
-                                                weighting.K1))
-        if not doc_parts:
-            return [], 0
-        docs = np.concatenate(doc_parts)
-        scores = np.bincount(docs, weights=np.concatenate(score_parts), minlength=total_docs)
-        matched = np.bincount(docs, minlength=total_docs) > 0
-        for leaf, base in leaves:
-            if leaf.has_deletions():
-                matched[base + np.fromiter(leaf.deleted_docs_set, dtype=np.int64)] = False
+        entries = [(field, boost, [[t] for t in dict.fromkeys(terms)]) for field, boost, terms in field_terms]
+        scores, docs = view.score(entries)
+        matched = np.zeros(view.total_docs, dtype=bool)
+        for groups in docs:
+            for found in groups:
+                matched[found] = True
+        matched &= view.live
         if allowed is not None:
-            matched &= np.isin(np.concatenate([seg.pids for seg in segments]), allowed)
+            matched &= view.allowed(allowed)
+        return view.top(scores, matched, limit)
+
+
+class PostingsView:
+    """One searcher's segments, compiled: scores word groups over them, ranks and maps to pids.
+    Documents are numbered as the searcher numbers them (segment base + segment number)."""
+
+    def __init__(self, searcher, leaves, segments: list[SegmentPostings]):
+        self.searcher = searcher
+        self.leaves = leaves
+        self.segments = segments
+        self.total_docs = searcher.doc_count_all()
+        self._live = None
+
+    @property
+    def live(self) -> np.ndarray:
+        """False for deleted documents."""
+        if self._live is None:
+            live = np.ones(self.total_docs, dtype=bool)
+            for leaf, base in self.leaves:
+                if leaf.has_deletions():
+                    live[base + np.fromiter(leaf.deleted_docs_set, dtype=np.int64)] = False
+            self._live = live
+        return self._live
+
+    def allowed(self, pids: np.ndarray) -> np.ndarray:
+        return np.isin(np.concatenate([seg.pids for seg in self.segments]), pids)
+
+    def score(self, entries: Sequence[tuple[str, float, Sequence[Sequence[str]]]]
+              ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+        """BM25F scores of every document for the (field, boost, groups) entries, and the
+        documents holding each group in each entry. A group's terms count as one term, as
+        Lucene's SynonymQuery does: term frequencies summed per document, the document frequency
+        that of their union; a group of one term scores exactly as Whoosh scores that term."""
+        weighting = self.searcher.weighting
+        doc_parts, score_parts = [], []
+        holding: list[list[np.ndarray]] = []
+        for field, boost, groups in entries:
+            holding.append([])
+            if not groups:
+                continue
+            avg_length = self.searcher.avg_field_length(field) or 1
+            b = weighting._field_B.get(field, weighting.B)
+            per_segment = [(base, seg.fields[field]) for (_, base), seg in zip(self.leaves, self.segments)]
+            for group in groups:
+                docs, weights, lengths = self._group_postings(per_segment, group)
+                if len(group) > 1 and len(docs):
+                    docs, first, inverse = np.unique(docs, return_index=True, return_inverse=True)
+                    weights, lengths = np.bincount(inverse, weights=weights), lengths[first]
+                holding[-1].append(docs)
+                if len(docs):
+                    idf = weighting.idf(_TermStats(self.total_docs, len(docs)), field, group[0])
+                    doc_parts.append(docs)
+                    score_parts.append(boost * bm25(idf, weights.astype(np.float64), lengths.astype(np.float64),
+                                                    avg_length, b, weighting.K1))
+        if not doc_parts:
+            return np.zeros(self.total_docs), holding
+        scores = np.bincount(np.concatenate(doc_parts), weights=np.concatenate(score_parts), minlength=self.total_docs)
+        return scores, holding
+
+    @staticmethod
+    def _group_postings(per_segment, group: Sequence[str]):
+        wanted = np.array(list(dict.fromkeys(group)), dtype=str)
+        docs, weights, lengths = [], [], []
+        for base, fp in per_segment:
+            for found in fp.postings(wanted):
+                if found is not None:
+                    d, w = found
+                    docs.append(np.add(d, base, dtype=np.int64))
+                    weights.append(w)
+                    lengths.append(fp.lengths[d])
+        if not docs:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
+        return np.concatenate(docs), np.concatenate(weights), np.concatenate(lengths)
+
+    def top(self, scores: np.ndarray, matched: np.ndarray, limit: int) -> tuple[Hits, int]:
+        """The best ``limit`` matched documents as (pid, score), and how many matched."""
         candidates = np.flatnonzero(matched)
         if len(candidates) > limit:
             # Keep every tie of the limit-th score so the tie-break below sees them all.
@@ -276,8 +332,17 @@ class CompiledPostings:
             candidates = candidates[scores[candidates] >= kth]
         # Best first; ties by document number, as Whoosh's collector orders them.
         top = candidates[np.lexsort((candidates, -scores[candidates]))][:limit]
-        pids = _pids_of(top, leaves, segments)
+        pids = _pids_of(top, self.leaves, self.segments)
         return list(zip(pids.tolist(), scores[top].tolist())), int(matched.sum())
+
+
+def _in_memory(leaf, fields: Sequence[str]) -> SegmentPostings:
+    """A segment's compiled copy built in a scratch folder and read into memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        export_segment(leaf, fields, Path(tmp) / "segment")
+        seg = SegmentPostings.load(Path(tmp) / "segment", fields)
+        return SegmentPostings(np.array(seg.pids), {f: FieldPostings(*(np.array(a) for a in (
+            fp.terms, fp.offsets, fp.docs, fp.weights, fp.lengths))) for f, fp in seg.fields.items()})
 
 
 def _leaves(reader) -> list[tuple[object, int]]:

@@ -18,13 +18,15 @@ from indexer.text.arabic import WORD_PATTERN, is_stopword, normalize, token_word
 from indexer.text.stemmers import STEM_VARIANTS, get_stemmer
 
 ANALYZER_NAME = "arabic-light"
-ANALYZER_VERSION = 3
+ANALYZER_VERSION = 4
 # Light prefixes plus light10's suffixes: the best keyword MRR@10 on both eval sets
 # (docs/analysis.md); version 1 stripped prefixes only.
 DEFAULT_STEM = "light+suffix"
 # Version 3 adds a second field analyzed to ISRI roots: too coarse alone, but beside the light
 # stem it finds the passages a question words differently (+1.2 / +1.6 MRR@10, docs/analysis.md).
 ROOT_STEM = "isri"
+# Version 4 adds the exact-form fields (text_form, title_form, heading_form: normalized words, no
+# stemming) that names and phrases match in (indexer/text/forms.py, docs/analysis.md).
 
 
 # Longer "words" are encodings, hashes or glued junk, never Arabic words (the longest
@@ -167,11 +169,13 @@ class ArabicAnalyzer(CompositeAnalyzer):
     def index_terms(self, value: str) -> list[tuple[str, int]]:
         """(term, position) of each token indexing keeps, as the chain yields them."""
         stem = _memo_stemmer(self.items[-1].variant)
-        return [(stem(word), pos) for word, pos, _, _, _ in _unstemmed(value, True, self._stopwords)]
+        return [(stem(word), pos) for word, pos, _, _, _ in _unstemmed(value, True, *self._stopwords)]
 
     @property
-    def _stopwords(self) -> bool:
-        return isinstance(self.items[-2], ArabicStopFilter)
+    def _stopwords(self) -> tuple[bool, bool]:
+        """(stopwords stopped, positions renumbered over them)."""
+        stop = self.items[-2]
+        return (True, stop.renumber) if isinstance(stop, ArabicStopFilter) else (False, True)
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", no_morph=False, **kwargs):
@@ -179,7 +183,7 @@ class ArabicAnalyzer(CompositeAnalyzer):
             return super().__call__(value, positions=positions, chars=chars, keeporiginal=keeporiginal,
                                     removestops=removestops, start_pos=start_pos, start_char=start_char,
                                     tokenize=tokenize, mode=mode, no_morph=no_morph, **kwargs)
-        words = _unstemmed(value, removestops, self._stopwords)
+        words = _unstemmed(value, removestops, *self._stopwords)
         return _stemmed_tokens(words, _memo_stemmer(self.items[-1].variant),
                                Token(positions, chars, removestops=removestops, mode=mode, **kwargs))
 
@@ -209,7 +213,7 @@ def _stemmed_tokens(words, stem, t: Token):
 
 # A few texts suffice: a passage's two fields come one after the other, its title just before.
 @lru_cache(maxsize=16)
-def _unstemmed(value: str, removestops: bool, stopwords: bool) -> tuple[tuple, ...]:
+def _unstemmed(value: str, removestops: bool, stopwords: bool, renumber: bool = True) -> tuple[tuple, ...]:
     """(word, position, start, end, stopped) as tokenizer | normalize | stop yield them, positions
     and offsets on; one loop instead of three generators (tests/test_analyzer_memo.py keeps the two
     equal)."""
@@ -227,7 +231,7 @@ def _unstemmed(value: str, removestops: bool, stopwords: bool) -> tuple[tuple, .
                 if not removestops:
                     words.append((word, pos, start, end, True))
             else:
-                kept_pos = pos if kept_pos is None else kept_pos + 1
+                kept_pos = pos if kept_pos is None or not renumber else kept_pos + 1
                 words.append((word, kept_pos, start, end, False))
     return tuple(words)
 
@@ -240,9 +244,10 @@ def _memo_stemmer(variant: str):
     return stem if hasattr(stem, "cache_info") else lru_cache(maxsize=1 << 16)(stem)
 
 
-def arabic_analyzer(stem: str = DEFAULT_STEM, stopwords: bool = True) -> Analyzer:
-    """Tokenizer | normalize | stop (optional) | stem."""
-    items = [ArabicTokenizer(), ArabicNormalizeFilter(), *([ArabicStopFilter()] if stopwords else []),
+def arabic_analyzer(stem: str = DEFAULT_STEM, stopwords: bool = True, renumber: bool = True) -> Analyzer:
+    """Tokenizer | normalize | stop (optional) | stem. Without ``renumber``, a stopped word keeps
+    its position empty, so words it stood between are not adjacent (the exact-form fields)."""
+    items = [ArabicTokenizer(), ArabicNormalizeFilter(), *([ArabicStopFilter(renumber)] if stopwords else []),
              ArabicStemFilter(stem)]
     return ArabicAnalyzer(*items)
 

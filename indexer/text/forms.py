@@ -1,0 +1,60 @@
+"""The written forms a query word matches in the exact-form fields: expansion at query time.
+
+Why: light stemming strips what looks like a clitic or a suffix from every word it indexes, so a
+name loses its own letters (لبنان -> بن, بغداد -> غداد, بوتين -> تين) and meets unrelated words.
+The form fields index each word as written (normalized, not stemmed); a query word instead
+becomes the set of forms it may take in text: itself behind the clitics و/ف, then ب/ك/ل, with
+or without the article (للعراق for ل + العراق), and with a nisba or plural ending (ي يه يون يين
+يان يا; a final ا drops before them: ليبيا -> الليبي). Only letters are added, never removed, so a
+word can meet its own forms and nothing shorter. A query word that itself carries clitics before
+the article (والعراق, بالعراق, للعراق) is first reduced to its article form. The same rules
+define the news-names gold (``bench.names``), and ``docs/analysis.md`` measures them.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+CONJUNCTIONS = ("", "و", "ف")
+PREPOSITIONS = ("", "ب", "ك", "ل")
+ARTICLE = "ال"
+# ة and ية are ه and يه once normalized.
+NISBA_ENDINGS = ("ي", "يه", "يون", "يين", "يان", "يا")
+# The clitics a typed word may carry before its article, and at least two letters after it,
+# so «والي» and «بالغ» stay whole.
+_CLITICS_BEFORE_ARTICLE = re.compile(r"^[وف]?(?:[بك]?ال|لل)(..+)$")
+
+
+def article_form(word: str) -> str:
+    """``word`` without clitics before its article: والعراق, بالعراق, للعراق -> العراق."""
+    match = _CLITICS_BEFORE_ARTICLE.match(word)
+    return ARTICLE + match.group(1) if match else word
+
+
+@lru_cache(maxsize=4096)
+def word_forms(word: str) -> frozenset[str]:
+    """Every form of the normalized ``word`` the form fields may hold (``word`` included)."""
+    core = article_form(word)
+    bodies = {core} if core.startswith(ARTICLE) else {core, ARTICLE + core}
+    bodies |= {form for body in tuple(bodies) for form in nisba_forms(body)}
+    # ل before the article contracts to لل (للعراق), nisba forms included (للبنانيين).
+    contracted = {"لل" + body[len(ARTICLE):] for body in bodies if body.startswith(ARTICLE)}
+    return frozenset({c + p + body for c in CONJUNCTIONS for p in PREPOSITIONS for body in bodies
+                      if not (p == "ل" and body.startswith(ARTICLE))}
+                     | {c + body for c in CONJUNCTIONS for body in contracted} | {word})
+
+
+def nisba_forms(body: str) -> set[str]:
+    """``body`` with each nisba or plural ending; a final ا drops before them (امريكا -> امريكي),
+    and a final يا with it (ليبيا -> ليبي), its ي being the ending's."""
+    return {head + ending for head in nisba_heads(body) for ending in NISBA_ENDINGS}
+
+
+def nisba_heads(word: str) -> set[str]:
+    """What a nisba or plural ending attaches to (see ``nisba_forms``)."""
+    heads = {word}
+    if word.endswith("ا") and len(word) > 3:
+        heads.add(word[:-1])
+        if word.endswith("يا"):
+            heads.add(word[:-2])
+    return heads
