@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.keyword.index import KeywordQuery
 from indexer.store.filters import Filters
 from indexer.text.analysis import analyze
-from search.query import ParsedQuery, QueryError
+from search.query import QueryError
 from search.results import ArticleHit
 
 # The article's terms searched: enough to describe its story, few enough to stay a fast query.
@@ -46,9 +45,8 @@ def similar(engine, article_id: str, k: int = 10, filters: Filters = Filters()) 
             raise QueryError(f"no article with id {article_id!r}")
         excluded = tuple(sorted(engine.store.duplicates.of([article_id]).get(article_id, {})))
         allowed = engine.store.filtered_pids(filters) if filters.active() else None
-        words = ParsedQuery(text=row["title"] or article_id, dense_text="",
-                            keyword=KeywordQuery(terms=key_terms(engine, f"{row['title']}\n{row['body']}")))
-        ranked = engine.keyword.search(words, DEPTH, filters, allowed)
+        ranked = engine.keyword_index.search_terms(key_terms(engine, f"{row['title']}\n{row['body']}"),
+                                                   DEPTH, allowed)
         mode = "keyword"
         if engine.dense.available() and (vector := article_vector(engine, article_id)) is not None:
             ranked, mode = engine.fuse(ranked, engine.vector_index.search(vector, DEPTH, allowed)), "hybrid"

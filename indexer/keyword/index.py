@@ -338,6 +338,14 @@ class KeywordIndex:
             matched &= view.allowed(allowed)
         return view.top(scores, matched, limit)
 
+    def search_terms(self, terms: Sequence[str], limit: int,
+                     allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top ``limit`` (pid, BM25F score) for the OR of analyzed ``terms`` (light stems) in the
+        stemmed fields, among ``allowed`` if given: a bag of words chosen by the caller, not typed
+        (more like this)."""
+        fields = [(f, b, tuple(terms)) for f, b in FIELD_BOOSTS]
+        return self.compiled.search(self.searcher(), fields, limit, allowed)[0]
+
     def documents(self) -> list[tuple[int, str]]:
         """(passage id, article id) of every live document, duplicates included."""
         reader = self.searcher().reader()
