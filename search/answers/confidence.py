@@ -9,9 +9,15 @@ space.  A logistic model over those features gives a confidence in 0..1; the que
 when it reaches the model's threshold.  Its weights, bias and threshold are in
 ``search/answers/model.json``, written by ``bench/answer_fit.py`` (docs/answers.md).
 
-The features come in two parts so that the fit can replay any ranking: ``evidence`` describes one
-candidate sentence as if it were the best (its question-term coverage), and ``confidence_row``
-adds what only the ranking knows (its score and its margin over the second sentence).
+Every feature describes the best sentence, its passage and its article against the question on a
+fixed scale (cosines, shares of the question's IDF mass, a ratio of IDFs), never against the other
+candidates or the index's size: a user's index can hold 9 articles or a million, and the same
+sentence must get the same confidence in both.  So neither the ranking score (its term weights are
+rarities among the candidates, its article feature a rank among them), nor the margin to the second
+sentence, nor the passage's fused hybrid score (a z-score over the retrieved list) is a feature,
+and the share of question terms the index lacks is not one either (a small index lacks most words).
+IDFs enter only as shares and ratios, so their scale (log N) cancels.  ``evidence`` describes one
+candidate as if it were the best, so the fit can replay any ranking.
 """
 from __future__ import annotations
 
@@ -24,9 +30,8 @@ from indexer.text.analysis import analyze
 from search.answers.features import FEATURES, Candidate, weighted
 from search.answers.question_words import AMOUNT_FRAMING
 
-EVIDENCE = ("idf_sentence", "idf_context", "idf_passage", "idf_article", "rarest_in_passage", "missing_rare",
-            "unknown_terms", "passage_fused")
-CONFIDENCE_FEATURES = ("score", "dense", "passage_dense", *EVIDENCE[:6], "answer_type", "margin", *EVIDENCE[6:])
+EVIDENCE = ("idf_sentence", "idf_context", "idf_passage", "idf_article", "rarest_in_passage", "missing_rare")
+CONFIDENCE_FEATURES = ("dense", "passage_dense", *EVIDENCE, "answer_type")
 
 _DENSE, _PASSAGE_DENSE = FEATURES.index("dense"), FEATURES.index("passage_dense")
 _TYPED = [FEATURES.index("number_or_date"), FEATURES.index("entity")]
@@ -34,24 +39,22 @@ _FRAMING = frozenset(analyze(" ".join(AMOUNT_FRAMING)))
 
 
 def evidence(best: Candidate, candidates: list[Candidate], terms: frozenset[str],
-             idf: Callable[[str], float | None], article_terms: frozenset[str], fused: float) -> np.ndarray:
+             idf: Callable[[str], float | None], article_terms: frozenset[str]) -> np.ndarray:
     """What the index says for ``best`` (one of ``candidates``) answering, in EVIDENCE order.
     ``idf`` is a term's inverse document frequency in the index, None for a term no passage holds;
     ``article_terms`` the question terms ``best``'s article holds anywhere (title, headings, text):
-    a news article names its subject once, near the top; ``fused`` its passage's hybrid score.
-    With z-score fusion that score says how far the passage stands out from the other passages
-    retrieved, which does not depend on how a set words its questions, as raw cosines do.
+    a news article names its subject once, near the top.
 
-    A term the index lacks altogether is left out of the coverage features (no passage could
-    hold it, so it says nothing about this one) and counted in ``unknown_terms`` instead; so is
-    the wording of a quantity question («يبلغ حجم»), which answers do not repeat."""
+    A term the index lacks altogether weighs as much as its rarest known term: adding unrelated
+    articles would make it known and rare, and missing from this passage all the same.  The
+    wording of a quantity question («يبلغ حجم») is not counted: answers do not repeat it."""
     terms = terms - _FRAMING or terms
     known = {t: idf(t) for t in terms}
-    weight = {t: w for t, w in known.items() if w is not None}
+    rarest = max((w for w in known.values() if w is not None), default=0.0)
+    weight = {t: rarest if w is None else w for t, w in known.items()}
     same_passage = [c for c in candidates if c.passage.pid == best.passage.pid]
     context = frozenset().union(*(c.terms for c in same_passage if abs(c.position - best.position) <= 1))
     passage = frozenset().union(*(c.terms for c in same_passage))
-    rarest = max(weight.values(), default=0.0)
     missing = [weight[t] for t in weight.keys() - passage]
     return np.array([
         weighted(best.terms, weight),
@@ -60,18 +63,14 @@ def evidence(best: Candidate, candidates: list[Candidate], terms: frozenset[str]
         weighted(article_terms, weight),
         float(any(weight.get(t) == rarest for t in passage)),
         max(missing) / rarest if missing and rarest > 0 else 0.0,
-        1.0 - len(weight) / len(terms),
-        fused,
     ])
 
 
-def confidence_rows(features: np.ndarray, found: np.ndarray, score, margin) -> np.ndarray:
+def confidence_rows(features: np.ndarray, found: np.ndarray) -> np.ndarray:
     """Confidence features in CONFIDENCE_FEATURES order of one best sentence or of an array of
-    them (the fit's): its ranking ``features`` (FEATURES order, last axis), its ``evidence``, its
-    ranking ``score`` and its ``margin`` over the second sentence (0 when there is none)."""
-    score, margin = np.asarray(score, float)[..., None], np.asarray(margin, float)[..., None]
-    return np.concatenate([score, features[..., [_DENSE, _PASSAGE_DENSE]], found[..., :6],
-                           features[..., _TYPED].max(-1, keepdims=True), margin, found[..., 6:]], axis=-1)
+    them (the fit's): its ranking ``features`` (FEATURES order, last axis) and its ``evidence``."""
+    return np.concatenate([features[..., [_DENSE, _PASSAGE_DENSE]], found,
+                           features[..., _TYPED].max(-1, keepdims=True)], axis=-1)
 
 
 def bm25_idf(doc_frequency: int, doc_count: int) -> float | None:

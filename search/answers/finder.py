@@ -91,15 +91,13 @@ class AnswerFinder:
 
     def confidence_features(self, lookup: Lookup, scored: list[tuple[Candidate, float]]) -> np.ndarray:
         """``search.answers.confidence``'s features of the best sentence of ``scored`` (non-empty)."""
-        best, score = scored[0]
-        margin = score - scored[1][1] if len(scored) > 1 else 0.0
-        return confidence_rows(best.features, self.evidence(lookup, best), score, margin)
+        best = scored[0][0]
+        return confidence_rows(best.features, self.evidence(lookup, best))
 
     def evidence(self, lookup: Lookup, candidate: Candidate) -> np.ndarray:
         """``search.answers.confidence.evidence`` for one candidate, with index-wide term rarity."""
         terms = lookup.parsed.terms
-        return evidence(candidate, lookup.candidates, terms, self.term_idf(), self.article_terms(candidate, terms),
-                        fused_score(lookup, candidate))
+        return evidence(candidate, lookup.candidates, terms, self.term_idf(), self.article_terms(candidate, terms))
 
     def term_idf(self) -> Callable[[str], float | None]:
         """A term's BM25 IDF over the whole index's passage text (None for a term none holds)."""
@@ -183,11 +181,6 @@ class AnswerFinder:
         after = [s for s in sentences if s.start >= end]
         return (body[before[-1].start:before[-1].end] if before else "",
                 body[after[0].start:after[0].end] if after else "")
-
-
-def fused_score(lookup: Lookup, candidate: Candidate) -> float:
-    """The hybrid search's score of the candidate's passage."""
-    return next(score for pid, score in lookup.ranked if pid == candidate.passage.pid)
 
 
 def _question_query(question: str, analysis: QuestionAnalysis) -> ParsedQuery:
