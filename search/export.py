@@ -11,6 +11,8 @@ import csv
 import io
 import json
 
+from search.render import printable
+
 FORMATS = ("text", "json", "jsonl", "csv")
 
 
@@ -39,8 +41,12 @@ def rows_csv(rows: list[dict], header: bool = True) -> str:
 
 
 def _cell(value):
+    # CSV goes to terminals as often as to spreadsheets: control characters are escaped, as in
+    # the text output (JSON escapes them itself).
     if isinstance(value, (list, tuple, dict)):
         return to_json(value)
+    if isinstance(value, str):
+        return printable(value)
     return "" if value is None else value
 
 

@@ -142,9 +142,11 @@ def test_control_characters_never_reach_the_terminal(tmp_path):
                run("search", "الأسواق", "--index", index, "--mode", "keyword", "--level", "passages",
                    color=True).output,
                run("show", "x\x1b[31m", "--index", index, color=True).output,
+               run("search", "الأسواق", "--index", index, "--mode", "keyword", "--format", "csv").output,
                run("search", "الأسواق", "--index", index, "--mode", "keyword", "--json").output]
     for output in outputs:
         # Only the bold/dim styles baheth adds itself: ESC [ digits m.
         assert not re.search("[\x00-\x09\x0b-\x1a\x1c-\x1f\x7f-\x9f]|\x1b(?!\\[[0-9;]*m)", output), repr(output)
     assert "\\x1b]0;PWNED\\x07\\x1b[2J" in outputs[0] and "\\x9b2J" in outputs[0]
-    assert json.loads(outputs[3])["hits"][0]["title"] == TITLE
+    assert "\\x1b]0;PWNED\\x07\\x1b[2J" in outputs[3]
+    assert json.loads(outputs[4])["hits"][0]["title"] == TITLE
