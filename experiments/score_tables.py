@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.text.analysis import analyze
-from indexer.keyword.index import FIELD_BOOSTS, field_terms
+from indexer.keyword.index import field_terms
 from indexer.vectors.sentence_vectors import SentenceVectors
 from search.engine import Engine
 from search.query import ParsedQuery, parse_query
@@ -55,10 +55,11 @@ def collect(engine: Engine, questions: dict[str, str]) -> ScoreTables:
     keyword, light, root, expansion, cosines, dense = {}, {}, {}, {}, {}, {}
     for qid, question in questions.items():
         parsed = parse_query(question)
-        entries = field_terms(parsed.keyword)
+        entries = field_terms(parsed.keyword, index.settings)
+        fields = len(index.settings.stem_fields)
         keyword[qid] = dict(engine.keyword.search(parsed, total))
-        light[qid] = dict(index.compiled.search(searcher, entries[:len(FIELD_BOOSTS)], total)[0])
-        root[qid] = dict(index.compiled.search(searcher, entries[len(FIELD_BOOSTS):], total)[0])
+        light[qid] = dict(index.compiled.search(searcher, entries[:fields], total)[0])
+        root[qid] = dict(index.compiled.search(searcher, entries[fields:], total)[0])
         expansion[qid] = _expansion(engine, parsed, keyword[qid], total)
         vector = engine.dense.encode(parsed.dense_text)
         cosines[qid] = matrix @ vector

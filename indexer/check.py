@@ -149,12 +149,12 @@ def _inspect(layout: IndexLayout, manifest: Manifest, store: Store, manifest_pro
 
 def _derived_generation(layout: IndexLayout, manifest: Manifest) -> int:
     """The generation both derived indexes on disk have reached."""
-    return min(KeywordIndex(layout).generation, VectorIndex(layout, manifest.encoder.dim).generation)
+    return min(KeywordIndex(layout, manifest.keyword).generation, VectorIndex(layout, manifest.encoder.dim).generation)
 
 
 def _check_keyword(layout: IndexLayout, manifest: Manifest, owners: dict[int, str],
                    generation: int) -> tuple[int, list[Problem]]:
-    keyword = KeywordIndex(layout)
+    keyword = KeywordIndex(layout, manifest.keyword)
     if not keyword.exists():
         return 0, [Problem("keyword", "the keyword index is missing")]
     try:
@@ -235,7 +235,7 @@ def _repair(layout: IndexLayout, manifest: Manifest, store: Store, parts: set[st
             leftover.unlink(missing_ok=True)
         repaired.append("files")
     if "keyword" in parts:
-        keyword = KeywordIndex(layout)
+        keyword = KeywordIndex(layout, manifest.keyword)
         keyword.rebuild(store)
         keyword.close()
         if (manifest.analyzer, manifest.analyzer_version) != (ANALYZER_NAME, ANALYZER_VERSION):

@@ -26,6 +26,7 @@ from indexer.vectors.cache import EmbeddingCache
 from indexer.vectors.encoders import DEFAULT_ENCODER, Encoder, canonical_name
 from indexer.vectors.loading import load_encoder
 from indexer.keyword.index import KeywordIndex
+from indexer.keyword.settings import KeywordSettings
 from indexer.store.layout import IndexLayout
 from indexer.store.lock import WriterLock
 from indexer.store.manifest import Manifest, restore_manifest
@@ -82,19 +83,19 @@ class Indexer:
     def __init__(self, path: str | Path, *, encoder: str | Encoder | None = None,
                  vectors: bool = True, chunking: ChunkingParams | None = None,
                  near_duplicates: SketchParams | bool = True,
-                 cache_dir: str | Path | None = None, wait: float = 0.0,
+                 keyword: KeywordSettings | None = None, cache_dir: str | Path | None = None, wait: float = 0.0,
                  encoder_options: dict | None = None):
         self.layout = IndexLayout(Path(path))
         self._encoder_options = encoder_options or {}
         self.layout.root.mkdir(parents=True, exist_ok=True)
         self.lock = WriterLock(self.layout.lock, wait=wait).acquire()
         try:
-            self._open(encoder, chunking, cache_dir, vectors, near_duplicates)
+            self._open(encoder, chunking, keyword, cache_dir, vectors, near_duplicates)
         except BaseException:
             self.lock.release()
             raise
 
-    def _open(self, encoder, chunking, cache_dir, vectors, near_duplicates) -> None:
+    def _open(self, encoder, chunking, keyword, cache_dir, vectors, near_duplicates) -> None:
         requested = canonical_name(encoder) if isinstance(encoder, str) else (encoder.spec.name if encoder else None)
         if not self.layout.manifest.exists() and self.layout.store.exists():
             restore_manifest(self.layout)
@@ -103,17 +104,20 @@ class Indexer:
             self.manifest.check_encoder(requested)
             if chunking is not None:
                 self.manifest.check_chunking(chunking)
+            if keyword is not None:
+                self.manifest.check_keyword(keyword)
         self.vectors_enabled = vectors
         self._encoder = encoder if encoder is not None and not isinstance(encoder, str) else None
         self._encoder_name = requested or (self.manifest.encoder.name if self.layout.manifest.exists() else DEFAULT_ENCODER)
         if not self.layout.manifest.exists():
             sketches = near_duplicates if isinstance(near_duplicates, SketchParams) else SketchParams()
             self.manifest = Manifest.for_encoder(self.encoder.spec, chunking=chunking or ChunkingParams(),
-                                                 near_duplicates=sketches if near_duplicates else None)
+                                                 near_duplicates=sketches if near_duplicates else None,
+                                                 keyword=keyword or KeywordSettings())
         elif {"query_prompt", "passage_prompt"} & self._encoder_options.keys():
             _ = self.encoder  # loading checks the prompts against the manifest's, before any work
         self.store = Store(self.layout.store, existing=self.layout.manifest.exists())
-        self.keyword = KeywordIndex(self.layout)
+        self.keyword = KeywordIndex(self.layout, self.manifest.keyword)
         self._keyword_backlog: tuple[list[int], list[int]] = ([], [])  # (removed, new) pids
         self._keyword_flushed_at = time.monotonic()
         self.vectors = VectorIndex(self.layout, self.manifest.encoder.dim)

@@ -73,7 +73,7 @@ class Engine:
         except ManifestError:
             self.store.close()
             raise
-        self.keyword_index = KeywordIndex(self.layout).open()
+        self.keyword_index = KeywordIndex(self.layout, self.manifest.keyword).open()
         self.vector_index = VectorIndex(self.layout, self.manifest.encoder.dim)
         self._encoder = encoder
         if encoder is not None:
@@ -94,7 +94,7 @@ class Engine:
         an index that lags behind its store is read at its last consistent state (retired versions
         keep its hits resolvable; the next writer catches it up), but one whose state is lost or
         whose rebuild was interrupted holds nothing a reader can trust."""
-        for path, generation in ((self.layout.keyword_state, KeywordIndex(self.layout).generation),
+        for path, generation in ((self.layout.keyword_state, KeywordIndex(self.layout, self.manifest.keyword).generation),
                                  (self.layout.vectors_state,
                                   VectorIndex(self.layout, self.manifest.encoder.dim).generation)):
             if generation < 0:
@@ -323,6 +323,7 @@ class Engine:
             "analyzer": {"name": self.manifest.analyzer, "version": self.manifest.analyzer_version},
             "chunking": {**self.manifest.to_dict()["chunking"], "chunker_version": self.manifest.chunker_version,
                          "splitter_version": self.manifest.splitter_version},
+            "keyword": self.manifest.to_dict()["keyword"],
             "index": str(self.layout.root),
         }
         overflow = self.store.token_overflow()

@@ -17,6 +17,7 @@ import pytest
 
 from indexer.check import check_index
 from indexer.keyword.index import KeywordIndex
+from indexer.keyword.settings import KeywordSettings
 from indexer.pipeline import Indexer
 from indexer.store.layout import IndexDamaged, IndexLayout
 from search.engine import Engine
@@ -155,7 +156,7 @@ def test_a_rebuild_killed_at_each_step_never_claims_to_be_current(tmp_path, exit
         toc.unlink()
     killed = WriterProcess(index, "--repair", "--exit-at", exit_at)
     assert killed.wait() == 3, killed.stderr
-    assert KeywordIndex(IndexLayout(index)).generation == -1
+    assert KeywordIndex(IndexLayout(index), KeywordSettings()).generation == -1
     repaired = run_to_end(index, "--repair")
     assert repaired.reports[0]["ok"] and "keyword" in repaired.reports[0]["repaired"]
     assert verify(index, [], 0) == {n: 0 for n in range(REBUILD_COUNT)}

@@ -10,6 +10,7 @@ import pytest
 
 from indexer.text.articles import Article
 from indexer.keyword.index import KeywordIndex, build_query, field_terms, filter_query
+from indexer.keyword.settings import KeywordSettings
 from indexer.store.layout import IndexLayout
 from indexer.pipeline import Indexer
 from indexer.store.sqlite import Filters
@@ -22,12 +23,12 @@ QUERIES = ["الكاظمي طهران", "أسعار النفط أوبك", "ال�
 
 
 def whoosh_hits(keyword: KeywordIndex, text: str, limit: int = 10) -> list[tuple[int, float]]:
-    results = keyword.searcher().search(build_query(parse_query(text).keyword), limit=limit)
+    results = keyword.searcher().search(build_query(parse_query(text).keyword, keyword.settings), limit=limit)
     return [(int(h["pid"]), h.score) for h in results]
 
 
 def compiled_hits(keyword: KeywordIndex, text: str, limit: int = 10):
-    return keyword.compiled.search(keyword.searcher(), field_terms(parse_query(text).keyword), limit)
+    return keyword.compiled.search(keyword.searcher(), field_terms(parse_query(text).keyword, keyword.settings), limit)
 
 
 @pytest.mark.parametrize("text", QUERIES)
@@ -36,7 +37,8 @@ def test_compiled_postings_rank_and_score_as_whoosh(engine, text):
     hits, total = compiled_hits(engine.keyword_index, text)
     assert [pid for pid, _ in hits] == [pid for pid, _ in expected]
     assert [s for _, s in hits] == pytest.approx([s for _, s in expected], rel=1e-9)
-    assert total == len(engine.keyword_index.searcher().search(build_query(parse_query(text).keyword)))
+    assert total == len(engine.keyword_index.searcher().search(
+        build_query(parse_query(text).keyword, engine.keyword_index.settings)))
 
 
 def test_compiled_postings_skip_deleted_passages_and_follow_new_segments(index_copy):
@@ -68,11 +70,11 @@ def test_filtered_search_is_the_unfiltered_ranking_restricted(engine, filters):
 
 def test_missing_segment_copy_is_compiled_in_memory(index_copy):
     layout = IndexLayout(index_copy)
-    keyword = KeywordIndex(layout).open()
+    keyword = KeywordIndex(layout, KeywordSettings()).open()
     before = [keyword.search(parse_query(text).keyword, 10) for text in QUERIES]
     keyword.close()
     shutil.rmtree(layout.keyword_postings_dir)
-    keyword = KeywordIndex(layout).open()
+    keyword = KeywordIndex(layout, KeywordSettings()).open()
     assert [keyword.search(parse_query(text).keyword, 10) for text in QUERIES] == before
     assert [pid for pid, _ in compiled_hits(keyword, QUERIES[0])[0]] == [pid for pid, _ in whoosh_hits(keyword, QUERIES[0])]
     keyword.close()

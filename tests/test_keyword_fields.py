@@ -7,10 +7,10 @@ from whoosh.analysis import CompositeAnalyzer
 from whoosh.fields import TEXT
 
 import indexer.keyword.index as keyword_index
-from indexer.keyword.index import BM25_B, BM25_K1, KeywordQuery, build_query, field_terms
+from indexer.keyword.index import KeywordQuery, build_query, field_terms
 from indexer.keyword.postings import CompiledPostings
 from search.query import content_words
-from tests.test_keyword_writer import FIELDS, rows, write_in_commits  # noqa: F401 (fixture)
+from tests.test_keyword_writer import FIELDS, SETTINGS, rows, write_in_commits  # noqa: F401 (fixture)
 
 
 def whoosh_path(monkeypatch):
@@ -22,11 +22,11 @@ def whoosh_path(monkeypatch):
 
 
 def search_all(ix, compiled, queries):
-    with ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1)) as searcher:
+    with ix.searcher(weighting=scoring.BM25F(B=SETTINGS.bm25_b, K1=SETTINGS.bm25_k1)) as searcher:
         postings = CompiledPostings(compiled, FIELDS)
         postings.sync(ix)
-        return [([(hit["pid"], hit.score) for hit in searcher.search(build_query(q), limit=10)],
-                 postings.search(searcher, field_terms(q), 10)) for q in queries]
+        return [([(hit["pid"], hit.score) for hit in searcher.search(build_query(q, SETTINGS), limit=10)],
+                 postings.search(searcher, field_terms(q, SETTINGS), 10)) for q in queries]
 
 
 def test_fast_path_writes_the_same_segments_and_finds_the_same(rows, tmp_path, monkeypatch):

@@ -7,13 +7,15 @@ import pytest
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
-from indexer.keyword.index import FIELD_BOOSTS, FORM_FIELDS, ROOT_FIELDS, _document, make_schema
+from indexer.keyword.index import _document, make_schema
+from indexer.keyword.settings import KeywordSettings
 from indexer.keyword.postings import CompiledPostings, export_segment
 from indexer.keyword.writer import CompilingWriter
 from indexer.store.layout import IndexLayout
 from indexer.store.sqlite import Store
 
-FIELDS = [f for f, _ in (*FIELD_BOOSTS, *ROOT_FIELDS, *FORM_FIELDS)]
+SETTINGS = KeywordSettings()
+FIELDS = [f for f, _ in (*SETTINGS.stem_fields, *SETTINGS.root_fields, *SETTINGS.form_fields)]
 
 
 def segment_content(leaf) -> dict:
@@ -41,7 +43,7 @@ def write_in_commits(folder, rows, compiled=None):
     """Index ``rows`` in five commits (Whoosh merges small segments on the way), deleting some
     documents in the fourth and merging everything in the last. Returns the segments' content
     after each commit, and the index."""
-    ix = FileStorage(str(folder), supports_mmap=False).create_index(make_schema())
+    ix = FileStorage(str(folder), supports_mmap=False).create_index(make_schema(SETTINGS))
     states = []
     for step in range(5):
         writer = (CompilingWriter(ix, compiled, FIELDS, "pid", limitmb=16) if compiled
@@ -90,7 +92,7 @@ def test_segments_equal_whoosh_writers_and_copies_equal_read_back(rows, tmp_path
 
 def writer_with_documents(rows, tmp_path):
     (tmp_path / "ix").mkdir()
-    ix = FileStorage(str(tmp_path / "ix"), supports_mmap=False).create_index(make_schema())
+    ix = FileStorage(str(tmp_path / "ix"), supports_mmap=False).create_index(make_schema(SETTINGS))
     writer = CompilingWriter(ix, tmp_path / "compiled", FIELDS, "pid")
     for passage, row in rows[:5]:
         writer.add_document(**_document(passage, row))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.store.sqlite import Filters
-from indexer.keyword.index import FIELD_BOOSTS, field_terms
+from indexer.keyword.index import field_terms
 from search.query import QueryError, parse_query
 from tests.conftest import SEED_ID
 
@@ -57,12 +57,14 @@ def test_dense_finds_meaning_that_keywords_miss(engine, unfloored):
 def test_root_field_reranks_a_broken_plural_but_adds_no_match(engine):
     # «النجوم» (stars) and the astronomy article's «نجم» (a star) share no light stem, only the ISRI root.
     parsed = parse_query("النجوم")
-    assert parsed.keyword.terms == ("نجوم",) and parsed.keyword.roots == ("نجم",)
+    words = [w for g in parsed.keyword.groups for w in g]
+    assert parsed.keyword.terms == ("نجوم",) and engine.keyword_index.settings.roots(words) == ["نجم"]
     assert engine.search("النجوم", mode="keyword").total == 0
     question = parse_query("هل يدور كوكب صخري حول النجوم البعيدة")
     index = engine.keyword_index
     hits, _ = index.search(question.keyword, 10)
-    stems_only, _ = index.compiled.search(index.searcher(), field_terms(question.keyword)[:len(FIELD_BOOSTS)], 10)
+    stem_fields = field_terms(question.keyword, index.settings)[:len(index.settings.stem_fields)]
+    stems_only, _ = index.compiled.search(index.searcher(), stem_fields, 10)
     assert hits[0][0] == stems_only[0][0] and hits[0][1] > stems_only[0][1]
 
 

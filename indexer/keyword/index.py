@@ -18,7 +18,7 @@ from whoosh import scoring
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import ID, Schema
 
-from indexer.text.analysis import DEFAULT_STEM, ROOT_STEM, arabic_analyzer
+from indexer.text.analysis import DEFAULT_STEM, arabic_analyzer
 from indexer.text.arabic import is_stopword
 from indexer.text.forms import word_forms
 from indexer.text.stemmers import get_stemmer
@@ -27,36 +27,17 @@ from indexer.keyword.merge import tiered_merge
 from indexer.keyword.adjacency import adjacent
 from indexer.keyword.postings import CompiledPostings, PostingsView
 from indexer.keyword.safe_pickle import SafeFileIndex
+from indexer.keyword.settings import FORM_FIELD_NAMES, KeywordSettings
 from indexer.keyword.writer import CompilingWriter
 from indexer.keyword import files as index_files
 from indexer.store.layout import IndexDamaged, IndexLayout, fsync_tree, read_state, write_json_atomic
 from indexer.store.filters import Filters, spellings
 from indexer.store.sqlite import Store
 
-TITLE_BOOST = 2.0
-HEADING_BOOST = 1.0
-# Okapi BM25 parameters, tuned on XQuAD-ar and confirmed on TyDi-ar (docs/analysis.md);
-# Whoosh's defaults were b=0.75, k1=1.2.
-BM25_B = 0.5
-BM25_K1 = 0.9
 # Whoosh's in-memory postings buffer per write, spilled to disk when full: an indexing commit of
 # 8,192 passages fills about 146 (its own estimate), so a commit never spills and a merge spills
 # instead of growing past it (docs/performance.md, "Indexing memory").
 WRITER_BUFFER_MB = 160
-# The passage text's ISRI-root field, weighed as the light-stemmed text field (docs/analysis.md).
-ROOT_BOOST = 1.0
-
-
-# A passage holding at least this many of a long query's words (by light stem) matches it. A
-# question is answered by passages that word it differently: requiring a third of its words lost
-# 0.008 / 0.003 MRR@10 on XQuAD-ar / TyDi-ar, half of them 0.04 / 0.02 (docs/analysis.md).
-MIN_SHOULD_MATCH = 1
-# A short query of several words is a name (رام الله, بان كي مون) when its words stand next to each
-# other, in order, in at least this share of the passages holding them all: then only those match.
-COLLOCATION = 0.5
-# Otherwise the passages holding them so still rank first, as edismax's phrase fields do: their
-# score counts once more (بان كي مون: one article names him, five hold بان and مون apart).
-ADJACENT_BOOST = 1.0
 
 
 @dataclass(frozen=True)
@@ -66,8 +47,8 @@ class KeywordQuery:
     Each of ``groups`` is one word, or words joined by OR: a passage holds the group when it holds
     any of them. ``short`` (a name or a few words): every group must match, each word in any of
     its written forms (``indexer.text.forms``), scored on the exact-form fields; and where the
-    words are a name (``COLLOCATION``), only where they stand as typed. Otherwise (a
-    question): ``MIN_SHOULD_MATCH`` of the groups by their light stems, scored on the
+    words are a name (``KeywordSettings.collocation``), only where they stand as typed. Otherwise (a
+    question): ``KeywordSettings.min_should_match`` of the groups by their light stems, scored on the
     stems and, re-ranking only, their ISRI roots. Each phrase must match word after word, in
     written forms; no passage holding a form of an ``excluded`` word matches.
     """
@@ -83,10 +64,6 @@ class KeywordQuery:
         """The light stems of the group words, once each."""
         return tuple(dict.fromkeys(stems(w for g in self.groups for w in g)))
 
-    @property
-    def roots(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(map(get_stemmer(ROOT_STEM), (w for g in self.groups for w in g))))
-
 
 def stems(words) -> list[str]:
     stem = get_stemmer(DEFAULT_STEM)
@@ -98,20 +75,20 @@ def forms(words) -> tuple[str, ...]:
     return tuple(sorted(frozenset().union(*(word_forms(w) for w in words))))
 
 
-def make_schema() -> Schema:
-    analyzer = arabic_analyzer()
+def make_schema(settings: KeywordSettings) -> Schema:
+    analyzer = arabic_analyzer(settings.stem)
     forms_analyzer = arabic_analyzer("none", renumber=False)
     return Schema(
         pid=ID(stored=True, unique=True),
         article_id=ID(stored=True),
         text=ArabicText(analyzer=analyzer, phrase=True),
-        text_root=ArabicText(analyzer=arabic_analyzer(ROOT_STEM), phrase=False),
+        text_root=ArabicText(analyzer=arabic_analyzer(settings.root_stem), phrase=False),
         heading=ArabicText(analyzer=analyzer, phrase=False),
-        title=ArabicText(analyzer=analyzer, phrase=False, field_boost=TITLE_BOOST),
+        title=ArabicText(analyzer=analyzer, phrase=False, field_boost=settings.title_boost),
         # The words as written (normalized, not stemmed), with positions for names and phrases.
         text_form=ArabicText(analyzer=forms_analyzer, phrase=True),
         heading_form=ArabicText(analyzer=forms_analyzer, phrase=True),
-        title_form=ArabicText(analyzer=forms_analyzer, phrase=True, field_boost=TITLE_BOOST),
+        title_form=ArabicText(analyzer=forms_analyzer, phrase=True, field_boost=settings.title_boost),
         source=ID, section=ID, date=ID,
     )
 
@@ -141,22 +118,16 @@ def filter_query(filters: Filters, reader) -> wq.Query | None:
     return wq.And(parts) if parts else None
 
 
-# Each query term is searched in these fields, with these query-time boosts; each root in ROOT_FIELDS.
-FIELD_BOOSTS = (("text", 1.0), ("title", 1.0), ("heading", HEADING_BOOST))
-ROOT_FIELDS = (("text_root", ROOT_BOOST),)
-# Short queries and phrases: each word's written forms, in the exact-form fields.
-FORM_FIELDS = (("text_form", 1.0), ("title_form", 1.0), ("heading_form", HEADING_BOOST))
-
-
-def field_terms(query: KeywordQuery) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
+def field_terms(query: KeywordQuery, settings: KeywordSettings) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
     """(field, boost, terms) for every field a bag-of-words query searches."""
-    terms, roots = tuple(dict.fromkeys(query.terms)), tuple(dict.fromkeys(query.roots))
-    return (*((f, b, terms) for f, b in FIELD_BOOSTS), *((f, b, roots) for f, b in ROOT_FIELDS))
+    words = [w for g in query.groups for w in g]
+    terms, roots = tuple(dict.fromkeys(settings.stems(words))), tuple(dict.fromkeys(settings.roots(words)))
+    return (*((f, b, terms) for f, b in settings.stem_fields), *((f, b, roots) for f, b in settings.root_fields))
 
 
-def build_query(query: KeywordQuery) -> wq.Query:
+def build_query(query: KeywordQuery, settings: KeywordSettings) -> wq.Query:
     """Whoosh's form of the bag of words ``field_terms`` scores (the compiled postings' reference)."""
-    return wq.Or([wq.Term(f, t, boost=b) for f, b, terms in field_terms(query) for t in terms])
+    return wq.Or([wq.Term(f, t, boost=b) for f, b, terms in field_terms(query, settings) for t in terms])
 
 
 def _storage(folder: Path) -> FileStorage:
@@ -167,13 +138,16 @@ def _storage(folder: Path) -> FileStorage:
 
 
 class KeywordIndex:
-    def __init__(self, layout: IndexLayout):
+    """``settings`` are the index's own (its manifest's): its schema was written with them."""
+
+    def __init__(self, layout: IndexLayout, settings: KeywordSettings):
         self.layout = layout
+        self.settings = settings
         self._ix = None
         self._searcher = None
         self._whoosh_checked = False   # the searcher's Whoosh files checksummed (first Whoosh search)
-        self.compiled = CompiledPostings(layout.keyword_postings_dir,
-                                         [f for f, _ in (*FIELD_BOOSTS, *ROOT_FIELDS, *FORM_FIELDS)])
+        self.compiled = CompiledPostings(layout.keyword_postings_dir, [
+            f for f, _ in (*settings.stem_fields, *settings.root_fields, *settings.form_fields)])
 
     # -- lifecycle -----------------------------------------------------------------
     def create(self) -> None:
@@ -189,7 +163,7 @@ class KeywordIndex:
         if self.layout.keyword_dir.exists():
             shutil.rmtree(self.layout.keyword_dir)
         self.layout.keyword_dir.mkdir(parents=True)
-        self._ix = _storage(self.layout.keyword_dir).create_index(make_schema(), indexclass=SafeFileIndex)
+        self._ix = _storage(self.layout.keyword_dir).create_index(make_schema(self.settings), indexclass=SafeFileIndex)
 
     def open(self) -> "KeywordIndex":
         if self._ix is None:
@@ -304,7 +278,7 @@ class KeywordIndex:
             self.compiled.recorded = read_state(self.layout.keyword_state).get("files", {})
             self._raise_damage(deep=False)
             try:
-                self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+                self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=self.settings.bm25_b, K1=self.settings.bm25_k1))
             except Exception as exc:  # a segment Whoosh cannot open: only a rebuild helps
                 raise IndexDamaged(self.layout.keyword_dir, exc) from None
             self._whoosh_checked = False
@@ -333,7 +307,7 @@ class KeywordIndex:
         if filters.active() and allowed is None:
             allowed = np.array([int(searcher.stored_fields(d)["pid"])
                                 for d in searcher.docs_for_query(filter_query(filters, searcher.reader()))], dtype=np.int64)
-        scores, matched = _match(view, query)
+        scores, matched = _match(view, query, self.settings)
         if filters.active():
             matched &= view.allowed(allowed)
         return view.top(scores, matched, limit)
@@ -343,7 +317,7 @@ class KeywordIndex:
         """Top ``limit`` (pid, BM25F score) for the OR of analyzed ``terms`` (light stems) in the
         stemmed fields, among ``allowed`` if given: a bag of words chosen by the caller, not typed
         (more like this)."""
-        fields = [(f, b, tuple(terms)) for f, b in FIELD_BOOSTS]
+        fields = [(f, b, tuple(terms)) for f, b in self.settings.stem_fields]
         return self.compiled.search(self.searcher(), fields, limit, allowed)[0]
 
     def documents(self) -> list[tuple[int, str]]:
@@ -352,37 +326,37 @@ class KeywordIndex:
         return [(int(fields["pid"]), fields["article_id"]) for _, fields in reader.iter_docs()]
 
 
-def _match(view: PostingsView, query: KeywordQuery) -> tuple[np.ndarray, np.ndarray]:
+def _match(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -> tuple[np.ndarray, np.ndarray]:
     """Every document's score, and which live documents match ``query``."""
     phrase_words = [(w,) for p in query.phrases for w in p if not is_stopword(w)]
     if query.short:
         groups = [forms(g) for g in (*query.groups, *phrase_words)]
-        scores, held = view.score([(f, b, groups) for f, b in FORM_FIELDS])
+        scores, held = view.score([(f, b, groups) for f, b in settings.form_fields])
         required = _holding(view, held, range(len(groups)))
         matched = (np.all(required, axis=0) if len(groups) else view.live.copy()) & view.live
         if len(query.groups) > 1:
-            matched, scores = _name_or_all(view, query, matched, scores)
+            matched, scores = _name_or_all(view, query, matched, scores, settings)
     else:
         # A word typed twice counts once, as in v3's bag of words.
-        stem_groups = _once(stems(g) for g in query.groups)
-        root_groups = _once(list(map(get_stemmer(ROOT_STEM), g)) for g in query.groups)
-        scores, held = view.score([*((f, b, stem_groups) for f, b in FIELD_BOOSTS),
-                                   *((f, b, root_groups) for f, b in ROOT_FIELDS)])
+        stem_groups = _once(settings.stems(g) for g in query.groups)
+        root_groups = _once(settings.roots(g) for g in query.groups)
+        scores, held = view.score([*((f, b, stem_groups) for f, b in settings.stem_fields),
+                                   *((f, b, root_groups) for f, b in settings.root_fields)])
         # Roots re-rank; only the stem fields decide what matches.
-        counts = _holding(view, held[:len(FIELD_BOOSTS)], range(len(stem_groups))).sum(axis=0)
-        matched = counts >= MIN_SHOULD_MATCH
+        counts = _holding(view, held[:len(settings.stem_fields)], range(len(stem_groups))).sum(axis=0)
+        matched = counts >= settings.min_should_match
         if query.phrases:
             # As in v3: a question's phrases are its light stems, next to each other in the text,
             # and they alone decide what matches; its other words only rank.
-            phrase_stems = [stems([w]) for w, in phrase_words]
+            phrase_stems = [settings.stems([w]) for w, in phrase_words]
             phrase_scores, phrase_held = view.score([("text", 1.0, phrase_stems)])
             scores = scores + phrase_scores
             matched = np.all(_holding(view, phrase_held, range(len(phrase_stems))), axis=0)
     matched &= view.live
     for phrase in query.phrases:
-        matched &= _phrase_mask(view, phrase, query.short, matched)
+        matched &= _phrase_mask(view, phrase, query.short, matched, settings)
     if query.excluded:
-        _, held = view.score([(f, 0.0, [forms(query.excluded)]) for f, _ in FORM_FIELDS])
+        _, held = view.score([(f, 0.0, [forms(query.excluded)]) for f, _ in settings.form_fields])
         matched &= ~_holding(view, held, range(1))[0]
     return scores, matched
 
@@ -400,18 +374,19 @@ def _holding(view: PostingsView, held: list[list[np.ndarray]], groups) -> np.nda
     return out
 
 
-def _phrase_mask(view: PostingsView, phrase: tuple[str, ...], short: bool, candidates: np.ndarray) -> np.ndarray:
+def _phrase_mask(view: PostingsView, phrase: tuple[str, ...], short: bool, candidates: np.ndarray,
+                 settings: KeywordSettings) -> np.ndarray:
     """The ``candidates`` holding ``phrase``: in written forms in the form fields, where stopwords
     keep their places; for a question, by light stems in the text field, where they do not."""
     if short:
         sequence = [(i, word_forms(w)) for i, w in enumerate(phrase) if not is_stopword(w)]
         return _adjacent_mask(view, sequence, candidates) if len(sequence) > 1 else candidates
-    sequence = [(i, frozenset(stems([w]))) for i, w in enumerate(w for w in phrase if not is_stopword(w))]
+    sequence = [(i, frozenset(settings.stems([w]))) for i, w in enumerate(w for w in phrase if not is_stopword(w))]
     return _adjacent_mask(view, sequence, candidates, ("text",)) if len(sequence) > 1 else candidates
 
 
 def _adjacent_mask(view: PostingsView, sequence, candidates: np.ndarray,
-                   fields: tuple[str, ...] = tuple(f for f, _ in FORM_FIELDS)) -> np.ndarray:
+                   fields: tuple[str, ...] = FORM_FIELD_NAMES) -> np.ndarray:
     """The ``candidates`` holding the (offset, forms) ``sequence`` as placed (see ``adjacent``)."""
     docs = np.flatnonzero(candidates)
     mask = np.zeros(view.total_docs, dtype=bool)
@@ -421,12 +396,12 @@ def _adjacent_mask(view: PostingsView, sequence, candidates: np.ndarray,
 
 
 def _name_or_all(view: PostingsView, query: KeywordQuery, holding_all: np.ndarray,
-                 scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 scores: np.ndarray, settings: KeywordSettings) -> tuple[np.ndarray, np.ndarray]:
     """(matches, scores): the documents holding the words as typed (next to each other, in order)
-    when they are a name, i.e. stand so in at least ``COLLOCATION`` of the documents holding them
-    all; else all of them, those holding them as typed boosted by ``ADJACENT_BOOST``."""
+    when they are a name, i.e. stand so in at least ``settings.collocation`` of the documents holding
+    them all; else all of them, those holding them as typed boosted by ``settings.adjacent_boost``."""
     together = _adjacent_mask(view, [(o, frozenset(forms(g))) for o, g in zip(query.offsets, query.groups)],
                               holding_all)
-    if together.sum() >= COLLOCATION * holding_all.sum():
+    if together.sum() >= settings.collocation * holding_all.sum():
         return together, scores
-    return holding_all, scores + ADJACENT_BOOST * scores * together
+    return holding_all, scores + settings.adjacent_boost * scores * together

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from indexer.text.analysis import ANALYZER_NAME, ANALYZER_VERSION
+from indexer.keyword.settings import KeywordSettings
 from indexer.text.near_duplicates import SketchParams
 from indexer.text.passages import CHUNKER_VERSION, ChunkingParams
 from indexer.text.sentences import SPLITTER_VERSION
@@ -35,6 +36,9 @@ class Manifest:
     near_duplicates: SketchParams | None = field(default_factory=SketchParams)
     # The dense score a meaning-only result needs (``indexer.vectors.encoders.RELATED_FLOORS``).
     related_floor: float | None = None
+    # An index from before the keyword settings were recorded was built with today's defaults:
+    # its analyzer version (checked on open) fixes the stemmers, and the rest were the same.
+    keyword: KeywordSettings = field(default_factory=KeywordSettings)
 
     @classmethod
     def for_encoder(cls, encoder: EncoderSpec, **settings) -> "Manifest":
@@ -53,7 +57,8 @@ class Manifest:
                    chunker_version=data.get("chunker_version", 0), splitter_version=data.get("splitter_version", 0),
                    near_duplicates=_sketch_params(data.get("near_duplicates", {})),
                    # Indexes from before the floor take the one calibrated for their encoder.
-                   related_floor=data.get("related_floor", related_floor(EncoderSpec(**data["encoder"]))))
+                   related_floor=data.get("related_floor", related_floor(EncoderSpec(**data["encoder"]))),
+                   keyword=KeywordSettings(**data.get("keyword", {})))
 
     def save(self, layout: IndexLayout, store) -> None:
         """manifest.json, and its copy in ``store`` (a ``Store``), from which repair recreates it."""
@@ -110,6 +115,11 @@ class Manifest:
                              f" v{self.splitter_version}, this baheth uses v{CHUNKER_VERSION} and"
                              f" v{SPLITTER_VERSION}; run `baheth embed --index {root}` to re-split and re-embed it"
                              " before adding articles")
+
+    def check_keyword(self, settings: KeywordSettings) -> None:
+        if settings != self.keyword:
+            raise ManifestError(f"index was built with keyword settings {asdict(self.keyword)}, not {asdict(settings)};"
+                                " index into a new folder to change them")
 
     def check_chunking(self, params: ChunkingParams) -> None:
         if params != self.chunking:

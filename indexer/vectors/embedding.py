@@ -165,9 +165,9 @@ def _swap(layout: IndexLayout, store: Store, cache: EmbeddingCache, spec: Encode
         store.clear_token_counts()
     vectors = VectorIndex(layout, spec.dim)
     vectors.rebuild(store)
-    _keep_keyword_current(KeywordIndex(layout), before, store.generation())
     manifest = dataclasses.replace(Manifest.from_dict(read_json(layout.manifest)), encoder=spec,
                                    related_floor=related_floor(spec))
+    _keep_keyword_current(KeywordIndex(layout, manifest.keyword), before, store.generation())
     manifest.save(layout, store)
     layout.encoder_switch.unlink()
     return manifest, vectors
