@@ -15,6 +15,7 @@ from search.engine import Engine
 from tests.conftest import FIXTURES, SEED
 
 CUSTOM = KeywordSettings(bm25_b=0.9, bm25_k1=1.6, title_boost=5.0, root_boost=0.0)
+STRICT = KeywordSettings(min_should_match=2)
 QUERY = "كم يبلغ حجم التبادل التجاري بين العراق وإيران؟"   # a question: stems, BM25F
 
 
@@ -26,7 +27,7 @@ def keyword_scores(path) -> list[tuple[int, float]]:
 @pytest.fixture(scope="module")
 def two_indexes(tmp_path_factory, encoder):
     paths = {}
-    for name, settings in (("default", None), ("custom", CUSTOM)):
+    for name, settings in (("default", None), ("custom", CUSTOM), ("strict", STRICT)):
         paths[name] = tmp_path_factory.mktemp(name) / "index"
         with Indexer(paths[name], encoder=encoder, vectors=False, keyword=settings) as ix:
             ix.add_paths([str(SEED), str(FIXTURES / "articles.jsonl")])
@@ -35,7 +36,7 @@ def two_indexes(tmp_path_factory, encoder):
 
 def test_the_manifest_records_the_settings_the_index_was_created_with(two_indexes):
     recorded = {name: json.loads(IndexLayout(path).manifest.read_text())["keyword"] for name, path in two_indexes.items()}
-    assert recorded == {"default": asdict(KeywordSettings()), "custom": asdict(CUSTOM)}
+    assert recorded == {"default": asdict(KeywordSettings()), "custom": asdict(CUSTOM), "strict": asdict(STRICT)}
 
 
 def test_search_reads_them_back(two_indexes):
@@ -58,3 +59,8 @@ def test_an_index_from_before_they_were_recorded_reads_the_defaults(two_indexes)
     data = json.loads(IndexLayout(two_indexes["default"]).manifest.read_text())
     del data["keyword"]
     assert Manifest.from_dict(data).keyword == KeywordSettings()
+
+
+def test_a_question_needs_as_many_of_its_words_as_its_index_says(two_indexes):
+    default, strict = keyword_scores(two_indexes["default"]), keyword_scores(two_indexes["strict"])
+    assert strict and set(strict) < set(default)    # the same scores, fewer passages
