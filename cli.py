@@ -30,6 +30,7 @@ from indexer.vectors.index import POLICIES as VECTOR_POLICIES
 from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS, MODES, Engine, IndexNotFound
 from search.query import QueryError
 from search.topics import TopicError, read_topics, trec_run_lines
+from search.ordering import SORTS
 from search.export import FORMATS, answer_rows, key_values, rows_csv, rows_jsonl, search_rows, to_json
 from search.render import counted, print_answers, print_article, print_results, print_similar, printable
 
@@ -212,9 +213,14 @@ def print_index_report(report) -> None:
               help="Run every query of FILE (JSON Lines {qid, query}, TREC topics, or qid<TAB>query; - for stdin).")
 @click.option("--trec-run", "trec_file", type=click.File("w", encoding="utf-8"),
               help="With --batch: also write the hits in TREC run format to FILE.")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
+              help="Order: by relevance, or newest or oldest first (undated articles last).")
+@click.option("--facets", is_flag=True, help="Count every matching article by source, section and month.")
+@click.option("--no-collapse", is_flag=True, help="Show near-duplicates (the same story under other ids) as results of their own.")
 @filter_options
 @format_option
-def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch_file, trec_file, filters, fmt):
+def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch_file, trec_file, sort, facets,
+           no_collapse, filters, fmt):
     """Search articles or passages, for one QUERY or a --batch of queries.
 
     \b
@@ -241,7 +247,8 @@ def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch
         raise click.UsageError("give either a QUERY or --batch FILE")
     if trec_file is not None and batch_file is None:
         raise click.UsageError("--trec-run needs --batch")
-    options = dict(mode=mode, level=level, k=k, offset=offset, filters=filters)
+    options = dict(mode=mode, level=level, k=k, offset=offset, filters=filters, sort=sort, facets=facets,
+                   collapse=not no_collapse)
     with user_errors(), Engine(index_dir, fusion=fusion, dense_weight=dense_weight) as engine:
         if batch_file is not None:
             search_batch(engine, read_topics(batch_file), trec_file, fmt, options)

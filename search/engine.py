@@ -26,7 +26,8 @@ from indexer.store.sqlite import STORE_FIX, Filters, PassageVersion, Store
 from indexer.vectors.index import VectorIndex
 from search.fusion import CANDIDATES, convex_combination, min_max, reciprocal_rank_fusion, z_score
 from search.highlight import snippet, term_spans
-from search.ordering import UNDATED, facet_counts
+from search.arrange import arrange
+from search.ordering import SORTS, UNDATED, facet_counts
 from search.query import ParsedQuery, QueryError, check_count, parse_query, require_terms
 from search.ranking import ArticleRanking, Ranking, by_article, dense_ranking, fused_ranking, keyword_ranking
 from search.results import MATCH, RELATED, AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle, \
@@ -123,26 +124,39 @@ class Engine:
 
     # -- search --------------------------------------------------------------------
     def search(self, query: str | ParsedQuery, *, mode: str = "hybrid", level: str = "articles",
-               k: int = 10, offset: int = 0, filters: Filters = Filters()) -> SearchResults:
+               k: int = 10, offset: int = 0, filters: Filters = Filters(), sort: str = "relevance",
+               collapse: bool = True, facets: bool = False) -> SearchResults:
         """One page of the query's ranking (``search.ranking``): the same ranking, totals and
-        labels for every ``k`` and ``offset``."""
+        labels for every ``k`` and ``offset``. ``sort``: relevance, or newest or oldest first (undated
+        results last, counted in ``undated``); ``collapse``: near-duplicates folded under the first
+        of their story shown (``more_like_it``); ``facets``: every match counted by source, section
+        and month (``search.arrange``)."""
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
         _check_choice("mode", mode, MODES)
         _check_choice("level", level, LEVELS)
+        _check_choice("sort", sort, SORTS)
         k, offset = check_count("k", k, 1), check_count("offset", offset, 0)
         require_terms(parsed)
         with self.reading():
             ranking, mode_used, notices, owner = self.ranking(parsed, mode, filters)
+            options = dict(sort=sort, collapse=collapse, facets=facets)
             if level == "passages":
+                view = arrange(self.store, [owner(pid) for pid in ranking.pids.tolist()], ranking.matched, **options)
+                ranking = ranking.where(view.order)
                 hits = self._page(ranking, parsed, k, offset)
             else:
                 grouped = by_article(ranking, owner)
+                view = arrange(self.store, [owner(pid) for pid in grouped.best.pids.tolist()], grouped.best.matched,
+                               **options)
+                grouped = ArticleRanking(grouped.best.where(view.order), grouped.matched_passages[view.order])
                 ranking = grouped.best
                 hits = self._article_hits(grouped, parsed, k, offset)
+            hits = [replace(h, more_like_it=view.folded[h.rank - 1]) for h in hits]
         if not ranking.matches:
             notices.insert(0, absence_notice(parsed.text, level))
         return SearchResults(query=parsed.text, mode=mode_used, level=level, matches=ranking.matches,
-                             related=ranking.related, hits=tuple(hits), notice="; ".join(notices))
+                             related=ranking.related, hits=tuple(hits), notice="; ".join(notices),
+                             collapsed=sum(map(len, view.folded)), undated=view.undated, facets=view.facets)
 
     @contextmanager
     def reading(self) -> Iterator[None]:

@@ -25,6 +25,10 @@ def printable(text: str, *, one_line: bool = False) -> str:
     return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+# Values of each facet the text output shows; --json has them all.
+FACET_TOP = 5
+
+
 def bold_spans(text: str, spans) -> str:
     out, last = [], 0
     for start, end in spans:
@@ -52,7 +56,14 @@ def print_results(results: SearchResults) -> None:
         return
     related = f"{results.related} {results.level} related by meaning" if results.related else ""
     counts = related if absent else f"{results.matches} {results.level} match" + (f", {related}" if related else "")
-    click.echo(f"{counts} ({results.mode}); showing {results.hits[0].rank}-{results.hits[-1].rank}")
+    collapsed = f"; {results.collapsed} near-duplicate(s) folded in" if results.collapsed else ""
+    click.echo(f"{counts} ({results.mode}){collapsed}; showing {results.hits[0].rank}-{results.hits[-1].rank}")
+    if results.undated:
+        click.echo(f"{results.undated} undated result(s) sorted last")
+    if results.facets:
+        for name, label in (("source", "sources"), ("section", "sections"), ("month", "months")):
+            busiest = sorted(results.facets[name], key=lambda v: -v["count"])   # stable: months stay in order
+            click.echo(f"{label}: {printable(counted(busiest, FACET_TOP), one_line=True)}")
     for hit in results.hits:
         print_hit(hit)
 
@@ -65,6 +76,8 @@ def print_hit(hit) -> None:
     if meta:
         click.echo(f"   {meta}")
     click.echo(f"   {bold_spans(hit.snippet, hit.highlights)}")
+    if hit.more_like_it:
+        click.echo(f"   {len(hit.more_like_it)} more like it: {_line(', '.join(hit.more_like_it))}")
 
 
 def counted(values: list[dict], top: int | None = None) -> str:

@@ -25,6 +25,7 @@ class PassageHit:
     heading: str = ""
     start: int = 0                             # the passage's offsets into the article body
     end: int = 0
+    more_like_it: tuple[str, ...] = ()         # near-duplicate articles folded under this hit
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -50,6 +51,7 @@ class ArticleHit:
     highlights: tuple[tuple[int, int], ...]
     label: str = MATCH
     matched_passages: int = 1                  # of its passages, those that hold the query's words
+    more_like_it: tuple[str, ...] = ()         # near-duplicates of this article folded under it
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -71,6 +73,9 @@ class SearchResults:
     related: int
     hits: tuple
     notice: str = ""      # no match at all; a hybrid search that fell back to keyword mode
+    collapsed: int = 0    # near-duplicates folded under the hits shown (``more_like_it``), not counted above
+    undated: int | None = None   # sorted by date: the results without a date, which come last
+    facets: dict | None = None   # counts of every matching article by source, section and month
 
     @property
     def total(self) -> int:
@@ -79,6 +84,10 @@ class SearchResults:
     def to_dict(self) -> dict:
         data = {"query": self.query, "mode": self.mode, "level": self.level, "total": self.total,
                 "matches": self.matches, "related": self.related, "hits": [hit.to_dict() for hit in self.hits]}
+        data["collapsed"] = self.collapsed
+        for key in ("undated", "facets"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
         if self.notice:
             data["notice"] = self.notice
         return data
