@@ -1,7 +1,7 @@
 """The JSON API: each endpoint answers with what the matching CLI command prints with --json."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -21,9 +21,11 @@ def pool(request: Request):
 @router.get("/search", summary="Search articles or passages (baheth search --json)")
 def search(request: Request, q: QueryText, filters: FiltersParam, mode: ModeParam = DEFAULTS["mode"],
            level: LevelParam = DEFAULTS["level"], k: KParam = 10, offset: OffsetParam = 0,
-           fusion: FusionParam = DEFAULTS["fusion"], dense_weight: DenseWeightParam = DEFAULTS["dense_weight"]):
+           fusion: FusionParam = DEFAULTS["fusion"], dense_weight: DenseWeightParam = DEFAULTS["dense_weight"],
+           sort: Literal["relevance", "newest", "oldest"] = "relevance", collapse: bool = True, facets: bool = False):
     with pool(request).engine(fusion=fusion, dense_weight=dense_weight) as engine:
-        results = engine.search(q, mode=mode, level=level, k=k, offset=offset, filters=filters)
+        results = engine.search(q, mode=mode, level=level, k=k, offset=offset, filters=filters, sort=sort,
+                                collapse=collapse, facets=facets)
     return JSONResponse(results.to_dict())
 
 

@@ -33,6 +33,8 @@ def cli_json(*args) -> dict:
     ("/api/search?q=النفط&mode=keyword&k=5&offset=3", ["search", "النفط", "--mode", "keyword", "-k", 5, "--offset", 3]),
     ("/api/search?q=النفط&level=passages&source=Reuters&since=2021-02-01&until=2021-05-31",
      ["search", "النفط", "--level", "passages", "--source", "Reuters", "--since", "2021-02-01", "--until", "2021-05-31"]),
+    ("/api/search?q=النفط&mode=keyword&sort=newest&facets=true&collapse=false&offset=2",
+     ["search", "النفط", "--mode", "keyword", "--sort", "newest", "--facets", "--no-collapse", "--offset", 2]),
     ("/api/search?q=أسعار النفط&fusion=rrf&dense_weight=0.3", ["search", "أسعار النفط", "--fusion", "rrf", "--dense-weight", 0.3]),
     (f"/api/ask?q={QUESTION}&k=2", ["ask", QUESTION, "-k", 2]),
     ("/api/articles/oil-biden", ["show", "oil-biden"]),
@@ -72,6 +74,7 @@ def test_search_pages_and_filters(client):
     ("/api/search?q=النفط&since=2021-02-30", 400, "since"),
     ("/api/search?q=..%20%21", 400, "no searchable words"),
     ("/api/ask?q=النفط&k=50", 422, "k"),
+    ("/api/search?q=النفط&sort=latest", 422, "sort"),
     ("/api/articles/no-such-id", 404, "no-such-id"),
     ("/api/nothing-here", 404, "Not Found"),
 ])
