@@ -14,7 +14,9 @@ exactly for any weights.  One fit, the same on all data, inside every fold and o
    no seeds and no restarts;
 2. confidence: a ridge logistic regression (``CONFIDENCE_L2``) of "the question's answer is in the
    index" on the best sentence's confidence features (``search.answers.confidence``), positives
-   asked of the full index, negatives asked of the index without their article;
+   asked of the full index, negatives asked of the index without their article and, replayed, the
+   answerable questions without the passages that hold their answer (``without_answer_passages``);
+   every weight on the side ``search.answers.confidence.SIGNS`` gives its feature;
 3. threshold: the lowest confidence at which at most ``FALSE_CLAIMS`` of the fitting questions
    without an answer are still answered (for each fitting set, the strictest).
 
@@ -34,7 +36,7 @@ import numpy as np
 
 from bench.answer_features import RESULTS, SETS, features_path
 from bench.harness import write_json
-from search.answers.confidence import confidence_rows
+from search.answers.confidence import SIGNS, confidence_rows
 from search.answers.model import SHIPPED_PATH, AnswerModel
 
 FOLDS = 5
@@ -55,7 +57,7 @@ class FeatureSet:
     evidence: np.ndarray       # (Q, C, EVIDENCE)
     labels: np.ndarray         # (Q, C) holds a gold answer
     valid: np.ndarray          # (Q, C) a real candidate, not padding
-    first_passage: np.ndarray  # (Q, C) from the best passage
+    passage_rank: np.ndarray   # (Q, C) of the candidate's passage, 0 for the best
 
     @classmethod
     def load(cls, path: Path, name: str) -> "FeatureSet":
@@ -77,23 +79,39 @@ class FeatureSet:
 
         return cls(name, data["group"], data["answerable"], pad(data["features"]), pad(data["evidence"]),
                    pad(data["labels"], False), pad(np.ones(len(rows), bool), False),
-                   pad(data["passage_rank"] == 0, False))
+                   pad(data["passage_rank"].astype(np.int16), -1))
 
     def part(self, rows: np.ndarray, name: str | None = None) -> "FeatureSet":
-        return FeatureSet(name or self.name, *(getattr(self, f)[rows] for f in
-                                               ("group", "answerable", "features", "evidence", "labels", "valid",
-                                                "first_passage")))
+        return FeatureSet(name or self.name, *(getattr(self, f)[rows] for f in FIELDS))
+
+    def without_answer_passages(self) -> "FeatureSet":
+        """The answerable questions again, as if the passages holding their answer were not indexed:
+        those passages' candidates dropped, the rest as retrieved.  No-answer questions whose
+        subject is still indexed (its article's other paragraphs, the articles around it), harder
+        than those asked of an index without the whole article, and built from any set."""
+        keep = self.answerable & (self.labels & self.valid).any(1)
+        s = self.part(keep)
+        q = np.arange(len(s.group))[:, None]
+        holds = np.zeros((len(s.group), int(s.passage_rank.max(initial=0)) + 2), bool)
+        holds[np.broadcast_to(q, s.labels.shape)[s.labels & s.valid], s.passage_rank[s.labels & s.valid]] = True
+        valid = s.valid & ~holds[q, s.passage_rank]
+        return FeatureSet(f"{self.name} without answer passages", s.group, np.zeros(len(s.group), bool),
+                          s.features, s.evidence, s.labels & valid, valid, s.passage_rank)
+
+
+FIELDS = ("group", "answerable", "features", "evidence", "labels", "valid", "passage_rank")
 
 
 def concat(sets: list[FeatureSet]) -> FeatureSet:
     width = max(s.valid.shape[1] for s in sets)
 
     def widen(a):
-        return np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2))
+        return np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2),
+                      constant_values=-1 if a.dtype.kind == "i" else 0)
 
     return FeatureSet("+".join(s.name for s in sets), *(
         np.concatenate([getattr(s, f) if f in ("group", "answerable") else widen(getattr(s, f)) for s in sets])
-        for f in ("group", "answerable", "features", "evidence", "labels", "valid", "first_passage")))
+        for f in FIELDS))
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,19 @@ def fit_ranking(s: FeatureSet, l2: float = RANK_L2, steps: int = 50) -> np.ndarr
     return beta / scale     # the mean only shifts every candidate's score alike
 
 
+def fit_signed_logistic(x: np.ndarray, y: np.ndarray, signs: tuple[int, ...] = SIGNS) -> tuple[np.ndarray, float]:
+    """``fit_logistic`` with every weight on the side ``signs`` gives it (0: either): the feature whose
+    weight is furthest on the wrong side is left out (weight 0) and the rest refitted, until none is."""
+    signs, kept = np.array(signs), np.ones(x.shape[1], bool)
+    while True:
+        weights = np.zeros(x.shape[1])
+        weights[kept], bias = fit_logistic(x[:, kept], y)
+        wrong = weights * signs
+        if (wrong >= 0).all():
+            return weights, bias
+        kept[np.argmin(wrong)] = False
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = CONFIDENCE_L2, steps: int = 30) -> tuple[np.ndarray, float]:
     """(weights, bias) on the raw features of a ridge-penalized logistic regression."""
     mean, scale = x.mean(0), x.std(0)
@@ -173,9 +204,13 @@ def fit(sets: list[FeatureSet], false_claims: float = FALSE_CLAIMS) -> AnswerMod
     """The model fitted on ``sets`` (one or several eval sets, or the training folds of them)."""
     weights = fit_ranking(concat(sets))
     replays = [replay(s, weights) for s in sets]
-    x = np.concatenate([r.rows[r.has] for r in replays])
-    y = np.concatenate([s.answerable[r.has] for s, r in zip(sets, replays)]).astype(float)
-    confidence_weights, bias = fit_logistic(x, y)
+    # The negatives of the eval indexes are easy where a set's articles are far apart (XQuAD-ar's
+    # 48): those without the answer's passage teach the model what a related passage looks like.
+    negatives = [replay(s.without_answer_passages(), weights) for s in sets]
+    x = np.concatenate([r.rows[r.has] for r in replays + negatives])
+    y = np.concatenate([s.answerable[r.has] for s, r in zip(sets, replays)]
+                       + [np.zeros(r.has.sum(), bool) for r in negatives]).astype(float)
+    confidence_weights, bias = fit_signed_logistic(x, y)
     # For each fitting set, the confidence just above its (1 - false_claims) quantile of no-answer
     # questions; the strictest of them, so that pooling an easy set cannot excuse a hard one.
     threshold = max(float(np.quantile(confidences(r.rows[~s.answerable & r.has], confidence_weights, bias),
@@ -188,7 +223,7 @@ def evaluate(s: FeatureSet, model: AnswerModel) -> dict[str, np.ndarray]:
     """Per question: answered, answered and correct, the top sentence correct, the baseline correct."""
     r = replay(s, model.weights)
     answered = r.has & (confidences(r.rows, model.confidence_weights, model.confidence_bias) >= model.threshold)
-    first_dense = np.where(s.valid & s.first_passage, s.features[..., 0], -np.inf)
+    first_dense = np.where(s.valid & (s.passage_rank == 0), s.features[..., 0], -np.inf)
     pick = first_dense.argmax(1)
     baseline = np.isfinite(first_dense.max(1)) & s.labels[np.arange(len(pick)), pick]
     return {"answered": answered, "correct": r.correct, "baseline": baseline}

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench.answer_features import arrays, question_rows
-from bench.answer_fit import FeatureSet, concat, fit, fit_ranking, load_sets, replay
+from bench.answer_fit import FeatureSet, concat, fit, fit_logistic, fit_ranking, fit_signed_logistic, load_sets, replay
 from search.answers.confidence import EVIDENCE
 from search.answers.features import FEATURES
 from search.answers.finder import AnswerFinder
@@ -55,8 +55,18 @@ def toy_set(name: str, rng, answer_shift: float, negative_shift: float, n: int =
     labels[:n, 0] = True
     features[:n, 0, 1] += answer_shift
     features[n:, :, 1] -= negative_shift
+    passage_rank = np.broadcast_to(np.array([0, 0, 1, 2], np.int16), (2 * n, 4))   # the first two share a passage
     return FeatureSet(name, np.array([f"{name}{i % 40}" for i in range(2 * n)]), np.arange(2 * n) < n, features,
-                      rng.normal(size=(2 * n, 4, len(EVIDENCE))), labels, np.ones((2 * n, 4), bool), np.ones((2 * n, 4), bool))
+                      rng.normal(size=(2 * n, 4, len(EVIDENCE))), labels, np.ones((2 * n, 4), bool), passage_rank)
+
+
+def test_negatives_without_the_answer_passages_keep_only_the_other_passages():
+    s = toy_set("a", np.random.default_rng(3), 2.0, 0.0, n=5)
+    s.labels[1, 3] = True     # a second passage holding the answer goes too
+    gone = s.without_answer_passages()
+    assert len(gone.group) == 5 and not gone.answerable.any() and not gone.labels.any()
+    assert gone.valid[0].tolist() == [False, False, True, True]
+    assert gone.valid[1].tolist() == [False, False, True, False]
 
 
 def test_the_ranking_fit_weighs_the_feature_that_marks_answers():
@@ -73,6 +83,17 @@ def test_the_threshold_keeps_every_fitting_sets_false_claims_under_the_rule():
         r = replay(s, model.weights)
         claims = [model.confidence(row) >= model.threshold for row in r.rows[~s.answerable]]
         assert np.mean(claims) <= 0.1
+
+
+def test_the_confidence_fit_keeps_each_weight_on_its_side():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] + 0.3 * rng.normal(size=400) > 0).astype(float)
+    x[:, 1] = -x[:, 0] + 0.1 * rng.normal(size=400)     # the same evidence, upside down
+    assert fit_logistic(x, y)[0][1] < 0
+    weights, _ = fit_signed_logistic(x, y, (1, 1))
+    assert weights[0] > 0 and weights[1] == 0
+    assert fit_signed_logistic(x, y, (1, 0))[0][1] < 0     # a free feature keeps its sign
 
 
 def test_ask_takes_another_answer_model_and_refuses_a_bad_file(built_index, tmp_path, answer_everything_file):

@@ -30,8 +30,14 @@ from indexer.text.analysis import analyze
 from search.answers.features import FEATURES, Candidate, weighted
 from search.answers.question_words import AMOUNT_FRAMING
 
-EVIDENCE = ("idf_sentence", "idf_context", "idf_passage", "idf_article", "rarest_in_passage", "missing_rare")
+EVIDENCE = ("idf_sentence", "idf_context", "idf_passage", "idf_article", "rarest_in_passage", "missing_rare",
+            "question_terms")
 CONFIDENCE_FEATURES = ("dense", "passage_dense", *EVIDENCE, "answer_type")
+# Which way each feature may move the confidence (0: either): more of the question found, closer
+# in the dense space, a type match are evidence *for* an answer, a rarer term missing against it.
+# The fit keeps every weight on its side (bench/answer_fit.py): fitted freely, the collinear IDF
+# shares took weights of opposite signs (more of the question in the sentence lowered it).
+SIGNS = tuple({"missing_rare": -1, "question_terms": 0}.get(f, 1) for f in CONFIDENCE_FEATURES)
 
 _DENSE, _PASSAGE_DENSE = FEATURES.index("dense"), FEATURES.index("passage_dense")
 _TYPED = [FEATURES.index("number_or_date"), FEATURES.index("entity")]
@@ -47,7 +53,11 @@ def evidence(best: Candidate, candidates: list[Candidate], terms: frozenset[str]
 
     A term the index lacks altogether weighs as much as its rarest known term: adding unrelated
     articles would make it known and rare, and missing from this passage all the same.  The
-    wording of a quantity question («يبلغ حجم») is not counted: answers do not repeat it."""
+    wording of a quantity question («يبلغ حجم») is not counted: answers do not repeat it.
+
+    ``question_terms`` (the log of how many terms are counted) says how coarse the shares are: a
+    two-term question covers half its IDF mass with one word a related passage happens to share,
+    a seven-term one does not; it describes the question alone, so it is the same in any index."""
     terms = terms - _FRAMING or terms
     known = {t: idf(t) for t in terms}
     rarest = max((w for w in known.values() if w is not None), default=0.0)
@@ -63,6 +73,7 @@ def evidence(best: Candidate, candidates: list[Candidate], terms: frozenset[str]
         weighted(article_terms, weight),
         float(any(weight.get(t) == rarest for t in passage)),
         max(missing) / rarest if missing and rarest > 0 else 0.0,
+        math.log(len(weight)),
     ])
 
 
