@@ -370,7 +370,8 @@ def similar(article_id, index_dir, k, filters, fmt):
 def stats(index_dir, fmt):
     """Counts, size on disk, encoder and analyzer."""
     with user_errors(), Engine(index_dir) as engine:
-        data = engine.stats()
+        # The path is the caller's own; the engine's stats leave it out (the HTTP API serves them).
+        data = {**engine.stats(), "index": str(engine.layout.root)}
     emit(fmt, data, key_values(data), lambda: print_stats(data))
 
 

@@ -322,6 +322,8 @@ class Engine:
                              metadata=json.loads(row["metadata"]), passages=passages)
 
     def stats(self) -> dict:
+        """Counts, size, encoder and settings; never the index's path (``baheth serve`` sends these
+        to whoever asks, and the CLI adds the path it was given)."""
         with_sentences, sentences = self.store.sentences.count()
         data = {
             "articles": self.store.count_articles(),
@@ -338,7 +340,6 @@ class Engine:
             "chunking": {**self.manifest.to_dict()["chunking"], "chunker_version": self.manifest.chunker_version,
                          "splitter_version": self.manifest.splitter_version},
             "keyword": self.manifest.to_dict()["keyword"],
-            "index": str(self.layout.root),
         }
         overflow = self.store.token_overflow()
         if overflow:

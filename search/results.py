@@ -93,11 +93,17 @@ class SearchResults:
         return data
 
 
+# What ``absence_notice`` calls the level's items, in Arabic and in English.
+ITEM_NAMES = {"articles": ("مقالات", "article"), "passages": ("مقاطع", "passage")}
+
+
 def absence_notice(query: str, level: str) -> str:
     """Said first when nothing holds the query's words, in the reader's language and in English."""
-    if level == "passages":
-        return f"لا توجد مقاطع تحتوي على «{query.strip()}» (no passage contains «{query.strip()}»)"
-    return f"لا توجد مقالات تحتوي على «{query.strip()}» (no article contains «{query.strip()}»)"
+    return f"{absence_in_arabic(query, level)} (no {ITEM_NAMES[level][1]} contains «{query.strip()}»)"
+
+
+def absence_in_arabic(query: str, level: str) -> str:
+    return f"لا توجد {ITEM_NAMES[level][0]} تحتوي على «{query.strip()}»"
 
 
 @dataclass(frozen=True)

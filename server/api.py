@@ -1,14 +1,14 @@
 """The JSON API: each endpoint answers with what the matching CLI command prints with --json."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from indexer.store.filters import Filters
 from server.options import (DEFAULTS, AskKParam, DenseWeightParam, FusionParam, KParam, LevelParam, ModeParam,
-                            OffsetParam, QueryText, filters)
+                            OffsetParam, QueryText, SortParam, filters)
 
 router = APIRouter(prefix="/api", tags=["api"])
 FiltersParam = Annotated[Filters, Depends(filters)]
@@ -22,7 +22,7 @@ def pool(request: Request):
 def search(request: Request, q: QueryText, filters: FiltersParam, mode: ModeParam = DEFAULTS["mode"],
            level: LevelParam = DEFAULTS["level"], k: KParam = 10, offset: OffsetParam = 0,
            fusion: FusionParam = DEFAULTS["fusion"], dense_weight: DenseWeightParam = DEFAULTS["dense_weight"],
-           sort: Literal["relevance", "newest", "oldest"] = "relevance", collapse: bool = True, facets: bool = False):
+           sort: SortParam = DEFAULTS["sort"], collapse: bool = True, facets: bool = False):
     with pool(request).engine(fusion=fusion, dense_weight=dense_weight) as engine:
         results = engine.search(q, mode=mode, level=level, k=k, offset=offset, filters=filters, sort=sort,
                                 collapse=collapse, facets=facets)

@@ -1,22 +1,14 @@
-"""How coverage of a query changed over time: matching articles counted by month.
-
-Counted over the whole keyword match set (every article whose words match, not only the page
-shown), under the engine's filters and read view. The engine does not report facets yet
-(issue 18 adds counts by month to ``search --facets``); when it does, ``matches_by_month``
-should read them and this module's counting goes away.
+"""How coverage of a query changed over time: its matching articles by month as bars, from the
+search's month facet (``search.ordering.facet_counts``: every article holding the query's words
+under the filters, not only the page shown).
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 
-from indexer.store.filters import Filters
-from search.engine import Engine
-from search.query import parse_query, require_terms
+from search.ordering import UNDATED
 
-UNDATED = ""
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])")
 # Past this many months the chart counts by year, so a bar stays wide enough to see.
 MAX_MONTH_BARS = 120
 
@@ -29,23 +21,6 @@ class Bar:
     y: float
     width: float
     height: float
-
-
-def matches_by_month(engine: Engine, query: str, filters: Filters = Filters()) -> Counter:
-    """Articles matching ``query``'s words, by the YYYY-MM of their date (``UNDATED`` for none)."""
-    parsed = parse_query(query)
-    require_terms(parsed)
-    with engine.reading():
-        everything = max(1, engine.store.count_passages())
-        ranked, _, _ = engine.passage_candidates(parsed, "keyword", everything, filters)
-        versions = engine.store.versions(pid for pid, _ in ranked)
-        meta = engine.store.articles_meta({v.article_id: v for v in versions.values()}.values())
-    return Counter(month_of(row["date"] or "") for row in meta.values())
-
-
-def month_of(date: str) -> str:
-    match = MONTH.match(date)
-    return match.group(0) if match else UNDATED
 
 
 def bars(counts: dict[str, int], width: float = 600, height: float = 120) -> list[Bar]:

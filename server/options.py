@@ -7,6 +7,7 @@ from fastapi import Query
 
 from indexer.store.filters import Filters
 from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION
+from search.ordering import SORTS
 
 # Limits a public endpoint needs and the CLI does not: one request cannot ask for more work.
 MAX_QUERY_CHARS = 500
@@ -20,6 +21,7 @@ PAGE_SIZE = 10
 Mode = Literal["hybrid", "keyword", "dense"]
 Level = Literal["articles", "passages"]
 Fusion = Literal["zscore", "minmax", "rrf"]
+Sort = Literal[SORTS]
 
 
 QueryText = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query, as typed.")]
@@ -28,6 +30,7 @@ ModeParam = Annotated[Mode, Query(description="keyword (BM25F), dense (meaning) 
 LevelParam = Annotated[Level, Query(description="Rank articles (by their best passage) or passages.")]
 KParam = Annotated[int, Query(ge=1, le=MAX_K, description="Hits to return.")]
 OffsetParam = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Hits to skip (pagination).")]
+SortParam = Annotated[Sort, Query(description="relevance, or newest or oldest first (undated results last).")]
 FusionParam = Annotated[Fusion, Query(description="Hybrid mode: how the two rankings are fused.")]
 DenseWeightParam = Annotated[float, Query(ge=0, le=1, description="Hybrid mode: the dense side's weight.")]
 AskKParam = Annotated[int, Query(ge=1, le=MAX_ASK_K, description="Answers to return.")]
@@ -35,7 +38,7 @@ FilterNames = Annotated[list[Annotated[str, Query(max_length=MAX_FILTER_CHARS)]]
                         Query(max_length=MAX_FILTER_NAMES, description="Any case; repeat for any of several.")]
 DateText = Annotated[Optional[str], Query(max_length=10, description="YYYY, YYYY-MM or YYYY-MM-DD, inclusive.")]
 
-DEFAULTS = {"mode": "hybrid", "level": "articles", "fusion": DEFAULT_FUSION, "dense_weight": DEFAULT_DENSE_WEIGHT}
+DEFAULTS = {"mode": "hybrid", "level": "articles", "sort": "relevance", "fusion": DEFAULT_FUSION, "dense_weight": DEFAULT_DENSE_WEIGHT}
 
 
 def filters(source: FilterNames = [], section: FilterNames = [],

@@ -15,8 +15,11 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from indexer.store.filters import Filters
-from server.coverage import UNDATED, bars, matches_by_month
-from server.options import (DEFAULTS, MAX_OFFSET, PAGE_SIZE, LevelParam, ModeParam, OptionalText, filters)
+from search.ordering import UNDATED
+from search.results import RELATED, SearchResults, absence_in_arabic, absence_notice
+from server.coverage import bars
+from server.options import (DEFAULTS, MAX_OFFSET, PAGE_SIZE, LevelParam, ModeParam, OptionalText, SortParam,
+                            filters)
 from server.text import stretches
 
 HERE = Path(__file__).resolve().parent
@@ -27,6 +30,10 @@ STATIC = {name: (media_type, (HERE / "static" / name).read_bytes())
           for name, media_type in {"style.css": "text/css; charset=utf-8"}.items()}
 MODE_NAMES = {"hybrid": "كلمات ومعنى", "keyword": "بالكلمات", "dense": "بالمعنى"}
 LEVEL_NAMES = {"articles": "مقالات", "passages": "فقرات"}
+SORT_NAMES = {"relevance": "الأكثر صلة", "newest": "الأحدث", "oldest": "الأقدم"}
+FACET_NAMES = {"source": "المصادر", "section": "الأقسام"}
+# Values of a facet the page lists (most articles first); the counts of the rest are in /api/search.
+FACET_SHOWN = 8
 MAX_PAGE = MAX_OFFSET // PAGE_SIZE + 1
 SIMILAR_SHOWN = 5
 
@@ -43,22 +50,42 @@ def article_url(article_id: str, passage_id: int | None = None) -> str:
     return f"/article/{quote(article_id, safe='')}" + (f"#p{passage_id}" if passage_id is not None else "")
 
 
-TEMPLATES.globals.update(stretches=stretches, article_url=article_url, MODE_NAMES=MODE_NAMES, LEVEL_NAMES=LEVEL_NAMES)
+TEMPLATES.globals.update(stretches=stretches, article_url=article_url, MODE_NAMES=MODE_NAMES, LEVEL_NAMES=LEVEL_NAMES,
+                        SORT_NAMES=SORT_NAMES, FACET_NAMES=FACET_NAMES, RELATED=RELATED)
 
 
 @router.get("/", response_class=HTMLResponse)
 def search_page(request: Request, filters: FiltersParam, q: OptionalText = None, mode: ModeParam = DEFAULTS["mode"],
-                level: LevelParam = DEFAULTS["level"], page: PageParam = 1):
-    form = {"q": q or "", "mode": mode, "level": level, **form_filters(filters)}
+                level: LevelParam = DEFAULTS["level"], sort: SortParam = DEFAULTS["sort"], page: PageParam = 1):
+    form = {"q": q or "", "mode": mode, "level": level, "sort": sort, **form_filters(filters)}
     context = {"form": form, "results": None}
     if q and q.strip():
         offset = (page - 1) * PAGE_SIZE
         with request.app.state.pool.engine() as engine:
-            results = engine.search(q, mode=mode, level=level, k=PAGE_SIZE, offset=offset, filters=filters)
-            months = matches_by_month(engine, q, filters)
-        context.update(results=results.to_dict(), pages=pagination(request, page, results.matches + results.related),
-                       chart=chart(months))
+            results = engine.search(q, mode=mode, level=level, k=PAGE_SIZE, offset=offset, filters=filters,
+                                    sort=sort, facets=True)
+            alike = titles(engine, [a for hit in results.hits for a in hit.more_like_it])
+        context.update(results=results.to_dict(), notices=notices(results), alike=alike,
+                       pages=pagination(request, page, results.matches + results.related),
+                       sorts={value: page_link(request, sort=value) for value in SORT_NAMES},
+                       facets=facet_links(request, results.facets, filters),
+                       chart=chart(request, results.facets["month"]))
     return render("search.html", request, **context)
+
+
+def notices(results: SearchResults) -> dict:
+    """What the page says above the hits: that nothing holds the query's words (in Arabic; the
+    CLI's notice adds English), and the engine's other notices."""
+    absent = absence_notice(results.query, results.level) if not results.matches else ""
+    rest = results.notice.removeprefix(absent).lstrip("; ")
+    return {"absent": absence_in_arabic(results.query, results.level) if absent else "", "other": rest}
+
+
+def titles(engine, article_ids: list[str]) -> dict[str, str]:
+    """The titles of the near-duplicates folded under the hits shown (a handful a page)."""
+    with engine.store.snapshot():
+        rows = {a: engine.store.article(a) for a in dict.fromkeys(article_ids)}
+    return {a: (row["title"] if row is not None else "") or a for a, row in rows.items()}
 
 
 @router.get("/ask", response_class=HTMLResponse)
@@ -103,22 +130,45 @@ def form_filters(filters: Filters) -> dict:
             "since": filters.since or "", "until": filters.until or ""}
 
 
+def page_link(request: Request, page: int | None = None, **changes) -> str:
+    """This search with ``changes`` (a parameter to its new value, a list for several, or None to
+    drop it), on ``page`` (the first when None: a new order or filter starts over)."""
+    kept = [(key, value) for key, value in request.query_params.multi_items()
+            if key not in changes and key != "page" and value]
+    for key, value in changes.items():
+        kept += [(key, v) for v in (value if isinstance(value, list) else [value]) if v is not None]
+    return "/?" + urlencode(kept + ([("page", page)] if page else []))
+
+
 def pagination(request: Request, page: int, total: int) -> dict:
     """Links to the neighbouring pages, keeping every other parameter of this one; a page past
     the server's offset limit is not offered."""
     last = max(1, min(MAX_PAGE, math.ceil(total / PAGE_SIZE)))
-    kept = [(key, value) for key, value in request.query_params.multi_items() if key != "page" and value]
-
-    def link(n: int) -> str:
-        return "/?" + urlencode(kept + [("page", n)])
-    return {"page": page, "last": last, "previous": link(page - 1) if page > 1 else None,
-            "next": link(page + 1) if page < last else None, "size": PAGE_SIZE}
+    return {"page": page, "last": last, "size": PAGE_SIZE,
+            "previous": page_link(request, page - 1) if page > 1 else None,
+            "next": page_link(request, page + 1) if page < last else None}
 
 
-def chart(months) -> dict:
-    drawn = bars(months)
-    return {"bars": drawn, "undated": months.get(UNDATED, 0), "articles": sum(months.values()),
-            "tallest": max((b.count for b in drawn), default=0)}
+def facet_links(request: Request, facets: dict, filters: Filters) -> dict:
+    """Each source and section with its count of matching articles and a link that filters the
+    search to it; the filters in force, each with a link that lifts it."""
+    shown = {name: [{**value, "href": page_link(request, **{name: value["value"]})}
+                    for value in facets[name][:FACET_SHOWN]] for name in FACET_NAMES}
+    active = [{"name": name, "value": value,
+               "href": page_link(request, **{name: [v for v in getattr(filters, name) if v != value]})}
+              for name in FACET_NAMES for value in getattr(filters, name)]
+    if filters.since or filters.until:
+        active.append({"name": "dates", "value": f"{filters.since or '…'} – {filters.until or '…'}",
+                       "href": page_link(request, since=None, until=None)})
+    return {"values": shown, "active": active}
+
+
+def chart(request: Request, months: list[dict]) -> dict:
+    """Bars of the month facet, each a link that filters the search to its month (or year)."""
+    counts = {m["value"]: m["count"] for m in months}
+    drawn = bars(counts)
+    return {"bars": drawn, "undated": counts.get(UNDATED, 0), "articles": sum(counts.values()),
+            "links": [page_link(request, since=b.period, until=b.period) for b in drawn]}
 
 
 def safe_link(url: str) -> str | None:

@@ -64,8 +64,8 @@ IMG_TITLE = '"><img src=x onerror=alert(1)>'
 
 def served_articles():
     """The seed article, 24 short oil-market articles over six months (enough for three pages
-    of ten), one with a Latin name and figures, and two hostile ones whose title, body, source
-    and url are markup."""
+    of ten), one with a Latin name and figures, two hostile ones whose title, body, source
+    and url are markup, and one football story printed by two agencies (near-duplicates)."""
     from indexer.text.articles import Article
     sources = ("وكالة الأنباء", "Reuters")
     oil = [Article(id=f"oil-{i:02d}", title=f"أسعار النفط في السوق رقم {i}",
@@ -79,7 +79,14 @@ def served_articles():
                        date="2021-08-01", source=SCRIPT_TITLE, url="javascript:alert(1)"),
                Article(id="xss-2", title=IMG_TITLE, body=f"تقرير عن النفط {IMG_TITLE} والأسواق.",
                        date="2021-08-02", source=IMG_TITLE, section=IMG_TITLE, url="https://example.org/a?b=<c>")]
-    return oil + [latin] + hostile
+    match = ("فاز المنتخب الوطني لكرة القدم على ضيفه بثلاثة أهداف مقابل هدف واحد في المباراة التي أقيمت مساء "
+             "أمس على الملعب الرئيسي في العاصمة أمام جمهور كبير. وسجل المهاجم هدفين في الشوط الأول قبل أن يضيف "
+             "لاعب الوسط الهدف الثالث في الدقائق الأخيرة من اللقاء، فيما قلص الضيوف الفارق من ركلة جزاء.")
+    football = [Article(id="match-a", title="المنتخب يفوز بثلاثية", body=match, date="2021-09-10",
+                        source="وكالة الأنباء", section="رياضة"),
+                Article(id="match-b", title="فوز المنتخب الوطني بثلاثة أهداف", body="عاجل: " + match,
+                        date="2021-09-11", source="BBC", section="رياضة")]
+    return oil + [latin] + hostile + football
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """The HTTP API and the pages, through the ASGI test client, on a real index."""
 from __future__ import annotations
 
+import html as htmllib
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from cli import main
-from server.coverage import bars, matches_by_month
+from server.coverage import bars
 from server.options import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 from tests.conftest import IMG_TITLE, SCRIPT_TITLE, SEED_ID
 
@@ -45,7 +47,10 @@ def test_api_answers_exactly_what_the_cli_prints_with_json(client, served_index,
     response = client.get(url)
     assert response.status_code == 200
     model = ["--answer-model", answer_everything_file] if command[0] == "ask" else []   # as served_app
-    assert response.json() == cli_json(*command, *model, "--index", served_index, "--json")
+    expected = cli_json(*command, *model, "--index", served_index, "--json")
+    if command[0] == "stats":
+        assert expected.pop("index") == str(served_index)   # the CLI's own path; the server never says it
+    assert response.json() == expected
 
 
 def test_search_pages_and_filters(client):
@@ -94,6 +99,33 @@ def test_no_endpoint_writes_the_index(client, served_index):
                 "/api/health", "/?q=النفط", f"/ask?q={QUESTION}", "/article/oil-01"):
         assert client.get(url).status_code == 200
     assert files() == before
+
+
+@pytest.mark.parametrize("url", ["/api/stats", "/api/health", "/openapi.json", "/docs", "/api/search?q=النفط&facets=true",
+                                 "/api/articles/../../etc/passwd", "/api/similar/nothing", "/api/search?q=..",
+                                 "/api/search?q=النفط&since=x", "/article/nothing", "/?q=..", "/static/..%2Fapp.py"])
+def test_no_response_names_a_file_or_shows_a_traceback(client, served_index, url):
+    text = client.get(url).text
+    assert str(Path(served_index).parent.parent) not in text and "Traceback" not in text and ".py" not in text
+    assert "index" not in client.get("/api/stats").json()
+
+
+def test_an_internal_error_is_one_line_without_the_path(served_index, tmp_path):
+    """A damaged index: the vectors file is gone after the server started."""
+    import shutil
+
+    from server.app import create_app
+    target = tmp_path / "index"
+    shutil.copytree(served_index, target)
+    app = create_app(target, engines=1)
+    try:
+        (target / "vectors.faiss").unlink()
+        with TestClient(app, raise_server_exceptions=False) as c:   # the server logs it; the client sees one line
+            api, page = c.get("/api/search?q=النفط"), c.get("/?q=النفط")
+    finally:
+        app.state.pool.close()
+    assert api.status_code == page.status_code == 500 and api.json() == {"error": "internal error"}
+    assert str(tmp_path) not in page.text and "vectors.faiss" not in page.text and "internal error" in page.text
 
 
 @pytest.mark.parametrize("url", ["/", "/?q=النفط", "/api/search?q=النفط", "/api/nothing", "/docs", "/static/style.css"])
@@ -156,23 +188,101 @@ def test_article_page_lists_the_articles_like_it(client):
     assert similar and all(f'href="/article/{h["article_id"]}#p{h["passage_id"]}"' in section for h in similar)
 
 
-def test_chart_counts_every_matching_article_by_month(client, served_app):
-    with served_app.state.pool.engine() as engine:
-        months = matches_by_month(engine, "النفط")
+def test_chart_counts_every_matching_article_by_month(client):
     # 24 oil articles over six months, the Latin one in July, the two hostile ones in August:
     # all 27, not only the page of ten.
-    assert months == {"2021-01": 4, "2021-02": 4, "2021-03": 4, "2021-04": 4, "2021-05": 4, "2021-06": 4,
-                      "2021-07": 1, "2021-08": 2}
-    drawn = bars(months)
-    assert [b.period for b in drawn][0] == "2021-01" and drawn[-1].height == drawn[0].height / 2
     html = client.get("/?q=النفط").text
-    assert html.count("<rect ") == 8 and "<title>2021-08: 2</title>" in html
+    assert html.count("<rect ") == 8 and "<title>2021-01: 4</title>" in html and "<title>2021-08: 2</title>" in html
+    drawn = bars({"2021-01": 4, "2021-02": 4, "2021-07": 1, "2021-08": 2, "undated": 3})
+    assert [b.period for b in drawn][0] == "2021-01" and drawn[-1].height == drawn[0].height / 2
+
+
+def test_a_month_of_the_chart_is_a_link_to_that_month(client):
+    august = follow(client, client.get("/?q=النفط&mode=keyword").text, r'<a href="([^"]+)"><rect [^>]*><title>2021-08: 2')
+    assert total(august) == 2 and dates(august) == ["2021-08-01", "2021-08-02"]
 
 
 def test_chart_leaves_empty_months_in_and_counts_by_year_over_long_spans():
     assert [(b.period, b.count) for b in bars({"2020-11": 2, "2021-02": 1})] == \
         [("2020-11", 2), ("2020-12", 0), ("2021-01", 0), ("2021-02", 1)]
-    assert [b.period for b in bars({"1990-05": 1, "2021-02": 3, "": 7})] == [str(y) for y in range(1990, 2022)]
+    assert [b.period for b in bars({"1990-05": 1, "2021-02": 3, "undated": 7})] == [str(y) for y in range(1990, 2022)]
+
+
+def links(html: str, pattern: str) -> list[str]:
+    return [htmllib.unescape(m) for m in re.findall(pattern, html)]
+
+
+def follow(client, html: str, pattern: str) -> str:
+    found = links(html, pattern)
+    assert len(found) == 1, (pattern, found)
+    return client.get(found[0]).text
+
+
+def dates(html: str) -> list[str]:
+    return re.findall(r'<li class="hit[^"]*"[^>]*>.*?<time datetime="([^"]*)"', html, re.S)
+
+
+def total(html: str) -> int:
+    """The matches the page's summary counts."""
+    return int(re.search(r"<bdi>(\d+)</bdi> مطابقة", html)[1])
+
+
+def test_the_sort_control_orders_every_page_by_date(client):
+    page = client.get("/?q=النفط&mode=keyword").text
+    newest = follow(client, page, r'<a href="([^"]+)" data-sort="newest"')
+    oldest = follow(client, page, r'<a href="([^"]+)" data-sort="oldest"')
+    assert dates(newest) == sorted(dates(newest), reverse=True) and dates(newest)[0] == "2021-08-02"
+    assert dates(oldest) == sorted(dates(oldest)) and dates(oldest)[0] == "2021-01-01"
+    assert 'data-sort="newest" aria-current' in newest and dates(newest) != dates(page)
+    # The next page keeps the order and goes on from where the first one stopped.
+    second = follow(client, newest, r'rel="next" href="([^"]+)"')
+    assert dates(second) == sorted(dates(second), reverse=True) and dates(second)[0] <= dates(newest)[-1]
+    assert '<li class="hit" value="11">' in second
+    relevance = follow(client, newest, r'<a href="([^"]+)" data-sort="relevance"')
+    assert dates(relevance) == dates(page)
+
+
+@pytest.mark.parametrize("facet", ["source", "section"])
+def test_each_facet_link_filters_to_as_many_articles_as_it_counts(client, facet):
+    page = client.get("/?q=النفط&mode=keyword").text
+    listed = re.search(rf'data-facet="{facet}">(.*?)</p>', page, re.S)[1]
+    found = re.findall(r'<a href="([^"]+)"><bdi>([^<]*)</bdi> <span class="count">\(<bdi>(\d+)</bdi>\)', listed)
+    assert len(found) >= 3   # the oil fixture's sources: two agencies, CNN and the hostile ones
+    for href, value, count in found:
+        filtered = client.get(htmllib.unescape(href)).text
+        assert total(filtered) == int(count), value
+        shown = re.findall(rf'<span class="{facet}"><bdi>([^<]*)</bdi>', filtered)
+        assert shown and set(shown) == {value}
+        assert "المعروض الآن" in filtered   # with a link that lifts the filter
+        assert total(follow(client, filtered, r'<a class="lift" href="([^"]+)"')) == total(page)
+
+
+def test_related_hits_say_they_do_not_hold_the_words(client):
+    api = client.get("/api/search?q=أسعار النفط&offset=20&k=10").json()
+    related = [h["article_id"] for h in api["hits"] if h["label"] == "related"]
+    html = client.get("/?q=أسعار النفط&page=3").text
+    marked = re.findall(r'<li class="hit related" value="\d+">\s*<h3><a href="/article/([^#"]+)', html)
+    assert related and marked == related
+    assert html.count("ذات صلة بالمعنى: لا تحتوي على كلمات البحث") == len(related)
+    assert html.count('<li class="hit"') == len(api["hits"]) - len(related)
+
+
+@pytest.mark.parametrize("level, said", [("articles", "لا توجد مقالات تحتوي على «الذهب»"),
+                                         ("passages", "لا توجد مقاطع تحتوي على «الذهب»")])
+def test_no_match_says_so_first_and_marks_what_is_shown(client, level, said):
+    html = client.get(f"/?q=الذهب&level={level}").text
+    assert f'<p class="notice absent" id="absent" role="status">{said}</p>' in html
+    assert "no article contains" not in html and "مطابقة" not in html
+    assert html.count('<li class="hit related"') == client.get(f"/api/search?q=الذهب&level={level}").json()["related"] > 0
+
+
+def test_near_duplicates_fold_under_one_result_with_a_count(client):
+    html = client.get("/?q=المنتخب").text
+    assert html.count('<li class="hit') == 1 and "match-a" in html
+    alike = html[html.index('<details class="alike">'):]
+    alike = alike[:alike.index("</details>")]
+    assert "مقال آخر مثله" in alike and '<a href="/article/match-b">فوز المنتخب الوطني بثلاثة أهداف</a>' in alike
+    assert "وطُوي تحتها <bdi>1</bdi>" in html
 
 
 def test_static_files_and_paths_never_reach_the_file_system(client):

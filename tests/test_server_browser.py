@@ -69,7 +69,7 @@ def wait_for(browser, selector: str):
     return WebDriverWait(browser, 30).until(EC.presence_of_element_located((By.CSS_SELECTOR, selector)))
 
 
-def test_search_page_two_and_a_question_in_a_real_browser(browser, base_url):
+def test_search_page_two_sort_facet_and_a_question_in_a_real_browser(browser, base_url):
     browser.get(base_url + "/")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("dir") == "rtl"
     box = browser.find_element(By.NAME, "q")
@@ -102,6 +102,20 @@ def test_search_page_two_and_a_question_in_a_real_browser(browser, base_url):
     second = browser.find_elements(By.CSS_SELECTOR, "li.hit")
     assert second[0].get_attribute("value") == "11"
     assert not first_page & {h.find_element(By.CSS_SELECTOR, "h3 a").get_attribute("href") for h in second}
+
+    # Newest first, then only one source: both plain links, the page re-rendered by the server.
+    browser.find_element(By.CSS_SELECTOR, "a[data-sort=newest]").click()
+    wait_for(browser, "a[data-sort=newest][aria-current]")
+    dates = [t.get_attribute("datetime") for t in browser.find_elements(By.CSS_SELECTOR, "li.hit time")]
+    assert len(dates) == 10 and dates == sorted(dates, reverse=True)
+    facet = browser.find_element(By.CSS_SELECTOR, "[data-facet=source] a")
+    source, count = (b.text for b in facet.find_elements(By.TAG_NAME, "bdi"))
+    facet.click()
+    wait_for(browser, ".facets .active")
+    assert {s.text for s in browser.find_elements(By.CSS_SELECTOR, "li.hit .source")} == {source}
+    assert browser.find_element(By.CSS_SELECTOR, "#summary").text.count(f"من {count} مطابقة") == 1
+    dates = [t.get_attribute("datetime") for t in browser.find_elements(By.CSS_SELECTOR, "li.hit time")]
+    assert dates == sorted(dates, reverse=True)   # the order chosen before stays
 
     browser.find_element(By.CSS_SELECTOR, "nav a[href='/ask']").click()
     box = wait_for(browser, "input[name=q]")
