@@ -152,7 +152,7 @@ def test_page_two_continues_page_one(client):
     assert 'rel="prev"' in two and "<bdi dir=\"ltr\">11–20</bdi>" in two
 
 
-@pytest.mark.parametrize("url", ["/?q=النفط&mode=keyword&page=3", "/article/xss-1", "/article/xss-2",
+@pytest.mark.parametrize("url", ["/?q=النفط&mode=keyword&page=3", "/?q=النفط", "/article/xss-1", "/article/xss-2",
                                  "/?q=النفط&mode=keyword&source=" + IMG_TITLE])
 def test_article_text_is_escaped_everywhere(client, url):
     html = client.get(url).text
