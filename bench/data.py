@@ -80,15 +80,21 @@ def distractor_paragraphs(n: int, shared: Path = SHARED,
 
 
 def news_articles(corpus_dir: Path, n: int, seed: int = 13) -> list[Article]:
-    """``n`` articles drawn in a seeded order from every ``*/articles.jsonl.gz`` under corpus_dir."""
+    """``n`` articles drawn in a seeded order from every ``*/articles.jsonl.gz`` under corpus_dir.
+    Past the corpus's size the same order repeats under new ids (``<id>~r2``, ``~r3``...): a
+    million passages is about four times the corpus (each repeat a near-duplicate of its original)."""
     rows = []
     for path in sorted(Path(corpus_dir).glob("*/articles.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as stream:
             rows.extend(json.loads(line) for line in stream)
     random.Random(seed).shuffle(rows)
-    return [Article(id=r["id"], title=r.get("title", ""), body=r["body"], date=r.get("date", "") or "",
-                    source=r.get("source", "") or "", url=r.get("url", "") or "",
-                    section=r.get("section", "") or "") for r in rows[:n]]
+    return [_repeat(rows[i % len(rows)], i // len(rows)) for i in range(n if rows else 0)]
+
+
+def _repeat(r: dict, round_: int) -> Article:
+    return Article(id=r["id"] + (f"~r{round_ + 1}" if round_ else ""), title=r.get("title", ""), body=r["body"],
+                   date=r.get("date", "") or "", source=r.get("source", "") or "", url=r.get("url", "") or "",
+                   section=r.get("section", "") or "")
 
 
 def news_titles(corpus_dir: Path) -> dict[str, str]:

@@ -186,6 +186,8 @@ class Indexer:
             self.vectors.apply(self.store, pids)
             self.vectors.save(generation)
             applied["vectors"] = len(pids)
+        if completed := self.keyword.complete_compiled():
+            applied["keyword_articles"] = completed
         # What each derived index reflects from here on: raised only after a batch reached it, so
         # an interrupted batch never gets recorded as applied (the next open catches it up).
         self._keyword_generation = self._vectors_generation = generation

@@ -20,6 +20,7 @@ from indexer.text.articles import clean_text
 from indexer.vectors.encoders import Encoder
 from indexer.vectors.loading import load_encoder
 from indexer.keyword.index import KeywordIndex
+from indexer.keyword.postings import MatchRun, article_keys
 from indexer.store.layout import IndexDamaged, IndexLayout, IndexNotFound
 from indexer.store.manifest import REPAIR_MANIFEST, Manifest, ManifestError
 from indexer.store.sqlite import STORE_FIX, Filters, PassageVersion, Store
@@ -29,7 +30,8 @@ from search.highlight import snippet, term_spans
 from search.arrange import arrange
 from search.ordering import SORTS, UNDATED, facet_counts
 from search.query import ParsedQuery, QueryError, check_count, parse_query, require_terms
-from search.ranking import ArticleRanking, Ranking, by_article, dense_ranking, fused_ranking, keyword_ranking
+from search.ranking import ArticleRanking, Owners, Ranking, by_article, dense_ranking, fused_ranking, keyword_ranking, \
+    positions
 from search.results import MATCH, RELATED, AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle, \
     absence_notice
 from search.retrievers import DenseRetriever, Hits, KeywordRetriever
@@ -138,17 +140,17 @@ class Engine:
         k, offset = check_count("k", k, 1), check_count("offset", offset, 0)
         require_terms(parsed)
         with self.reading():
-            ranking, mode_used, notices, owner = self.ranking(parsed, mode, filters)
+            ranking, mode_used, notices, owners = self.ranking(parsed, mode, filters)
             options = dict(sort=sort, collapse=collapse, facets=facets)
             if level == "passages":
-                view = arrange(self.store, [owner(pid) for pid in ranking.pids.tolist()], ranking.matched, **options)
+                view = arrange(self.store, owners.ids(), ranking.matched, **options)
                 ranking = ranking.where(view.order)
                 hits = self._page(ranking, parsed, k, offset)
             else:
-                grouped = by_article(ranking, owner)
-                view = arrange(self.store, [owner(pid) for pid in grouped.best.pids.tolist()], grouped.best.matched,
-                               **options)
-                grouped = ArticleRanking(grouped.best.where(view.order), grouped.matched_passages[view.order])
+                grouped = by_article(ranking, owners.keys)
+                view = arrange(self.store, owners.ids(grouped.positions), grouped.best.matched, **options)
+                grouped = ArticleRanking(grouped.best.where(view.order), grouped.matched_passages[view.order],
+                                         grouped.positions[view.order])
                 ranking = grouped.best
                 hits = self._article_hits(grouped, parsed, k, offset)
             hits = [replace(h, more_like_it=view.folded[h.rank - 1]) for h in hits]
@@ -186,15 +188,28 @@ class Engine:
                     self._generations = None
                 return
 
-    def ranking(self, parsed: ParsedQuery, mode: str,
-                filters: Filters) -> tuple[Ranking, str, list[str], Callable[[int], str]]:
+    def ranking(self, parsed: ParsedQuery, mode: str, filters: Filters) -> tuple[Ranking, str, list[str], Owners]:
         """The query's whole passage ranking (every match, and related passages at or above the
-        similarity floor), the mode used, notices, and each ranked passage's article id."""
+        similarity floor), the mode used, notices, and each ranked passage's article."""
         with self.reading():
             mode, notices = self._mode_available(mode)
-            keyword, dense, found = self._runs(parsed, mode, self.all_matches(), filters)
+            allowed = self.store.filtered_pids(filters) if filters.active() else None
+            run = self.keyword_index.matches(parsed.keyword, filters, allowed)
+            dense, found = self._dense_run(parsed, mode, CANDIDATES, allowed)
+            if run.keys is not None and self._keyword_current() and all(v.retired is None for v in found.values()):
+                # Every match is a current passage and the compiled postings know its article:
+                # nothing to read from the store per match (docs/performance.md, "One million").
+                ranking = self.rank((run.pids, run.scores), dense, mode)
+                return ranking, mode, notices, _owners(ranking, run, found)
+            keyword = self._visible(list(zip(run.pids.tolist(), run.scores.tolist())), self._generations[0], found)
             ranking = self.rank(keyword, dense, mode)
-            return ranking.where(newest_versions(ranking.pids, found)), mode, notices, lambda pid: found[pid].article_id
+            ranking = ranking.where(newest_versions(ranking.pids, found))
+            return ranking, mode, notices, Owners.of_ids([found[pid].article_id for pid in ranking.pids.tolist()])
+
+    def _keyword_current(self) -> bool:
+        """Is the keyword index read at the store snapshot's generation? Then it holds exactly the
+        store's current passages (a writer commits the store first, then the index, then its state)."""
+        return self._generations[0] == self.store.generation()
 
     def all_matches(self) -> int:
         """A keyword depth that holds every match."""
@@ -232,17 +247,25 @@ class Engine:
         """Each retriever's hits on the article versions its index holds (``Store.visible``), and
         those versions; the dense side is not asked in keyword mode."""
         allowed = self.store.filtered_pids(filters) if filters.active() else None
-        keyword_generation, vectors_generation = self._generations
-        found: dict[int, PassageVersion] = {}
-
-        def visible(hits: Hits, generation: int) -> Hits:
-            passages = self.store.visible((pid for pid, _ in hits), generation)
-            found.update(passages)
-            return [(pid, s) for pid, s in hits if pid in passages]
-
-        keyword = visible(self.keyword.search(parsed, keyword_depth, filters, allowed), keyword_generation)
-        dense = [] if mode == "keyword" else visible(self.dense.search(parsed, dense_depth, allowed), vectors_generation)
+        dense, found = self._dense_run(parsed, mode, dense_depth, allowed)
+        keyword = self._visible(self.keyword.search(parsed, keyword_depth, filters, allowed), self._generations[0], found)
         return keyword, dense, found
+
+    def _dense_run(self, parsed: ParsedQuery, mode: str, depth: int,
+                   allowed: np.ndarray | None) -> tuple[Hits, dict[int, PassageVersion]]:
+        """The dense top ``depth`` on the versions the vector index holds, and those versions;
+        nothing in keyword mode."""
+        found: dict[int, PassageVersion] = {}
+        if mode == "keyword":
+            return [], found
+        return self._visible(self.dense.search(parsed, depth, allowed), self._generations[1], found), found
+
+    def _visible(self, hits: Hits, generation: int, found: dict[int, PassageVersion]) -> Hits:
+        """``hits`` on the article versions an index at ``generation`` holds (``Store.visible``),
+        those versions added to ``found``."""
+        passages = self.store.visible((pid for pid, _ in hits), generation)
+        found.update(passages)
+        return [(pid, s) for pid, s in hits if pid in passages]
 
     def fuse(self, keyword: Hits, dense: Hits) -> Hits:
         if self.fusion == "rrf":
@@ -345,6 +368,25 @@ class Engine:
         if overflow:
             data["passages_over_max_tokens"] = overflow
         return data
+
+
+def _owners(ranking: Ranking, run: MatchRun, found: dict[int, PassageVersion]) -> Owners:
+    """The article of each ranked passage: from the compiled postings for keyword matches, from
+    ``found`` (the store) for the few the dense side adds."""
+    at = positions(run.pids, ranking.pids)
+    in_run = at < len(run.pids)
+    keys = np.empty(len(at), dtype=np.int64)
+    keys[in_run] = run.keys[at[in_run]]
+    added = ranking.pids[~in_run].tolist()
+    keys[~in_run] = article_keys([found[pid].article_id for pid in added])
+
+    def ids(where: np.ndarray) -> list[str]:
+        out = np.empty(len(where), dtype=object)
+        mine = in_run[where]
+        out[mine] = run.article_ids(at[where[mine]])
+        out[~mine] = [found[pid].article_id for pid in ranking.pids[where[~mine]].tolist()]
+        return out.tolist()
+    return Owners(keys, ids)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

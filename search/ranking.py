@@ -42,7 +42,13 @@ class Ranking:
         return Ranking(self.pids[keep], self.scores[keep], self.matched[keep])
 
 
-def _arrays(hits: Hits) -> tuple[np.ndarray, np.ndarray]:
+# A run as (pids, scores) arrays, best first: the keyword side's every match, without a tuple each.
+Run = tuple[np.ndarray, np.ndarray]
+
+
+def _arrays(hits: Hits | Run) -> Run:
+    if isinstance(hits, tuple):
+        return hits
     return (np.fromiter((p for p, _ in hits), dtype=np.int64, count=len(hits)),
             np.fromiter((s for _, s in hits), dtype=np.float64, count=len(hits)))
 
@@ -60,12 +66,17 @@ class _Positions:
         return np.where(found, self.order[at] if len(self.sorted) else 0, len(self.sorted))
 
 
-def keyword_ranking(keyword: Hits) -> Ranking:
+def positions(run: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Where each of ``ids`` stands in ``run`` (from 0), ``len(run)`` for those not in it."""
+    return _Positions(run).of(ids)
+
+
+def keyword_ranking(keyword: Hits | Run) -> Ranking:
     pids, scores = _arrays(keyword)
     return Ranking(pids, scores, np.ones(len(pids), bool))
 
 
-def dense_ranking(keyword: Hits, dense: Hits, floor: float) -> Ranking:
+def dense_ranking(keyword: Hits | Run, dense: Hits, floor: float) -> Ranking:
     """The dense run (its matches, and its related passages at or above ``floor``), then the
     matches it did not reach, in keyword order, with score 0 (no dense score of their own)."""
     keyword_pids, _ = _arrays(keyword)
@@ -77,13 +88,13 @@ def dense_ranking(keyword: Hits, dense: Hits, floor: float) -> Ranking:
                    np.concatenate([head.matched, np.ones(len(rest), bool)]))
 
 
-def fused_ranking(keyword: Hits, dense: Hits, floor: float, fusion: str, dense_weight: float,
+def fused_ranking(keyword: Hits | Run, dense: Hits, floor: float, fusion: str, dense_weight: float,
                   rrf_k: int = 60, top: int = CANDIDATES) -> Ranking:
     """Every match and the related passages at or above ``floor``, by fused score."""
     keyword_pids, keyword_scores = _arrays(keyword)
     dense_pids, dense_scores = _arrays(dense)
     if fusion == "rrf":
-        values = [1.0 / (rrf_k + 1 + np.arange(len(run), dtype=np.float64)) for run in (keyword, dense)]
+        values = [1.0 / (rrf_k + 1 + np.arange(len(run), dtype=np.float64)) for run in (keyword_pids, dense_pids)]
         weights: Sequence[float] = (1.0, 1.0)
     else:
         normalize = NORMALIZATIONS[fusion]
@@ -101,18 +112,47 @@ def fused_ranking(keyword: Hits, dense: Hits, floor: float, fusion: str, dense_w
 @dataclass(frozen=True)
 class ArticleRanking:
     """Articles ranked by their best passage: that passage, its score, whether the article matches
-    (any of its passages does) and how many of its passages match."""
+    (any of its passages does) and how many of its passages match, and where that passage stands in
+    the passage ranking."""
 
     best: Ranking
     matched_passages: np.ndarray   # int64, per article
+    positions: np.ndarray          # int64, per article
 
 
-def by_article(ranking: Ranking, article_of: Callable[[int], str]) -> ArticleRanking:
+def by_article(ranking: Ranking, keys: np.ndarray) -> ArticleRanking:
+    """``keys[i]`` identifies the article of the ranking's item ``i`` (``Owners.keys``)."""
+    _, first, group = np.unique(keys, return_index=True, return_inverse=True)
     # Articles numbered as they first appear, so number order is rank order (by best passage).
-    number: dict[str, int] = {}
-    group = np.fromiter((number.setdefault(article_of(pid), len(number)) for pid in ranking.pids.tolist()),
-                        dtype=np.int64, count=len(ranking.pids))
-    _, first = np.unique(group, return_index=True)
-    counts = np.bincount(group, weights=ranking.matched, minlength=len(number)).astype(np.int64)
-    best = ranking.where(first)
-    return ArticleRanking(Ranking(best.pids, best.scores, counts > 0), counts)
+    number = np.empty(len(first), dtype=np.int64)
+    number[np.argsort(first, kind="stable")] = np.arange(len(first))
+    group = number[group.reshape(-1)]
+    positions = np.sort(first)
+    counts = np.bincount(group, weights=ranking.matched, minlength=len(first)).astype(np.int64)
+    best = ranking.where(positions)
+    return ArticleRanking(Ranking(best.pids, best.scores, counts > 0), counts, positions)
+
+
+@dataclass(frozen=True)
+class Owners:
+    """The article of each item of a ranking: ``keys`` (int64, one per article) to group by, and
+    ``ids`` to read their article ids (all of them, or those at the positions given)."""
+
+    keys: np.ndarray
+    _ids: Callable[[np.ndarray], list[str]]
+
+    def ids(self, at: np.ndarray | None = None) -> list[str]:
+        return self._ids(np.arange(len(self.keys)) if at is None else at)
+
+    def where(self, keep: np.ndarray) -> "Owners":
+        kept = np.arange(len(self.keys))[keep]
+        return Owners(self.keys[kept], lambda at: self._ids(kept[at]))
+
+    @classmethod
+    def of_ids(cls, article_ids: Sequence[str]) -> "Owners":
+        """From the article ids themselves (keys numbered as they first appear)."""
+        number: dict[str, int] = {}
+        keys = np.fromiter((number.setdefault(a, len(number)) for a in article_ids), dtype=np.int64,
+                           count=len(article_ids))
+        ids = np.array(article_ids, dtype=object)
+        return cls(keys, lambda at: ids[at].tolist())

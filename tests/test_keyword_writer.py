@@ -46,7 +46,7 @@ def write_in_commits(folder, rows, compiled=None):
     ix = FileStorage(str(folder), supports_mmap=False).create_index(make_schema(SETTINGS))
     states = []
     for step in range(5):
-        writer = (CompilingWriter(ix, compiled, FIELDS, "pid", limitmb=16) if compiled
+        writer = (CompilingWriter(ix, compiled, FIELDS, "pid", "article_id", limitmb=16) if compiled
                   else SegmentWriter(ix, limitmb=16))
         if step == 3:
             for passage, _ in rows[::3]:
@@ -93,7 +93,7 @@ def test_segments_equal_whoosh_writers_and_copies_equal_read_back(rows, tmp_path
 def writer_with_documents(rows, tmp_path):
     (tmp_path / "ix").mkdir()
     ix = FileStorage(str(tmp_path / "ix"), supports_mmap=False).create_index(make_schema(SETTINGS))
-    writer = CompilingWriter(ix, tmp_path / "compiled", FIELDS, "pid")
+    writer = CompilingWriter(ix, tmp_path / "compiled", FIELDS, "pid", "article_id")
     for passage, row in rows[:5]:
         writer.add_document(**_document(passage, row))
     return ix, writer
@@ -117,7 +117,7 @@ def test_copy_of_a_segment_that_never_reached_the_index_is_dropped(rows, tmp_pat
     ix, first = writer_with_documents(rows, tmp_path)
     first.commit()
     (live,) = [p.name for p in (tmp_path / "compiled").iterdir()]
-    writer = CompilingWriter(ix, tmp_path / "compiled", FIELDS, "pid")
+    writer = CompilingWriter(ix, tmp_path / "compiled", FIELDS, "pid", "article_id")
     for passage, row in rows[5:10]:
         writer.add_document(**_document(passage, row))
     monkeypatch.setattr(writer, "_commit_toc", disk_full)

@@ -25,7 +25,7 @@ from indexer.text.stemmers import get_stemmer
 from indexer.keyword.fields import ArabicText
 from indexer.keyword.merge import tiered_merge
 from indexer.keyword.adjacency import adjacent
-from indexer.keyword.postings import CompiledPostings, PostingsView
+from indexer.keyword.postings import CompiledPostings, MatchRun, PostingsView, SegmentArticles
 from indexer.keyword.safe_pickle import SafeFileIndex
 from indexer.keyword.settings import FORM_FIELD_NAMES, KeywordSettings
 from indexer.keyword.writer import CompilingWriter
@@ -246,6 +246,18 @@ class KeywordIndex:
         self.compiled.sync(self._ix)
         self.set_generation(self.generation)   # same generation, the merged segment's files
 
+    def complete_compiled(self) -> int:
+        """Give the compiled copies written before articles were recorded their articles (a writer's
+        open does this once per such index); returns how many it completed."""
+        folders = self.layout.keyword_postings_dir
+        if not folders.is_dir() or all(SegmentArticles.load(f) is not None for f in folders.iterdir() if f.is_dir()):
+            return 0
+        self.open()
+        before = sum(SegmentArticles.load(f) is None for f in folders.iterdir() if f.is_dir())
+        self.compiled.sync(self._ix)
+        self.set_generation(self.generation)   # same generation, the new files recorded
+        return before
+
     @property
     def segment_count(self) -> int:
         self.open()
@@ -259,7 +271,8 @@ class KeywordIndex:
         # index (docs/performance.md); each block records its compression, so older segments
         # written compressed stay readable and merge into uncompressed ones.
         options.setdefault("codec", W3Codec(compression=0))
-        return CompilingWriter(self._ix, self.layout.keyword_postings_dir, self.compiled.fields, "pid", **options)
+        return CompilingWriter(self._ix, self.layout.keyword_postings_dir, self.compiled.fields, "pid", "article_id",
+                               **options)
 
     # -- reading -------------------------------------------------------------------
     def refresh(self) -> None:
@@ -287,11 +300,18 @@ class KeywordIndex:
     def search(self, query: KeywordQuery, limit: int, filters: Filters = Filters(),
                allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:
         """Top ``limit`` (pid, BM25F score) pairs and the exact number of passages matching
-        ``query`` (see ``KeywordQuery``), among the ``allowed`` pids (those passing ``filters``,
-        from the store) when filters are active. Any ``limit`` works: the engine asks for every
-        match to page one ranking."""
+        ``query`` (see ``matches``)."""
         if not query.groups and not query.phrases:
             return [], 0
+        run = self.matches(query, filters, allowed, limit)
+        return list(zip(run.pids.tolist(), run.scores.tolist())), run.total
+
+    def matches(self, query: KeywordQuery, filters: Filters = Filters(), allowed: np.ndarray | None = None,
+                limit: int | None = None) -> MatchRun:
+        """The passages matching ``query`` (see ``KeywordQuery``), best first by BM25F, every one
+        unless ``limit``, among the ``allowed`` pids (those passing ``filters``, from the store) when
+        filters are active. The engine takes every match, to page one ranking; a query without
+        words or phrases matches nothing."""
         searcher = self.searcher()
         if not self._whoosh_checked and self.compiled.missing(searcher):
             # A segment without its compiled copy is copied from Whoosh's postings, and Whoosh
@@ -304,13 +324,15 @@ class KeywordIndex:
             raise IndexDamaged(self.layout.keyword_dir, exc) from None
         if view is None:
             raise ValueError("the keyword index must be searched with BM25F")
+        if not query.groups and not query.phrases:
+            return view.run(np.zeros(view.total_docs), np.zeros(view.total_docs, dtype=bool))
         if filters.active() and allowed is None:
             allowed = np.array([int(searcher.stored_fields(d)["pid"])
                                 for d in searcher.docs_for_query(filter_query(filters, searcher.reader()))], dtype=np.int64)
         scores, matched = _match(view, query, self.settings)
         if filters.active():
             matched &= view.allowed(allowed)
-        return view.top(scores, matched, limit)
+        return view.run(scores, matched, limit)
 
     def search_terms(self, terms: Sequence[str], limit: int,
                      allowed: np.ndarray | None = None) -> list[tuple[int, float]]:

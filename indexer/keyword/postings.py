@@ -18,6 +18,7 @@ way. A segment not yet copied (a writer is publishing it) is copied into memory 
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -50,10 +51,46 @@ class FieldPostings:
                 if ok else None for i, ok in zip(at.tolist(), present.tolist())]
 
 
+def article_keys(article_ids) -> np.ndarray:
+    """An int64 per article id (the first 8 bytes of its BLAKE2b): search groups a query's matches by
+    article in numpy with these. Two of a million articles share a key with odds of about 3e-8."""
+    return np.array([int.from_bytes(hashlib.blake2b(a.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+                     for a in article_ids], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SegmentArticles:
+    """The article of each segment document: ``names`` (the segment's article ids, sorted, once
+    each), ``of`` (int32 per document, into ``names``) and ``keys`` (``article_keys`` of ``names``)."""
+
+    names: np.ndarray
+    of: np.ndarray
+    keys: np.ndarray
+
+    FILES = ("article_names", "article_of", "article_keys")
+
+    @classmethod
+    def of_documents(cls, article_ids: Sequence[str]) -> "SegmentArticles":
+        names, of = np.unique(np.array(article_ids, dtype=str), return_inverse=True)
+        return cls(names, of.astype(np.int32), article_keys(names.tolist()))
+
+    def save(self, folder: Path) -> None:
+        for name, array in zip(self.FILES, (self.names, self.of, self.keys)):
+            np.save(folder / f"{name}.npy", array)
+
+    @classmethod
+    def load(cls, folder: Path) -> "SegmentArticles | None":
+        """None for a folder written before articles were recorded (``CompiledPostings.sync`` adds them)."""
+        if not all((folder / f"{name}.npy").is_file() for name in cls.FILES):
+            return None
+        return cls(*(np.load(folder / f"{name}.npy", mmap_mode="r").view(np.ndarray) for name in cls.FILES))
+
+
 @dataclass(frozen=True)
 class SegmentPostings:
     pids: np.ndarray                 # int64 passage id per segment document number
     fields: dict[str, FieldPostings]
+    articles: SegmentArticles | None = None
 
     @classmethod
     def load(cls, folder: Path, fields: Sequence[str]) -> "SegmentPostings":
@@ -68,7 +105,7 @@ class SegmentPostings:
         return cls(arr("pids"), {f: FieldPostings(arr(f"{f}.terms"), arr(f"{f}.offsets"),
                                                   raw(f"{f}.docs", np.int32), raw(f"{f}.weights", np.float32),
                                                   arr(f"{f}.lengths"))
-                                 for f in fields})
+                                 for f in fields}, SegmentArticles.load(folder))
 
 
 def export_segment(reader, fields: Sequence[str], folder: Path) -> None:
@@ -88,9 +125,11 @@ def export_segment(reader, fields: Sequence[str], folder: Path) -> None:
                     m._read_weights()
                     out.add_postings(field, term, m._ids, m._weights)
                     m._next_block()
-        out.finish(np.fromiter((int(reader.stored_fields(d)["pid"]) for d in range(ndocs)), dtype=np.int64, count=ndocs),
+        stored = [reader.stored_fields(d) for d in range(ndocs)]
+        out.finish(np.fromiter((int(f["pid"]) for f in stored), dtype=np.int64, count=ndocs),
                    {field: np.fromiter((reader.doc_field_length(d, field, 1) or 1 for d in range(ndocs)),
-                                       dtype=np.float32, count=ndocs) for field in fields})
+                                       dtype=np.float32, count=ndocs) for field in fields},
+                   [f["article_id"] for f in stored])
     except BaseException:
         out.abort()
         raise
@@ -127,8 +166,9 @@ class SegmentFolderWriter:
         if len(self._docs) >= self.FLUSH_POSTINGS:
             self._flush()
 
-    def finish(self, pids: np.ndarray, lengths: dict[str, np.ndarray]) -> None:
-        """Write the pids (per segment document number) and each field's lengths, then publish."""
+    def finish(self, pids: np.ndarray, lengths: dict[str, np.ndarray], article_ids: Sequence[str]) -> None:
+        """Write the pids and article ids (per segment document number) and each field's lengths,
+        then publish."""
         self._close_field()
         for field in self.fields:
             if field not in self._done:   # no postings at all in this segment
@@ -136,6 +176,7 @@ class SegmentFolderWriter:
                 self._close_field()
             np.save(self._tmp / f"{field}.lengths.npy", lengths[field])
         np.save(self._tmp / "pids.npy", pids)
+        SegmentArticles.of_documents(article_ids).save(self._tmp)
         os.replace(self._tmp, self.folder)
 
     def abort(self) -> None:
@@ -182,10 +223,12 @@ class CompiledPostings:
         self.folder = folder
         self.fields = tuple(fields)
         self._loaded: dict[str, SegmentPostings] = {}
+        self._last_joined: tuple[tuple, Joined] | None = None
         self.recorded: Digests = {}   # the writer's digests of the index files (keyword.json)
 
     def sync(self, ix) -> None:
-        """Copy every Whoosh segment not copied yet; drop copies of merged-away segments."""
+        """Copy every Whoosh segment not copied yet; drop copies of merged-away segments. A copy
+        from before articles were recorded gets them (search reads them instead of the store)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with ix.reader() as reader:
             live = set()
@@ -194,9 +237,17 @@ class CompiledPostings:
                 live.add(segment_id)
                 if not (self.folder / segment_id).is_dir():
                     export_segment(leaf, self.fields, self.folder / segment_id)
+                elif SegmentArticles.load(self.folder / segment_id) is None:
+                    _add_articles(leaf, self.folder / segment_id)
         for path in self.folder.iterdir():
             if path.name not in live:
                 shutil.rmtree(path, ignore_errors=True)
+
+    def _joined(self, leaves, segments: list[SegmentPostings]) -> "Joined":
+        key = tuple((leaf.segment().segment_id(), base) for leaf, base in leaves)
+        if self._last_joined is None or self._last_joined[0] != key:
+            self._last_joined = (key, Joined.of(segments))
+        return self._last_joined[1]
 
     def _segment(self, leaf) -> SegmentPostings | None:
         segment_id = leaf.segment().segment_id()
@@ -228,7 +279,7 @@ class CompiledPostings:
         leaves = _leaves(searcher.reader())
         segments = [self._segment(leaf) or _in_memory(leaf, self.fields) for leaf, _ in leaves]
         self._loaded = {leaf.segment().segment_id(): s for (leaf, _), s in zip(leaves, segments)}
-        return PostingsView(searcher, leaves, segments)
+        return PostingsView(searcher, leaves, segments, self._joined(leaves, segments))
 
     def search(self, searcher, field_terms: Sequence[tuple[str, float, Sequence[str]]],
                limit: int, allowed: np.ndarray | None = None) -> tuple[Hits, int] | None:
@@ -255,10 +306,11 @@ class PostingsView:
     """One searcher's segments, compiled: scores word groups over them, ranks and maps to pids.
     Documents are numbered as the searcher numbers them (segment base + segment number)."""
 
-    def __init__(self, searcher, leaves, segments: list[SegmentPostings]):
+    def __init__(self, searcher, leaves, segments: list[SegmentPostings], joined: "Joined"):
         self.searcher = searcher
         self.leaves = leaves
         self.segments = segments
+        self.joined = joined
         self.total_docs = searcher.doc_count_all()
         self._live = None
 
@@ -274,7 +326,7 @@ class PostingsView:
         return self._live
 
     def allowed(self, pids: np.ndarray) -> np.ndarray:
-        return np.isin(np.concatenate([seg.pids for seg in self.segments]), pids)
+        return np.isin(self.joined.pids, pids)
 
     def score(self, entries: Sequence[tuple[str, float, Sequence[Sequence[str]]]]
               ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
@@ -325,15 +377,75 @@ class PostingsView:
 
     def top(self, scores: np.ndarray, matched: np.ndarray, limit: int) -> tuple[Hits, int]:
         """The best ``limit`` matched documents as (pid, score), and how many matched."""
+        run = self.run(scores, matched, limit)
+        return list(zip(run.pids.tolist(), run.scores.tolist())), run.total
+
+    def run(self, scores: np.ndarray, matched: np.ndarray, limit: int | None = None) -> "MatchRun":
+        """The best ``limit`` (default: every) matched documents, best first."""
         candidates = np.flatnonzero(matched)
-        if len(candidates) > limit:
+        total = len(candidates)
+        if limit is not None and total > limit:
             # Keep every tie of the limit-th score so the tie-break below sees them all.
             kth = -np.partition(-scores[candidates], limit - 1)[limit - 1]
             candidates = candidates[scores[candidates] >= kth]
         # Best first; ties by document number, as Whoosh's collector orders them.
         top = candidates[np.lexsort((candidates, -scores[candidates]))][:limit]
-        pids = _pids_of(top, self.leaves, self.segments)
-        return list(zip(pids.tolist(), scores[top].tolist())), int(matched.sum())
+        return MatchRun(self, top, self.joined.pids[top], scores[top].astype(np.float64), total)
+
+    def article_ids(self, docs: np.ndarray) -> np.ndarray:
+        """The article id of each of ``docs`` (searcher document numbers), as a unicode array."""
+        out = np.empty(len(docs), dtype=object)
+        which = np.searchsorted(self.joined.bases, docs, side="right") - 1
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.arange(len(self.segments) + 1))
+        for w, segment in enumerate(self.segments):
+            at = order[bounds[w]:bounds[w + 1]]
+            if len(at):
+                articles = segment.articles
+                out[at] = articles.names[articles.of[docs[at] - self.joined.bases[w]]]
+        return out
+
+
+@dataclass(frozen=True)
+class Joined:
+    """The segments' per-document arrays end to end, numbered as the searcher numbers documents:
+    built once per set of segments, so a search maps its matches with one indexing each."""
+
+    bases: np.ndarray            # int64, each segment's first document number
+    pids: np.ndarray             # int64 passage id per document
+    keys: np.ndarray | None      # int64 article key per document; None if a segment lacks articles
+
+    @classmethod
+    def of(cls, segments: list[SegmentPostings]) -> "Joined":
+        sizes = [len(s.pids) for s in segments]
+        bases = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else np.zeros(0, np.int64)
+        pids = np.concatenate([s.pids for s in segments]) if segments else np.zeros(0, np.int64)
+        complete = all(s.articles is not None for s in segments)
+        keys = (np.concatenate([s.articles.keys[s.articles.of] for s in segments]) if segments
+                else np.zeros(0, np.int64)) if complete else None
+        return cls(bases, pids.astype(np.int64), keys)
+
+
+@dataclass(frozen=True)
+class MatchRun:
+    """Matched documents best first: their passage ids and scores, and ``total`` matches in all.
+    ``keys`` and ``article_ids`` say which article each belongs to (``keys`` None: an index whose
+    segments do not all record articles yet)."""
+
+    view: PostingsView
+    docs: np.ndarray
+    pids: np.ndarray
+    scores: np.ndarray
+    total: int
+
+    @property
+    def keys(self) -> np.ndarray | None:
+        keys = self.view.joined.keys
+        return None if keys is None else keys[self.docs]
+
+    def article_ids(self, at: np.ndarray) -> np.ndarray:
+        """The article id of the documents at positions ``at`` of the run."""
+        return self.view.article_ids(self.docs[at])
 
 
 def _in_memory(leaf, fields: Sequence[str]) -> SegmentPostings:
@@ -342,7 +454,19 @@ def _in_memory(leaf, fields: Sequence[str]) -> SegmentPostings:
         export_segment(leaf, fields, Path(tmp) / "segment")
         seg = SegmentPostings.load(Path(tmp) / "segment", fields)
         return SegmentPostings(np.array(seg.pids), {f: FieldPostings(*(np.array(a) for a in (
-            fp.terms, fp.offsets, fp.docs, fp.weights, fp.lengths))) for f, fp in seg.fields.items()})
+            fp.terms, fp.offsets, fp.docs, fp.weights, fp.lengths))) for f, fp in seg.fields.items()},
+            SegmentArticles(*(np.array(a) for a in (seg.articles.names, seg.articles.of, seg.articles.keys))))
+
+
+def _add_articles(leaf, folder: Path) -> None:
+    """Record the articles of a segment copied before they were recorded, each file written whole
+    under a temporary name first (a reader sees them all, or none: ``SegmentArticles.load``)."""
+    articles = SegmentArticles.of_documents([leaf.stored_fields(d)["article_id"] for d in range(leaf.doc_count_all())])
+    for name, array in zip(SegmentArticles.FILES, (articles.names, articles.of, articles.keys)):
+        tmp = folder / f".{name}.npy.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, folder / f"{name}.npy")
 
 
 def _leaves(reader) -> list[tuple[object, int]]:
@@ -367,14 +491,3 @@ class _TermStats:
 
     def doc_frequency(self, fieldname: str, text: str) -> int:
         return self.frequency
-
-
-def _pids_of(docnums: np.ndarray, leaves, segments) -> np.ndarray:
-    # Per segment, not per document: the engine asks for every match (tens of thousands at 100k).
-    bases = np.array([base for _, base in leaves], dtype=np.int64)
-    which = np.searchsorted(bases, docnums, side="right") - 1
-    pids = np.empty(len(docnums), dtype=np.int64)
-    for w, segment in enumerate(segments):
-        here = which == w
-        pids[here] = segment.pids[docnums[here] - bases[w]]
-    return pids

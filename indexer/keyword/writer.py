@@ -35,13 +35,15 @@ _SCORED_LENGTHS = np.array([1.0] + _LENGTHS[1:], dtype=np.float32)
 
 class CompilingWriter(SegmentWriter):
     """A ``SegmentWriter`` that also writes ``folder/<segment id>`` for the segment it flushes,
-    with the postings of ``fields``; ``id_field`` (one term per document) gives the pids."""
+    with the postings of ``fields``; ``id_field`` and ``article_field`` (one term per document
+    each) give the pids and article ids."""
 
-    def __init__(self, ix, folder: Path, fields: Sequence[str], id_field: str, **kwargs):
+    def __init__(self, ix, folder: Path, fields: Sequence[str], id_field: str, article_field: str, **kwargs):
         super().__init__(ix, **kwargs)
         self.compiled_folder = folder
         self.compiled_fields = tuple(fields)
         self.id_field = id_field
+        self.article_field = article_field
 
     def _flush_segment(self):
         # SegmentWriter._flush_segment, with the lengths from memory and the postings teed.
@@ -58,19 +60,21 @@ class CompilingWriter(SegmentWriter):
         out = SegmentFolderWriter(self.compiled_folder / segment.segment_id(), self.compiled_fields)
         try:
             pids = np.full(ndocs, -1, dtype=np.int64)
+            articles: list[str | None] = [None] * ndocs
             postings = self.pool.iter_postings()
-            self.fieldwriter.add_postings(self.schema, _MemoryLengths(columns), self._tee(postings, out, pids))
+            self.fieldwriter.add_postings(self.schema, _MemoryLengths(columns), self._tee(postings, out, pids, articles))
             self.fieldwriter.close()
-            if (pids < 0).any():
-                raise ValueError(f"a document of segment {segment.segment_id()} has no {self.id_field}")
+            if (pids < 0).any() or None in articles:
+                raise ValueError(f"a document of segment {segment.segment_id()} has no {self.id_field} "
+                                 f"or no {self.article_field}")
             out.finish(pids, {f: _SCORED_LENGTHS[np.frombuffer(columns[f], dtype=np.uint8)]
-                              for f in self.compiled_fields})
+                              for f in self.compiled_fields}, articles)
         except BaseException:
             out.abort()
             raise
 
-    def _tee(self, postings, out: SegmentFolderWriter, pids: np.ndarray) -> Iterator[tuple]:
-        fields, id_field = self.compiled_fields, self.id_field
+    def _tee(self, postings, out: SegmentFolderWriter, pids: np.ndarray, articles: list) -> Iterator[tuple]:
+        fields, id_field, article_field = self.compiled_fields, self.id_field, self.article_field
         field = term = None
         docs: list[int] = []
         weights: list[float] = []
@@ -79,6 +83,8 @@ class CompilingWriter(SegmentWriter):
             if docnum >= 0:   # docnum -1 marks a spelling word, not a posting
                 if fieldname == id_field:
                     pids[docnum] = int(btext)
+                elif fieldname == article_field:
+                    articles[docnum] = btext.decode("utf-8")
                 elif fieldname in fields:
                     if btext != term or fieldname != field:
                         if docs:

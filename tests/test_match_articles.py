@@ -1,0 +1,82 @@
+"""Search reads each keyword match's article from the compiled postings, not the store: the same
+results as an index whose segments do not record articles (one written before they were), which
+reads them from the store; and the next writer records them in such an index."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from indexer.keyword.postings import SegmentArticles
+from indexer.pipeline import Indexer
+from indexer.text.articles import Article
+from search.engine import Engine
+from search.query import parse_query
+
+# Articles of one passage and of several (the seed article: 7 passages hold «العراق»).
+QUERIES = ["الكاظمي طهران", "النفط", "الاقتصاد OR الأسعار", "قال", "الوزير OR الرئيس", "العراق"]
+
+
+def strip_articles(index) -> int:
+    """Make ``index`` look written before segments recorded articles: files and their digests gone."""
+    removed = 0
+    for folder in (index / "keyword-postings").iterdir():
+        for name in SegmentArticles.FILES:
+            (folder / f"{name}.npy").unlink()
+            removed += 1
+    state = json.loads((index / "keyword.json").read_text())
+    state["files"] = {f: d for f, d in state["files"].items() if not f.split("/")[-1].startswith("article_")}
+    (index / "keyword.json").write_text(json.dumps(state))
+    return removed
+
+
+def everything(engine, query, mode, level):
+    results = engine.search(query, mode=mode, level=level, k=1000)
+    page = engine.search(query, mode=mode, level=level, k=2, offset=1)
+    shown = lambda r: [(h.rank, h.passage_id, h.article_id, round(h.score, 6), h.label,
+                        getattr(h, "matched_passages", None), h.more_like_it) for h in r.hits]
+    return results.total, results.matches, results.related, results.collapsed, shown(results), shown(page)
+
+
+@pytest.fixture(scope="module")
+def old_index(built_index, tmp_path_factory):
+    target = tmp_path_factory.mktemp("old") / "index"
+    shutil.copytree(built_index, target)
+    assert strip_articles(target) > 0
+    return target
+
+
+@pytest.mark.parametrize("level", ["articles", "passages"])
+@pytest.mark.parametrize("mode", ["keyword", "hybrid", "dense"])
+def test_articles_from_the_postings_rank_as_articles_from_the_store(built_index, old_index, encoder, mode, level):
+    with Engine(built_index, encoder=encoder) as new, Engine(old_index, encoder=encoder) as old:
+        assert new.keyword_index.matches(parse_query("النفط").keyword).keys is not None
+        assert old.keyword_index.matches(parse_query("النفط").keyword).keys is None
+        matches = []
+        for query in QUERIES:
+            expected = everything(old, query, mode, level)
+            assert everything(new, query, mode, level) == expected
+            matches.append(expected[1])
+        assert sum(m > 1 for m in matches) >= 3
+
+
+def test_sorted_and_faceted_results_agree_too(built_index, old_index, encoder):
+    with Engine(built_index, encoder=encoder) as new, Engine(old_index, encoder=encoder) as old:
+        for sort in ("newest", "oldest"):
+            a = new.search("النفط", mode="hybrid", sort=sort, facets=True, k=50)
+            b = old.search("النفط", mode="hybrid", sort=sort, facets=True, k=50)
+            assert [h.passage_id for h in a.hits] == [h.passage_id for h in b.hits]
+            assert a.facets == b.facets and a.undated == b.undated
+
+
+def test_the_next_writer_records_the_articles_of_old_segments(old_index, tmp_path, encoder):
+    index = tmp_path / "index"
+    shutil.copytree(old_index, index)
+    with Indexer(index, encoder=encoder) as ix:
+        ix.add([Article(id="late", title="خبر متأخر", body="وصل الخبر المتأخر عن أسعار النفط مساء الأحد.")])
+    folders = list((index / "keyword-postings").iterdir())
+    assert folders and all(SegmentArticles.load(f) is not None for f in folders)
+    with Engine(index, encoder=encoder) as engine:
+        run = engine.keyword_index.matches(parse_query("النفط").keyword)
+        assert run.keys is not None and "late" in run.article_ids(range(len(run.pids)))
