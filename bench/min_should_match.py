@@ -49,7 +49,7 @@ def main(eval_dir):
             settings = index.settings
             view = index.compiled.view(index.searcher())
             owner = dict(index.documents())
-            article = np.array([owner[int(p)] for seg in view.segments for p in seg.pids])
+            article = np.array([owner[int(p)] for p in view.joined.pids])
             mrr: dict[str, float] = {}
             for q in questions:
                 keyword = parse_query(q.question).keyword

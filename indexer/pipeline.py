@@ -187,7 +187,7 @@ class Indexer:
             self.vectors.save(generation)
             applied["vectors"] = len(pids)
         if completed := self.keyword.complete_compiled():
-            applied["keyword_articles"] = completed
+            applied["keyword_compiled"] = completed
         # What each derived index reflects from here on: raised only after a batch reached it, so
         # an interrupted batch never gets recorded as applied (the next open catches it up).
         self._keyword_generation = self._vectors_generation = generation

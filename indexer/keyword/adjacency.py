@@ -12,33 +12,33 @@ from typing import Sequence
 import numpy as np
 
 
-def adjacent(leaves, segments, docs: np.ndarray, sequence: Sequence[tuple[int, frozenset[str]]],
+def adjacent(leaves, per_leaf, docs: np.ndarray, sequence: Sequence[tuple[int, frozenset[str]]],
              fields: Sequence[str]) -> np.ndarray:
     """For each of ``docs`` (sorted searcher document numbers): does one of ``fields`` hold, for each
     (offset, forms) of ``sequence``, one of the forms at a start position plus that offset? The
     offsets are the words' places in the query, stopwords counted: the fields leave a stopped
-    word's position empty, so «بان كي مون» is بان at 0 and مون at 2. ``segments`` are the
-    compiled copies of the ``leaves`` (``PostingsView``)."""
+    word's position empty, so «بان كي مون» is بان at 0 and مون at 2. ``per_leaf`` gives each of
+    the ``leaves`` its compiled postings and where the leaf starts in them (``PostingsView``)."""
     found = np.zeros(len(docs), dtype=bool)
-    for (leaf, base), segment in zip(leaves, segments):
+    for (leaf, base), (segment, start) in zip(leaves, per_leaf):
         lo, hi = np.searchsorted(docs, [base, base + leaf.doc_count_all()])
         if lo == hi:
             continue
         local = docs[lo:hi] - base
         together: set[int] = set()
         for field in fields:
-            together |= _adjacent_in_field(leaf, segment.fields[field], field, local, sequence)
+            together |= _adjacent_in_field(leaf, segment.fields[field], start, field, local, sequence)
         found[lo:hi] = [d in together for d in local.tolist()]
     return found
 
 
-def _adjacent_in_field(leaf, postings, field: str, docs: np.ndarray, sequence) -> set[int]:
+def _adjacent_in_field(leaf, postings, start: int, field: str, docs: np.ndarray, sequence) -> set[int]:
     starts: dict[int, set[int]] | None = None
     first = sequence[0][0]
     for offset, word_forms in sequence:
         offset -= first
         wanted = docs if starts is None else np.array(sorted(starts), dtype=np.int64)
-        positions = _positions(leaf, postings, field, word_forms, wanted)
+        positions = _positions(leaf, postings, start, field, word_forms, wanted)
         if starts is None:
             starts = positions
         else:
@@ -49,14 +49,16 @@ def _adjacent_in_field(leaf, postings, field: str, docs: np.ndarray, sequence) -
     return set(starts)
 
 
-def _positions(leaf, postings, field: str, word_forms: frozenset[str], docs: np.ndarray) -> dict[int, set[int]]:
-    """Positions of any of ``word_forms`` in ``field`` of each of the sorted segment ``docs``."""
+def _positions(leaf, postings, start: int, field: str, word_forms: frozenset[str],
+               docs: np.ndarray) -> dict[int, set[int]]:
+    """Positions of any of ``word_forms`` in ``field`` of each of the sorted segment ``docs``;
+    ``postings`` number the leaf's documents from ``start``."""
     out: dict[int, set[int]] = {}
     forms = sorted(word_forms)
     for form, held in zip(forms, postings.postings(np.array(forms, dtype=str))):
         if held is None:
             continue
-        holding = _among(docs, held[0])
+        holding = _among(docs + start, held[0]) - start
         if not len(holding):
             continue
         m = leaf.postings(field, form)

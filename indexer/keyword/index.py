@@ -25,6 +25,7 @@ from indexer.text.stemmers import get_stemmer
 from indexer.keyword.fields import ArabicText
 from indexer.keyword.merge import tiered_merge
 from indexer.keyword.adjacency import adjacent
+from indexer.keyword.groups import merge_runs
 from indexer.keyword.postings import CompiledPostings, MatchRun, PostingsView, SegmentArticles
 from indexer.keyword.safe_pickle import SafeFileIndex
 from indexer.keyword.settings import FORM_FIELD_NAMES, KeywordSettings
@@ -201,6 +202,7 @@ class KeywordIndex:
         self.open()
         toc = self._ix._read_toc()
         owners = [*(segment.segment_id() for segment in toc.segments), f"_MAIN_{toc.generation}.toc"]
+        owners += [name for name, (members, _) in self.compiled.groups().items() if set(members) <= set(owners)]
         recorded = read_state(self.layout.keyword_state).get("files", {})
         return index_files.problems(self.layout, recorded, owners, deep, strict)
 
@@ -226,7 +228,13 @@ class KeywordIndex:
         except BaseException:
             writer.cancel()
             raise
+        self._sync_compiled()
+
+    def _sync_compiled(self) -> None:
+        """The compiled postings in step with the segments, then runs of bulk segments grouped."""
         self.compiled.sync(self._ix)
+        with self._ix.reader() as reader:
+            merge_runs(self.compiled, reader, self.settings.merge_segments)
 
     def rebuild(self, store: Store) -> None:
         self.close()
@@ -247,16 +255,21 @@ class KeywordIndex:
         self.set_generation(self.generation)   # same generation, the merged segment's files
 
     def complete_compiled(self) -> int:
-        """Give the compiled copies written before articles were recorded their articles (a writer's
-        open does this once per such index); returns how many it completed."""
+        """What a writer's open does: articles for the compiled copies written before they were
+        recorded, and groups for runs of bulk segments not grouped yet (an index from before
+        groups); returns how many folders it wrote."""
         folders = self.layout.keyword_postings_dir
-        if not folders.is_dir() or all(SegmentArticles.load(f) is not None for f in folders.iterdir() if f.is_dir()):
+        if not folders.is_dir():
             return 0
         self.open()
-        before = sum(SegmentArticles.load(f) is None for f in folders.iterdir() if f.is_dir())
-        self.compiled.sync(self._ix)
-        self.set_generation(self.generation)   # same generation, the new files recorded
-        return before
+        incomplete = sum(SegmentArticles.load(f) is None for f in folders.iterdir() if f.is_dir())
+        if incomplete:
+            self.compiled.sync(self._ix)
+        with self._ix.reader() as reader:
+            written = merge_runs(self.compiled, reader, self.settings.merge_segments)
+        if incomplete or written:
+            self.set_generation(self.generation)   # same generation, the new files recorded
+        return incomplete + written
 
     @property
     def segment_count(self) -> int:
@@ -413,7 +426,7 @@ def _adjacent_mask(view: PostingsView, sequence, candidates: np.ndarray,
     docs = np.flatnonzero(candidates)
     mask = np.zeros(view.total_docs, dtype=bool)
     if len(docs):
-        mask[docs[adjacent(view.leaves, view.segments, docs, sequence, fields)]] = True
+        mask[docs[adjacent(view.leaves, view.per_leaf, docs, sequence, fields)]] = True
     return mask
 
 

@@ -19,6 +19,7 @@ way. A segment not yet copied (a writer is publishing it) is copied into memory 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -33,6 +34,9 @@ from indexer.keyword.files import Digests, check_folder
 from indexer.store.layout import IndexDamaged, IndexLayout
 
 Hits = list[tuple[int, float]]
+# Groups of segments' compiled postings merged by the writer (indexer/keyword/groups.py).
+GROUP_PREFIX = "group-"
+GROUP_MEMBERS = "members.json"
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,7 @@ class CompiledPostings:
         self.folder = folder
         self.fields = tuple(fields)
         self._loaded: dict[str, SegmentPostings] = {}
-        self._last_joined: tuple[tuple, Joined] | None = None
+        self._last_units: tuple | None = None   # (searcher's segments, units, per leaf, Joined)
         self.recorded: Digests = {}   # the writer's digests of the index files (keyword.json)
 
     def sync(self, ix) -> None:
@@ -232,28 +236,35 @@ class CompiledPostings:
         self.folder.mkdir(parents=True, exist_ok=True)
         with ix.reader() as reader:
             live = set()
-            for leaf, _ in _leaves(reader):
+            for leaf, _ in leaves_of(reader):
                 segment_id = leaf.segment().segment_id()
                 live.add(segment_id)
                 if not (self.folder / segment_id).is_dir():
                     export_segment(leaf, self.fields, self.folder / segment_id)
                 elif SegmentArticles.load(self.folder / segment_id) is None:
                     _add_articles(leaf, self.folder / segment_id)
+            live |= {name for name, (members, _) in self.groups().items() if set(members) <= live}
         for path in self.folder.iterdir():
             if path.name not in live:
                 shutil.rmtree(path, ignore_errors=True)
 
-    def _joined(self, leaves, segments: list[SegmentPostings]) -> "Joined":
-        key = tuple((leaf.segment().segment_id(), base) for leaf, base in leaves)
-        if self._last_joined is None or self._last_joined[0] != key:
-            self._last_joined = (key, Joined.of(segments))
-        return self._last_joined[1]
+    def groups(self) -> dict[str, tuple[tuple[str, ...], tuple[int, ...]]]:
+        """Each group folder's (segment ids, document counts): see ``indexer/keyword/groups.py``."""
+        found = {}
+        for path in self.folder.glob(f"{GROUP_PREFIX}*"):
+            members = read_members(path)
+            if members is not None:
+                found[path.name] = members
+        return found
 
-    def _segment(self, leaf) -> SegmentPostings | None:
-        segment_id = leaf.segment().segment_id()
-        seg = self._loaded.get(segment_id)
+    def segment(self, leaf) -> SegmentPostings | None:
+        """The compiled copy of a Whoosh segment reader, or None when there is none."""
+        return self._load(leaf.segment().segment_id())
+
+    def _load(self, name: str) -> SegmentPostings | None:
+        seg = self._loaded.get(name)
         if seg is None:
-            folder = self.folder / segment_id
+            folder = self.folder / name
             damage = check_folder(IndexLayout(self.folder.parent), self.recorded, folder)
             if damage and folder.is_dir():
                 raise IndexDamaged(*damage[0])
@@ -264,22 +275,55 @@ class CompiledPostings:
                 # this searcher still sees (or, in an index from before digests, a damaged
                 # copy): the caller copies it from Whoosh.
                 return None
-            self._loaded[segment_id] = seg
+            self._loaded[name] = seg
         return seg
 
     def missing(self, searcher) -> bool:
         """Does a segment ``searcher`` reads lack a usable compiled copy?"""
-        return any(self._segment(leaf) is None for leaf, _ in _leaves(searcher.reader()))
+        return any(self.segment(leaf) is None for leaf, _ in leaves_of(searcher.reader()))
 
     def view(self, searcher) -> "PostingsView | None":
-        """The compiled copy of every segment ``searcher`` reads, or None when the weighting is not
-        BM25F. A segment not copied yet (a writer is publishing it) is copied into memory."""
+        """The compiled postings of every segment ``searcher`` reads, or None when the weighting is
+        not BM25F: a group where the searcher reads its segments in a row, else each segment's own
+        copy; a segment not copied yet (a writer is publishing it) is copied into memory."""
         if not isinstance(searcher.weighting, BM25F):
             return None
-        leaves = _leaves(searcher.reader())
-        segments = [self._segment(leaf) or _in_memory(leaf, self.fields) for leaf, _ in leaves]
-        self._loaded = {leaf.segment().segment_id(): s for (leaf, _), s in zip(leaves, segments)}
-        return PostingsView(searcher, leaves, segments, self._joined(leaves, segments))
+        leaves = leaves_of(searcher.reader())
+        # A group written since (the writer merges after its commit) counts from the next search.
+        key = (tuple((leaf.segment().segment_id(), base) for leaf, base in leaves),
+               tuple(sorted(n for n in os.listdir(self.folder) if n.startswith(GROUP_PREFIX)))
+               if self.folder.is_dir() else ())
+        if self._last_units is None or self._last_units[0] != key:
+            units, per_leaf = self._units(leaves)
+            self._last_units = (key, units, per_leaf, Joined.of(units))
+        _, units, per_leaf, joined = self._last_units
+        return PostingsView(searcher, leaves, units, per_leaf, joined)
+
+    def _units(self, leaves) -> tuple[list[tuple[int, SegmentPostings]], list[tuple[SegmentPostings, int]]]:
+        """(document base, compiled postings) of each unit searched, in order, and for each leaf
+        its unit and where the leaf starts in it."""
+        by_first = {members[0]: (name, members, sizes) for name, (members, sizes) in self.groups().items()}
+        ids = [leaf.segment().segment_id() for leaf, _ in leaves]
+        sizes_seen = [leaf.doc_count_all() for leaf, _ in leaves]
+        units, per_leaf, loaded, i = [], [], {}, 0
+        while i < len(leaves):
+            name, members, sizes = by_first.get(ids[i], (None, (), ()))
+            n = len(members)
+            group = (self._load(name) if name and tuple(ids[i:i + n]) == members
+                     and tuple(sizes_seen[i:i + n]) == sizes else None)
+            if group is not None:
+                loaded[name] = group
+                units.append((leaves[i][1], group))
+                per_leaf += [(group, start) for start in np.concatenate([[0], np.cumsum(sizes)[:-1]]).tolist()]
+                i += n
+                continue
+            segment = self.segment(leaves[i][0]) or _in_memory(leaves[i][0], self.fields)
+            loaded[ids[i]] = segment
+            units.append((leaves[i][1], segment))
+            per_leaf.append((segment, 0))
+            i += 1
+        self._loaded = loaded
+        return units, per_leaf
 
     def search(self, searcher, field_terms: Sequence[tuple[str, float, Sequence[str]]],
                limit: int, allowed: np.ndarray | None = None) -> tuple[Hits, int] | None:
@@ -306,10 +350,12 @@ class PostingsView:
     """One searcher's segments, compiled: scores word groups over them, ranks and maps to pids.
     Documents are numbered as the searcher numbers them (segment base + segment number)."""
 
-    def __init__(self, searcher, leaves, segments: list[SegmentPostings], joined: "Joined"):
+    def __init__(self, searcher, leaves, units: list[tuple[int, SegmentPostings]],
+                 per_leaf: list[tuple[SegmentPostings, int]], joined: "Joined"):
         self.searcher = searcher
         self.leaves = leaves
-        self.segments = segments
+        self.units = units          # (document base, compiled postings): segments and groups
+        self.per_leaf = per_leaf    # each leaf's unit, and where the leaf starts in it
         self.joined = joined
         self.total_docs = searcher.doc_count_all()
         self._live = None
@@ -343,7 +389,7 @@ class PostingsView:
                 continue
             avg_length = self.searcher.avg_field_length(field) or 1
             b = weighting._field_B.get(field, weighting.B)
-            per_segment = [(base, seg.fields[field]) for (_, base), seg in zip(self.leaves, self.segments)]
+            per_segment = [(base, seg.fields[field]) for base, seg in self.units]
             for group in groups:
                 docs, weights, lengths = self._group_postings(per_segment, group)
                 if len(group) > 1 and len(docs):
@@ -397,8 +443,8 @@ class PostingsView:
         out = np.empty(len(docs), dtype=object)
         which = np.searchsorted(self.joined.bases, docs, side="right") - 1
         order = np.argsort(which, kind="stable")
-        bounds = np.searchsorted(which[order], np.arange(len(self.segments) + 1))
-        for w, segment in enumerate(self.segments):
+        bounds = np.searchsorted(which[order], np.arange(len(self.units) + 1))
+        for w, (_, segment) in enumerate(self.units):
             at = order[bounds[w]:bounds[w + 1]]
             if len(at):
                 articles = segment.articles
@@ -416,9 +462,9 @@ class Joined:
     keys: np.ndarray | None      # int64 article key per document; None if a segment lacks articles
 
     @classmethod
-    def of(cls, segments: list[SegmentPostings]) -> "Joined":
-        sizes = [len(s.pids) for s in segments]
-        bases = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else np.zeros(0, np.int64)
+    def of(cls, units: list[tuple[int, SegmentPostings]]) -> "Joined":
+        bases = np.array([base for base, _ in units], dtype=np.int64)
+        segments = [segment for _, segment in units]
         pids = np.concatenate([s.pids for s in segments]) if segments else np.zeros(0, np.int64)
         complete = all(s.articles is not None for s in segments)
         keys = (np.concatenate([s.articles.keys[s.articles.of] for s in segments]) if segments
@@ -469,7 +515,16 @@ def _add_articles(leaf, folder: Path) -> None:
         os.replace(tmp, folder / f"{name}.npy")
 
 
-def _leaves(reader) -> list[tuple[object, int]]:
+def read_members(folder: Path) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
+    """(segment ids, their document counts) of a group folder, or None if it is not a whole one."""
+    try:
+        data = json.loads((folder / GROUP_MEMBERS).read_text())
+        return tuple(data["segments"]), tuple(int(n) for n in data["docs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def leaves_of(reader) -> list[tuple[object, int]]:
     """(segment reader, document base) of each segment; none for an index with no documents
     (Whoosh's reader of an empty index is a leaf without a segment)."""
     return [(leaf, base) for leaf, base in reader.leaf_readers() if leaf.segment() is not None]
