@@ -175,3 +175,48 @@ def _one_thread_search(index: faiss.Index, query: np.ndarray) -> np.ndarray:
         return index.search(query.reshape(1, -1), K)[1][0]
     finally:
         faiss.omp_set_num_threads(threads)
+
+
+def group_latencies(path: Path, texts: list[str], size: int) -> tuple[list[dict], dict]:
+    """Keyword search over the index's bulk segments, then with each run of ``size`` of them
+    grouped by the writer (``indexer/keyword/groups.py``), in one process and one engine (which
+    sees the groups at its next search, as a server would): the engine's keyword search (every
+    match ranked) and the compiled retriever's top 10. The groups are removed afterwards, so the
+    index is left as found. Returns the rows and the merge's seconds and memory."""
+    import resource
+    import shutil
+    from indexer.keyword.groups import merge_runs
+    from indexer.keyword.postings import GROUP_PREFIX
+    from indexer.pipeline import Indexer
+    from search.engine import Engine
+    rows = []
+    with Engine(path) as engine:
+        keyword = engine.keyword_index
+        parsed = [parse_query(t) for t in texts]
+
+        def measure(label: str) -> None:
+            units = len(keyword.compiled.view(keyword.searcher()).units)
+            for level in ("articles", "passages"):
+                stats = latency(lambda t: engine.search(t, mode="keyword", level=level, k=K), texts)
+                rows.append({"what": f"engine keyword {level}, {label} ({units} units)", **stats})
+            stats = latency(lambda p: keyword.search(p.keyword, K), parsed)
+            rows.append({"what": f"keyword retriever, compiled BM25F, {label} ({units} units)", **stats})
+
+        measure("segments")
+        with Indexer(path, vectors=False) as ix:
+            before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            t = time.perf_counter()
+            with ix.keyword._ix.reader() as reader:
+                written = merge_runs(ix.keyword.compiled, reader, size)
+            ix.keyword.set_generation(ix.keyword.generation)
+            merge = {"groups": written, "seconds": round(time.perf_counter() - t, 1),
+                     "peak_rss_mib_before": round(before_kib / 1024),
+                     "peak_rss_mib_after": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+        measure(f"groups of {size}")
+    with Indexer(path, vectors=False) as ix:
+        for folder in ix.layout.keyword_postings_dir.glob(f"{GROUP_PREFIX}*"):
+            shutil.rmtree(folder)
+        ix.keyword.set_generation(ix.keyword.generation)
+    for before, after in zip(rows[:3], rows[3:]):
+        after["ratio_to_segments"] = round(after["p50_ms"] / before["p50_ms"], 2)
+    return rows, merge

@@ -212,6 +212,23 @@ def keyword_steps(path, queries, n, optimize, out):
         write_json({"index": path, "rows": rows, "load": load_avg()}, Path(out))
 
 
+@main.command()
+@click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True)
+@click.option("--size", type=click.IntRange(2), default=4, show_default=True, help="Segments per group.")
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False),
+              default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"))
+@click.option("-n", "n", type=click.IntRange(10), default=100, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False))
+def groups(path, size, queries, n, out):
+    """Keyword latency over bulk segments, then with runs of them grouped (an index without groups)."""
+    from bench.search_timing import group_latencies
+    rows, merge = group_latencies(Path(path), questions(Path(queries), n), size)
+    click.echo(table(rows, ["what", "p50_ms", "p95_ms", "n", "ratio_to_segments"]))
+    click.echo(f"\nmerge {merge}; load {load_avg()}")
+    if out:
+        write_json({"index": path, "size": size, "rows": rows, "merge": merge, "load": load_avg()}, Path(out))
+
+
 # -- vectors alone -----------------------------------------------------------------
 @main.command()
 @click.option("--n", "n", type=click.IntRange(1000), default=1_000_000, show_default=True)

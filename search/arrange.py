@@ -26,11 +26,14 @@ def arrange(store, article_ids: Sequence[str], matched: np.ndarray, *, sort: str
     """``article_ids[i]`` owns the ranking's item ``i``; ``matched[i]`` says it holds the query's words."""
     need_facts = sort != "relevance" or facets
     facts = store.article_facts(article_ids) if need_facts else {}
-    dates = [facts.get(a, ("", "", ""))[0] for a in article_ids]
-    order = np.asarray(by_date(dates, sort), dtype=np.int64)
+    if sort == "relevance":   # every match is ranked: no list of dates to build then
+        dates, order = [], np.arange(len(article_ids), dtype=np.int64)
+    else:
+        dates = [facts.get(a, ("", "", ""))[0] for a in article_ids]
+        order = np.asarray(by_date(dates, sort), dtype=np.int64)
     folded: list[tuple[str, ...]] = [()] * len(order)
     if collapse and len(order):
-        ordered = [article_ids[i] for i in order.tolist()]
+        ordered = article_ids if sort == "relevance" else [article_ids[i] for i in order.tolist()]
         kept = fold(ordered, store.duplicates.of(ordered))
         order = order[[i for i, _ in kept]]
         folded = [tuple(group) for _, group in kept]

@@ -16,14 +16,20 @@ def collapse(article_ids: Sequence[str], duplicates: dict[str, dict[str, float]]
     """(position in ``article_ids`` of each result kept, the article ids folded under it), in
     rank order. ``duplicates`` maps an article to its near-duplicates; at the passage level one
     article may come several times, and its own passages are never folded into each other."""
-    kept: list[tuple[int, list[str]]] = []
-    home: dict[str, int] = {}   # a kept article id -> its entry in ``kept``
-    for position, article_id in enumerate(article_ids):
-        entry = min((home[other] for other in duplicates.get(article_id, ())
-                     if other in home and other != article_id), default=None)
-        if entry is None:
-            home.setdefault(article_id, len(kept))
-            kept.append((position, []))
-        elif article_id not in kept[entry][1]:
-            kept[entry][1].append(article_id)
-    return kept
+    folded: dict[int, list[str]] = {}   # a kept position -> the article ids folded under it
+    gone: set[int] = set()              # positions folded under an earlier one
+    home: dict[str, int] = {}           # a kept article id -> its first kept position
+    # Only articles with near-duplicates can fold or be folded into (the pairs go both ways): the
+    # loop skips the rest of a ranking of every match.
+    for position in (i for i, a in enumerate(article_ids) if a in duplicates):
+        article_id = article_ids[position]
+        into = min((home[other] for other in duplicates[article_id] if other in home and other != article_id),
+                   default=None)
+        if into is None:
+            home.setdefault(article_id, position)
+            continue
+        gone.add(position)
+        group = folded.setdefault(into, [])
+        if article_id not in group:
+            group.append(article_id)
+    return [(i, folded.get(i, [])) for i in range(len(article_ids)) if i not in gone]
