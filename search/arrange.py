@@ -34,9 +34,11 @@ def arrange(store, article_ids: Sequence[str], matched: np.ndarray, *, sort: str
     folded: list[tuple[str, ...]] = [()] * len(order)
     if collapse and len(order):
         ordered = article_ids if sort == "relevance" else [article_ids[i] for i in order.tolist()]
-        kept = fold(ordered, store.duplicates.of(ordered))
-        order = order[[i for i, _ in kept]]
-        folded = [tuple(group) for _, group in kept]
+        kept, groups = fold(ordered, store.duplicates.pairs())
+        order = order[kept]
+        folded = [()] * len(kept)
+        for at, position in zip(np.searchsorted(kept, list(groups)).tolist(), groups):
+            folded[at] = tuple(groups[position])
     undated = None if sort == "relevance" else sum(not dates[i] for i in order.tolist())
     counted = None
     if facets:

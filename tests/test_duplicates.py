@@ -106,11 +106,12 @@ def test_collapse_keeps_or_folds_every_article_once(ranked, edges):
     for a, b in edges:
         if a != b:
             duplicates.setdefault(a, {})[b] = duplicates.setdefault(b, {})[a] = 1.0
-    kept = collapse(ranked, duplicates)
-    shown = [ranked[i] for i, _ in kept]
-    folded = [a for _, group in kept for a in group]
+    kept, groups = collapse(ranked, duplicates)
+    shown = [ranked[i] for i in kept.tolist()]
+    folded = [a for group in groups.values() for a in group]
+    assert set(groups) <= set(kept.tolist()) and kept.tolist() == sorted(kept.tolist())
     assert sorted(shown + folded) == sorted(ranked)
-    assert all(b in duplicates.get(ranked[i], {}) for i, group in kept for b in group)
+    assert all(b in duplicates.get(ranked[i], {}) for i, group in groups.items() for b in group)
     assert not any(b in duplicates.get(a, {}) for a in shown for b in shown)
 
 

@@ -52,10 +52,11 @@ class DuplicateTable:
 
     def of(self, article_ids: Iterable[str]) -> dict[str, dict[str, float]]:
         """Each of ``article_ids`` that has near-duplicates -> {other id: similarity}."""
-        pairs = self._pairs()
+        pairs = self.pairs()
         return {a: pairs[a] for a in dict.fromkeys(article_ids) if a in pairs}
 
-    def _pairs(self) -> dict[str, dict[str, float]]:
+    def pairs(self) -> dict[str, dict[str, float]]:
+        """Every article that has near-duplicates -> {other id: similarity} (do not change it)."""
         # Search collapses over every match (tens of thousands of articles at 100k passages), and
         # few articles have near-duplicates (2,344 of 29,000 news articles): the whole table, read
         # again only after another connection commits (SQLite's data_version).
