@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -37,6 +38,7 @@ Hits = list[tuple[int, float]]
 # Groups of segments' compiled postings merged by the writer (indexer/keyword/groups.py).
 GROUP_PREFIX = "group-"
 GROUP_MEMBERS = "members.json"
+_LOADING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -106,10 +108,14 @@ class SegmentPostings:
         def raw(name, dtype):
             path = folder / f"{name}.bin"
             return np.memmap(path, dtype=dtype, mode="r").view(np.ndarray) if path.stat().st_size else np.zeros(0, dtype)
-        return cls(arr("pids"), {f: FieldPostings(arr(f"{f}.terms"), arr(f"{f}.offsets"),
-                                                  raw(f"{f}.docs", np.int32), raw(f"{f}.weights", np.float32),
-                                                  arr(f"{f}.lengths"))
-                                 for f in fields}, SegmentArticles.load(folder))
+        # One thread at a time: np.load parses each header with ast.literal_eval, and CPython 3.11
+        # before 3.11.8 can fail that ("AST constructor recursion depth mismatch") when two threads
+        # parse at once, as the server's engines did loading segments (tests/test_server.py).
+        with _LOADING:
+            return cls(arr("pids"), {f: FieldPostings(arr(f"{f}.terms"), arr(f"{f}.offsets"),
+                                                      raw(f"{f}.docs", np.int32), raw(f"{f}.weights", np.float32),
+                                                      arr(f"{f}.lengths"))
+                                     for f in fields}, SegmentArticles.load(folder))
 
 
 def export_segment(reader, fields: Sequence[str], folder: Path) -> None:
