@@ -12,7 +12,7 @@ import math
 from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 

@@ -144,10 +144,6 @@ class Owners:
     def ids(self, at: np.ndarray | None = None) -> list[str]:
         return self._ids(np.arange(len(self.keys)) if at is None else at)
 
-    def where(self, keep: np.ndarray) -> "Owners":
-        kept = np.arange(len(self.keys))[keep]
-        return Owners(self.keys[kept], lambda at: self._ids(kept[at]))
-
     @classmethod
     def of_ids(cls, article_ids: Sequence[str]) -> "Owners":
         """From the article ids themselves (keys numbered as they first appear)."""
