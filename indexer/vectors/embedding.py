@@ -14,19 +14,24 @@ manifest's:
   rebuild the faiss index and record the new encoder in the manifest. The swap is marked
   by ``encoder-switch.json``: readers refuse the index while it exists, and the next
   ``embed`` finishes an interrupted swap from the cache.
+
+With a cluster (``indexer/vectors/cluster.py``), the texts either job needs are first encoded on
+the cluster into the embedding cache; the job then runs as above, finding every vector there.
 """
 from __future__ import annotations
 
 import dataclasses
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from indexer.vectors.cache import EmbeddingCache
-from indexer.vectors.encoders import Encoder, EncoderSpec, canonical_name, related_floor
+from indexer.vectors.cluster import ClusterEncoder, ClusterSettings
+from indexer.vectors.encoders import DEFAULT_ENCODER, Encoder, EncoderSpec, canonical_name, related_floor
 from indexer.vectors.loading import load_encoder
 from indexer.keyword.index import KeywordIndex
 from indexer.store.layout import IndexLayout, read_json, write_json_atomic
@@ -34,7 +39,7 @@ from indexer.store.lock import WriterLock
 from indexer.store.manifest import Manifest
 from indexer.pipeline import Indexer
 from indexer.report import progress_bar
-from indexer.vectors.sentence_vectors import encode_with_sentences
+from indexer.vectors.sentence_vectors import encode_with_sentences, sentence_texts
 from indexer.store.sqlite import Store
 from indexer.text.token_counts import count_tokens
 from indexer.vectors.index import VectorIndex
@@ -50,38 +55,95 @@ class EmbedReport:
     rechunked: int      # articles re-chunked because another chunker or sentence splitter cut them
     encoded: int        # texts run through the model, passages and their sentences (the rest came from the cache)
     seconds: float
+    cluster: dict | None = None   # address, workers started and lost, when encoded on a cluster
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 def embed(path: str | Path, model: str | None = None, *, encoder_options: dict | None = None,
-          cache_dir: str | Path | None = None, wait: float = 0.0, progress: bool = False) -> EmbedReport:
-    """Fill missing vectors, or re-encode everything when ``model``/prompts differ from the manifest."""
+          cache_dir: str | Path | None = None, wait: float = 0.0, progress: bool = False,
+          cluster: ClusterSettings | None = None) -> EmbedReport:
+    """Fill missing vectors, or re-encode everything when ``model``/prompts differ from the manifest;
+    with ``cluster``, the model runs on that Ray cluster."""
     started = time.perf_counter()
     options = encoder_options or {}
     switched = finish_interrupted_switch(IndexLayout(Path(path)), cache_dir, wait)
     with Indexer(path, cache_dir=cache_dir, wait=wait) as ix:
         rechunked = ix.resplit(progress)
-        encoder = _requested_encoder(ix.manifest.encoder, model, options)
-        if encoder.spec.same_vectors(ix.manifest.encoder):
-            passages, encoded = fill_missing(ix, encoder, progress)
-        else:
-            passages, encoded = switch_encoder(ix, encoder, progress)
-            switched = True
-        count_tokens(ix.store, encoder)
+        with _requested_encoder(ix.manifest.encoder, model, options, cluster) as encoder:
+            same = encoder.spec.same_vectors(ix.manifest.encoder)
+            remote = encode_on_cluster(ix, encoder, everything=not same, progress=progress) if cluster else 0
+            if same:
+                passages, encoded = fill_missing(ix, encoder, progress)
+            else:
+                passages, encoded = switch_encoder(ix, encoder, progress)
+                switched = True
+            count_tokens(ix.store, encoder)
     return EmbedReport(encoder=encoder.spec.name, switched=switched, passages=passages, rechunked=rechunked,
-                       encoded=encoded,
-                       seconds=round(time.perf_counter() - started, 3))
+                       encoded=encoded + remote, seconds=round(time.perf_counter() - started, 3),
+                       cluster=encoder.summary() if cluster else None)
 
 
-def _requested_encoder(recorded: EncoderSpec, model: str | None, options: dict) -> Encoder:
+@contextmanager
+def _requested_encoder(recorded: EncoderSpec, model: str | None, options: dict,
+                       cluster: ClusterSettings | None) -> Iterator[Encoder]:
     if model is None or canonical_name(model) == recorded.name:
         # The same model keeps the index's prompts unless others are asked for. It is loaded
         # without the recorded spec so that a model folder whose dimension changed is re-encoded.
         options = {"query_prompt": recorded.query_prompt, "passage_prompt": recorded.passage_prompt, **options}
         model = recorded.name
-    return load_encoder(model, **options)
+    if cluster is None:
+        yield load_encoder(model, **options)
+        return
+    with ClusterEncoder(cluster, model, options=options) as encoder:
+        yield encoder
+
+
+@contextmanager
+def cluster_encoder_for(path: str | Path, model: str | None, options: dict,
+                        cluster: ClusterSettings) -> Iterator[ClusterEncoder]:
+    """``baheth index --cluster``: the encoder the index records (or ``model``, or the default for
+    a new index) on the cluster, with the index's prompts, so no model is loaded here."""
+    layout = IndexLayout(Path(path))
+    recorded = Manifest.load(layout).encoder if layout.manifest.exists() else None
+    name = canonical_name(model) if model else (recorded.name if recorded else DEFAULT_ENCODER)
+    spec = recorded if recorded is not None and recorded.name == name else None
+    with ClusterEncoder(cluster, name, spec=spec, options=options) as encoder:
+        yield encoder
+
+
+def encode_on_cluster(ix: Indexer, encoder: ClusterEncoder, everything: bool = False, progress: bool = False) -> int:
+    """Encode into the embedding cache, on the cluster, every text that filling the missing vectors
+    (or, with ``everything``, re-encoding every passage) will look up; returns the texts encoded."""
+    return encoder.fill_cache(ix.cache, _texts_to_encode(ix.store, everything), progress)
+
+
+def fill_from_cluster(ix: Indexer, progress: bool = False) -> int:
+    """``index --cluster``: after a keyword-only add, the passages without vectors, encoded on the
+    cluster (``ix.encoder`` is a ``ClusterEncoder``); returns the texts encoded there."""
+    encoded = encode_on_cluster(ix, ix.encoder, progress=progress)
+    fill_missing(ix, ix.encoder, progress)
+    count_tokens(ix.store, ix.encoder)
+    return encoded
+
+
+def _texts_to_encode(store: Store, everything: bool) -> Iterator[str]:
+    """Each passage that needs a vector and its sentences; only the sentences of one that has its
+    vector but no sentence vectors."""
+    if everything:
+        for passage, _ in store.iter_passages():
+            yield passage.text
+            yield from sentence_texts(passage.text)
+        return
+    for page_of, with_passage in ((store.missing_embeddings, True), (store.sentences.missing, False)):
+        after = 0
+        while rows := page_of(COMMIT_BATCH, after):
+            for _, text in rows:
+                if with_passage:
+                    yield text
+                yield from sentence_texts(text)
+            after = rows[-1][0]
 
 
 def fill_missing(ix: Indexer, encoder: Encoder, progress: bool = False) -> tuple[int, int]:
