@@ -148,8 +148,8 @@ class ClusterEncoder:
         try:
             spec, max_tokens, problem = self._ray.get(ref)
         except self._ray.exceptions.RayActorError as exc:
-            if "creation task" not in str(exc):   # its node went away while it started
-                self._lose()
+            if not exc.actor_init_failed:   # its node went away, or its process was killed, while it started
+                self._lose(wid, handle)
                 return
             raise ClusterError(f"an encoder worker cannot start on the Ray cluster at {self.settings.address}:"
                                f" {_last_line(exc)} (every node needs baheth and the model: {INSTALL})") from None
@@ -163,10 +163,11 @@ class ClusterEncoder:
                                f" {self.spec.weights[:12]}): install the same baheth and model on every node")
         self._workers[wid] = handle
 
-    def _lose(self, wid: int | None = None) -> None:
-        """A worker died (its node went away, or its process was killed): ask for a replacement,
-        which joins when the cluster has room for it."""
+    def _lose(self, wid: int, handle) -> None:
+        """A worker died or became unreachable (its node went away, its process was killed): it is
+        let go for good, and a replacement asked for, which joins when the cluster has room for it."""
         self._workers.pop(wid, None)
+        self._ray.kill(handle)
         self.lost += 1
         if self._started < self._size * (1 + REPLACEMENTS_PER_WORKER):
             self._start_worker()
@@ -279,7 +280,7 @@ class ClusterEncoder:
                 vectors = ray.get(ref)
             except ray.exceptions.RayActorError:
                 if wid in self._workers:
-                    self._lose(wid)
+                    self._lose(wid, self._workers[wid])
                 retry.append(job)
                 continue
             except ray.exceptions.ObjectLostError:   # returned, but its node died before the driver read it
