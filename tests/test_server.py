@@ -355,3 +355,15 @@ def test_readers_never_see_a_half_written_article_while_the_index_is_written(ser
     app.state.pool.close()
     assert not problems
     assert len(seen) > 1   # the readers did overlap the writer
+
+
+@pytest.mark.parametrize("endpoint, handler", [("hybrid", "server/api.py"), ("page", "server/pages.py")])
+def test_the_profile_benchmark_calls_the_handlers_as_the_server_does(served_index, tmp_path, endpoint, handler):
+    from bench.serve_profile import main as profile
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text("".join(json.dumps({"question": q}, ensure_ascii=False) + "\n"
+                               for q in ("أسعار النفط", "النفط", QUESTION, "التجار", "السوق")), encoding="utf-8")
+    result = CliRunner().invoke(profile, ["--index", served_index, "--endpoint", endpoint, "-n", 1,
+                                          "--queries", queries])
+    assert result.exit_code == 0, result.output
+    assert handler in result.output and "CPU ms per request" in result.output
