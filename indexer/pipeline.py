@@ -23,8 +23,8 @@ from indexer.text.near_duplicates import DuplicateFinder, SketchParams, sketch
 from indexer.text.passages import CHUNKER_VERSION, ChunkingParams, split_passages
 from indexer.text.sentences import SPLITTER_VERSION
 from indexer.vectors.cache import EmbeddingCache
-from indexer.vectors.encoders import DEFAULT_ENCODER, Encoder, canonical_name
-from indexer.vectors.loading import load_encoder
+from indexer.vectors.encoders import DEFAULT_ENCODER, Encoder, EncoderSpec, canonical_name
+from indexer.vectors.loading import encoder_spec, load_encoder
 from indexer.keyword.index import KeywordIndex
 from indexer.keyword.settings import KeywordSettings
 from indexer.store.layout import IndexLayout
@@ -111,7 +111,7 @@ class Indexer:
         self._encoder_name = requested or (self.manifest.encoder.name if self.layout.manifest.exists() else DEFAULT_ENCODER)
         if not self.layout.manifest.exists():
             sketches = near_duplicates if isinstance(near_duplicates, SketchParams) else SketchParams()
-            self.manifest = Manifest.for_encoder(self.encoder.spec, chunking=chunking or ChunkingParams(),
+            self.manifest = Manifest.for_encoder(self._new_spec(), chunking=chunking or ChunkingParams(),
                                                  near_duplicates=sketches if near_duplicates else None,
                                                  keyword=keyword or KeywordSettings())
         elif {"query_prompt", "passage_prompt"} & self._encoder_options.keys():
@@ -158,6 +158,12 @@ class Indexer:
         if self.layout.manifest.exists():
             self.manifest.check_encoder_spec(self._encoder.spec)
         return self._encoder
+
+    def _new_spec(self) -> EncoderSpec:
+        """The spec a new index records; a keyword-only one loads no model for it."""
+        if self._encoder is None and not self.vectors_enabled:
+            return encoder_spec(self._encoder_name, **self._encoder_options)
+        return self.encoder.spec
 
     @property
     def cache(self) -> EmbeddingCache:

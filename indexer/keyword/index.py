@@ -36,9 +36,10 @@ from indexer.store.filters import Filters, spellings
 from indexer.store.sqlite import Store
 
 # Whoosh's in-memory postings buffer per write, spilled to disk when full: an indexing commit of
-# 8,192 passages fills about 146 (its own estimate), so a commit never spills and a merge spills
+# 8,192 passages fills about 232 with the exact-form fields (its own estimate; about 1.4 times that
+# in RSS), so a commit never spills (spilling cost a quarter of the commit) and a merge spills
 # instead of growing past it (docs/performance.md, "Indexing memory").
-WRITER_BUFFER_MB = 160
+WRITER_BUFFER_MB = 288
 
 
 @dataclass(frozen=True)

