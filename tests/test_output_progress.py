@@ -86,7 +86,10 @@ def test_records_are_counted_for_the_progress_bar(tmp_path):
 def articles(n):
     for i in range(n):
         if i == 130:
-            signal.raise_signal(signal.SIGINT)   # a real Ctrl-C, delivered to the main thread
+            # What Python's SIGINT handler raises. `signal.raise_signal(SIGINT)` here passed alone
+            # but was not delivered in whole-suite runs on 2026-12-04 (cause not found); the real
+            # signal is sent to a real `baheth index` in the command-line test below.
+            raise KeyboardInterrupt
         yield Article(id=f"a{i}", body=f"خبر رقم {i} عن الاقتصاد والأسواق")
 
 
