@@ -17,23 +17,20 @@ import click
 import numpy as np
 
 from bench.data import eval_questions
+from bench.harness import reciprocal_ranks
 
 RESAMPLES = 10_000
 SEED = 0
 
 
-def reciprocal_ranks(run_file: Path, relevant: dict[str, str], depth: int = 10) -> np.ndarray:
-    """Per question (in ``relevant``'s order), 1/rank of its passage in the run's top ``depth``, else 0."""
+def read_trec_run(run_file: Path) -> dict[str, list[str]]:
+    """Each question's ids, best first, from a TREC run file (``harness.write_trec_run``)."""
     ranked: dict[str, list[tuple[int, str]]] = defaultdict(list)
     with open(run_file, encoding="utf-8") as lines:
         for line in lines:
             qid, _, doc, rank, *_ = line.split()
             ranked[qid].append((int(rank), doc))
-    rr = []
-    for qid, doc in relevant.items():
-        top = [d for _, d in sorted(ranked.get(qid, []))[:depth]]
-        rr.append(1 / (top.index(doc) + 1) if doc in top else 0.0)
-    return np.array(rr)
+    return {qid: [doc for _, doc in sorted(rows)] for qid, rows in ranked.items()}
 
 
 def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
@@ -52,7 +49,7 @@ def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
 def main(eval_dir, run_a, run_b):
     """MRR@10 of RUN_A and RUN_B and the paired difference B - A."""
     relevant = {q.qid: q.passage_id for q in eval_questions(Path(eval_dir))}
-    a, b = reciprocal_ranks(Path(run_a), relevant), reciprocal_ranks(Path(run_b), relevant)
+    a, b = (np.array(reciprocal_ranks(relevant, read_trec_run(Path(run)))) for run in (run_a, run_b))
     mean, low, high = paired_interval(a, b)
     click.echo(f"{len(relevant)} questions; MRR@10 A {a.mean():.4f}, B {b.mean():.4f}; "
                f"B - A {mean:+.4f}, 95% paired bootstrap [{low:+.4f}, {high:+.4f}]; "

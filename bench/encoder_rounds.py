@@ -48,7 +48,9 @@ def text_sets(corpus: Path, n: int) -> dict[str, list[str]]:
 
 
 def rate(encoder, name: str, texts: list[str]) -> tuple[float, float]:
-    """Texts per second of wall time, and per CPU second of the whole process."""
+    """Texts per second of wall time, and per CPU second of the whole process (every thread):
+    the second is steadier on a shared machine, where other people's work decides how much of
+    the wall clock we get."""
     started, cpu = time.perf_counter(), time.process_time()
     if name == "queries":
         for text in texts:
@@ -56,14 +58,6 @@ def rate(encoder, name: str, texts: list[str]) -> tuple[float, float]:
     else:
         encoder.encode_passages(texts)
     return len(texts) / (time.perf_counter() - started), len(texts) / (time.process_time() - cpu)
-
-
-def cpu_rate(encoder, texts: list[str]) -> float:
-    """Texts per CPU second of the whole process (every thread): steadier than wall time on a
-    shared machine, where other people's work decides how much of the wall clock we get."""
-    started = time.process_time()
-    encoder.encode_passages(texts)
-    return len(texts) / (time.process_time() - started)
 
 
 def batch_sweep(corpus: Path, n: int, repeat: int, sizes: list[int], budgets: list[int], out: Path | None) -> dict:
@@ -80,7 +74,7 @@ def batch_sweep(corpus: Path, n: int, repeat: int, sizes: list[int], budgets: li
         for config in (configs if r % 2 == 0 else configs[::-1]):
             encoder.batch_size, encoder.batch_tokens = config
             for kind, texts in sets.items():
-                rates[config][kind].append(cpu_rate(encoder, texts))
+                rates[config][kind].append(rate(encoder, kind, texts)[1])
     rows = [{"batch_size": size, "batch_tokens": budget,
              **{kind: round(statistics.median(v), 2) for kind, v in rates[(size, budget)].items()}}
             for size, budget in configs]

@@ -183,14 +183,19 @@ def score(task: Task, passage_run: dict, article_run: dict) -> dict[str, float]:
     return {**passage, **{f"article_{m}": v for m, v in article.items()}}
 
 
+def reciprocal_ranks(relevant: dict[str, str], passage_run: dict, depth: int = 10) -> list[float]:
+    """Per question (in ``relevant``'s order), 1/rank of its passage among the run's first
+    ``depth`` ids (a run lists each question's ids best first, as ``runs_for`` does), else 0."""
+    out = []
+    for qid, doc in relevant.items():
+        top = list(passage_run.get(qid, {}))[:depth]
+        out.append(1 / (top.index(doc) + 1) if doc in top else 0.0)
+    return out
+
+
 def mrr_at_10(task: Task, passage_run: dict) -> float:
-    """The passage-level mrr@10 that ``score`` gets from ranx, without ranx (CI does not install
-    it): a run lists each question's ids best first (``runs_for``)."""
-    total = 0.0
-    for qid, relevant in task.relevant.items():
-        top = list(passage_run.get(qid, {}))[:10]
-        total += 1 / (top.index(relevant) + 1) if relevant in top else 0.0
-    return total / len(task.relevant)
+    """The passage-level mrr@10 that ``score`` gets from ranx, without ranx (CI does not install it)."""
+    return sum(reciprocal_ranks(task.relevant, passage_run)) / len(task.relevant)
 
 
 def _evaluate(evaluate, qrels, run, metrics: tuple[str, ...]) -> dict[str, float]:
