@@ -36,7 +36,7 @@ import numpy as np
 
 from bench.answer_features import RESULTS, SETS, features_path
 from bench.harness import write_json
-from search.answers.confidence import SIGNS, confidence_rows
+from search.answers.confidence import CONFIDENCE_FEATURES, FAMILIES, SIGNS, confidence_rows
 from search.answers.model import SHIPPED_PATH, AnswerModel
 
 FOLDS = 5
@@ -167,6 +167,20 @@ def fit_ranking(s: FeatureSet, l2: float = RANK_L2, steps: int = 50) -> np.ndarr
     return beta / scale     # the mean only shifts every candidate's score alike
 
 
+def fit_families(x: np.ndarray, y: np.ndarray, families: tuple[str, ...] = FAMILIES,
+                 signs: tuple[int, ...] = SIGNS) -> tuple[np.ndarray, float]:
+    """The mean of one ``fit_signed_logistic`` per family of features (each fitted on its own
+    columns): a linear model again, whose log-odds are the mean of the families' log-odds.  Fitted
+    jointly, a family that adds little on the fitting set beside the other (the term features
+    beside TyDi-ar's cosines) gets weight 0 and is then missing where that other family is weaker."""
+    weights, bias, names = np.zeros(x.shape[1]), 0.0, sorted(set(families))
+    for name in names:
+        cols = np.array([f == name for f in families])
+        w, b = fit_signed_logistic(x[:, cols], y, tuple(np.array(signs)[cols]))
+        weights[cols], bias = w / len(names), bias + b / len(names)
+    return weights, bias
+
+
 def fit_signed_logistic(x: np.ndarray, y: np.ndarray, signs: tuple[int, ...] = SIGNS) -> tuple[np.ndarray, float]:
     """``fit_logistic`` with every weight on the side ``signs`` gives it (0: either): the feature whose
     weight is furthest on the wrong side is left out (weight 0) and the rest refitted, until none is."""
@@ -210,7 +224,7 @@ def fit(sets: list[FeatureSet], false_claims: float = FALSE_CLAIMS) -> AnswerMod
     x = np.concatenate([r.rows[r.has] for r in replays + negatives])
     y = np.concatenate([s.answerable[r.has] for s, r in zip(sets, replays)]
                        + [np.zeros(r.has.sum(), bool) for r in negatives]).astype(float)
-    confidence_weights, bias = fit_signed_logistic(x, y)
+    confidence_weights, bias = fit_families(x, y)
     # For each fitting set, the confidence just above its (1 - false_claims) quantile of no-answer
     # questions; the strictest of them, so that pooling an easy set cannot excuse a hard one.
     threshold = max(float(np.quantile(confidences(r.rows[~s.answerable & r.has], confidence_weights, bias),
@@ -279,6 +293,26 @@ def table(rows: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
+def shift_table(sets: list[FeatureSet], models: dict[str, AnswerModel]) -> str:
+    """Where each set's questions lie: the mean of each confidence feature of the best sentence, and
+    the share the leave-one-set-out model answers, for the answerable questions, the no-answer ones
+    and the answerable ones without their answer's passages (what moves from set to set)."""
+    lines = ["| set | questions | n | answered (fitted on the other set) | "
+             + " | ".join(CONFIDENCE_FEATURES) + " |", "|" + "---|" * (4 + len(CONFIDENCE_FEATURES))]
+    for s in sets:
+        model = models[s.name]
+        kinds = {"answerable": (s, s.answerable), "no answer": (s, ~s.answerable)}
+        hard = s.without_answer_passages()
+        kinds["without the answer's passages"] = (hard, np.ones(len(hard.group), bool))
+        for kind, (t, rows) in kinds.items():
+            r = replay(t, model.weights)
+            keep = rows & r.has
+            answered = confidences(r.rows[keep], model.confidence_weights, model.confidence_bias) >= model.threshold
+            means = " | ".join(f"{v:.3f}" for v in r.rows[keep].mean(0))
+            lines.append(f"| {s.name} | {kind} | {keep.sum()} | {answered.mean():.3f} | {means} |")
+    return "\n".join(lines)
+
+
 @click.command()
 @click.option("--features", "folder", type=click.Path(exists=True, file_okay=False), default=str(RESULTS),
               show_default=True, help="Where bench.answer_features wrote its files.")
@@ -288,7 +322,8 @@ def table(rows: dict[str, dict[str, dict]]) -> str:
               help="Also write each leave-one-set-out model as DIR/loso-SET.json (SET: the set it is tested on).")
 @click.option("--out", type=click.Path(dir_okay=False), default=str(RESULTS / "answers-cv.json"), show_default=True,
               help="The out-of-fold and leave-one-set-out figures as JSON.")
-def main(folder, model_out, save_loso, out):
+@click.option("--shift", is_flag=True, help="Also print where each set's questions lie (shift_table).")
+def main(folder, model_out, save_loso, out, shift):
     """Fit the answer model on every set, and report it out-of-fold and leave-one-set-out."""
     sets = load_sets(Path(folder))
     model = fit(sets)
@@ -297,6 +332,8 @@ def main(folder, model_out, save_loso, out):
     results = {"out-of-fold": out_of_fold(sets), "leave-one-set-out": loso,
                "in-sample (the model fitted on all)": {s.name: summarize(s, evaluate(s, model)) for s in sets}}
     click.echo(table(results))
+    if shift:
+        click.echo(shift_table(sets, models))
     write_json({"folds": FOLDS, "rank_l2": RANK_L2, "confidence_l2": CONFIDENCE_L2, "false_claims": FALSE_CLAIMS,
                 **results}, Path(out))
     if save_loso:

@@ -38,7 +38,7 @@ from indexer.check import check_index
 from indexer.text.sentences import count_words
 from indexer.vectors.loading import load_encoder
 from search.answers.finder import AnswerFinder, Lookup, distinct
-from search.answers.model import SHIPPED, AnswerModel
+from search.answers.model import AnswerModel, shipped
 from search.engine import Engine
 
 _NON_WORD = re.compile(r"[^\w]+")
@@ -147,7 +147,7 @@ def main(eval_dir, shared, distractors, limit, cache_dir, keep, model_path, out,
                     task.article_of, task.vectors)
     golds = {q.qid: q.answers for q in eval_questions(Path(eval_dir))}
     encoder = load_encoder(encoder_name)
-    model = AnswerModel.load(Path(model_path)) if model_path else SHIPPED
+    model = AnswerModel.load(Path(model_path)) if model_path else shipped()
     with tempfile.TemporaryDirectory(prefix="baheth-answers-") as tmp:
         root = Path(keep) if keep else Path(tmp)
         full = run_index(task, golds, root / f"{task.name}-full", Path(cache_dir), encoder, model)

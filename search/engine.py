@@ -310,8 +310,7 @@ class Engine:
         """The sentences that answer ``question``, one per article unless ``all_from_article``."""
         if self._answer_finder is None:
             from search.answers.finder import AnswerFinder  # loaded on the first question
-            from search.answers.model import SHIPPED
-            self._answer_finder = AnswerFinder(self, model=self.answer_model or SHIPPED)
+            self._answer_finder = AnswerFinder(self, model=self.answer_model)
         return self._answer_finder.ask(question, k=k, filters=filters, all_from_article=all_from_article)
 
     # -- articles and stats --------------------------------------------------------

@@ -114,8 +114,8 @@ def served_app(served_index, answer_everything):
 def answer_everything():
     """The shipped ranking with a threshold of 0: every question answered, so tests of which
     sentence ``ask`` picks do not hang on whether the fitted confidence trusts it."""
-    from search.answers.model import SHIPPED, AnswerModel
-    return AnswerModel(SHIPPED.weights, SHIPPED.confidence_weights, SHIPPED.confidence_bias, 0.0)
+    from search.answers.model import AnswerModel, shipped
+    return AnswerModel(shipped().weights, shipped().confidence_weights, shipped().confidence_bias, 0.0)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from bench.answer_features import arrays, question_rows
-from bench.answer_fit import FeatureSet, concat, fit, fit_logistic, fit_ranking, fit_signed_logistic, load_sets, replay
+from bench.answer_fit import (FeatureSet, concat, fit, fit_families, fit_logistic, fit_ranking, fit_signed_logistic,
+                              load_sets, replay)
 from search.answers.confidence import EVIDENCE
 from search.answers.features import FEATURES
 from search.answers.finder import AnswerFinder
-from search.answers.model import SHIPPED, AnswerModel
+from search.answers.model import AnswerModel, shipped
 from cli import main
 
 QUESTIONS = {"trade": ("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟", ("13 مليار",)),
@@ -23,10 +24,10 @@ QUESTIONS = {"trade": ("كم يبلغ حجم التبادل التجاري بي�
 
 def test_the_shipped_model_is_the_fit_of_the_committed_feature_files():
     model = fit(load_sets())
-    np.testing.assert_allclose(model.weights, SHIPPED.weights, rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(model.confidence_weights, SHIPPED.confidence_weights, rtol=1e-6, atol=1e-9)
-    assert model.confidence_bias == pytest.approx(SHIPPED.confidence_bias, rel=1e-6)
-    assert model.threshold == pytest.approx(SHIPPED.threshold, rel=1e-6)
+    np.testing.assert_allclose(model.weights, shipped().weights, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(model.confidence_weights, shipped().confidence_weights, rtol=1e-6, atol=1e-9)
+    assert model.confidence_bias == pytest.approx(shipped().confidence_bias, rel=1e-6)
+    assert model.threshold == pytest.approx(shipped().threshold, rel=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def seed_rows(engine):
 
 def test_the_fit_replays_what_ask_does(seed_rows):
     finder, rows = seed_rows
-    replayed = replay(FeatureSet.from_arrays("seed", arrays(rows)), SHIPPED.weights)
+    replayed = replay(FeatureSet.from_arrays("seed", arrays(rows)), shipped().weights)
     for i, (question, _) in enumerate(QUESTIONS.values()):
         lookup, scored = finder.rank(question)
         best = lookup.candidates.index(scored[0][0])
@@ -96,9 +97,22 @@ def test_the_confidence_fit_keeps_each_weight_on_its_side():
     assert fit_signed_logistic(x, y, (1, 0))[0][1] < 0     # a free feature keeps its sign
 
 
+def test_a_family_that_adds_nothing_beside_the_other_keeps_its_weight():
+    rng = np.random.default_rng(5)
+    strong = rng.normal(size=600)
+    y = (strong + 0.3 * rng.normal(size=600) > 0).astype(float)
+    x = np.c_[strong, strong + rng.normal(size=600)]      # the second: the same evidence, blurred
+    assert fit_signed_logistic(x, y, (1, 1))[0][1] < 0.1 * fit_signed_logistic(x, y, (1, 1))[0][0]
+    weights, bias = fit_families(x, y, ("a", "b"), (1, 1))
+    alone = [fit_signed_logistic(x[:, [i]], y, (1,)) for i in (0, 1)]
+    assert weights[1] > 0.2 * weights[0]
+    np.testing.assert_allclose(weights, [alone[0][0][0] / 2, alone[1][0][0] / 2])
+    assert bias == pytest.approx((alone[0][1] + alone[1][1]) / 2)
+
+
 def test_ask_takes_another_answer_model_and_refuses_a_bad_file(built_index, tmp_path, answer_everything_file):
     never = tmp_path / "never.json"
-    AnswerModel(SHIPPED.weights, SHIPPED.confidence_weights, SHIPPED.confidence_bias, 1.01).save(never)
+    AnswerModel(shipped().weights, shipped().confidence_weights, shipped().confidence_bias, 1.01).save(never)
     runner = CliRunner()
     question = QUESTIONS["trade"][0]
 
@@ -109,6 +123,6 @@ def test_ask_takes_another_answer_model_and_refuses_a_bad_file(built_index, tmp_
     answered, refused = ask(answer_everything_file), ask(never)
     assert answered["answered"] and not refused["answered"] and refused["related"]
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({**SHIPPED.to_dict(), "features": ["dense"]}), encoding="utf-8")
+    bad.write_text(json.dumps({**shipped().to_dict(), "features": ["dense"]}), encoding="utf-8")
     result = runner.invoke(main, ["ask", question, "--index", str(built_index), "--answer-model", str(bad)])
     assert result.exit_code != 0 and "not an answer model" in result.output and "Traceback" not in result.output

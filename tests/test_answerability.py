@@ -7,11 +7,11 @@ import pytest
 from bench.answer_fit import fit_logistic
 from indexer.store.sqlite import StoredPassage
 from indexer.text.analysis import analyze
-from search.answers.confidence import CONFIDENCE_FEATURES, EVIDENCE, bm25_idf, evidence
+from search.answers.confidence import EVIDENCE, bm25_idf, evidence
 from search.answers.features import candidates
 from search.answers.question import AnswerType
 from search.answers.finder import AnswerFinder
-from search.answers.model import SHIPPED
+from search.answers.model import shipped
 
 VISIT = "متى زار الكاظمي طهران؟"
 # The same question about a city the index knows from another article, and one it has never seen.
@@ -26,7 +26,7 @@ def finder(engine):
 
 def features(finder, question):
     lookup, scored = finder.rank(question)
-    return dict(zip(CONFIDENCE_FEATURES, finder.confidence_features(lookup, scored)))
+    return dict(zip(EVIDENCE, finder.evidence(lookup, scored[0][0])))
 
 
 def test_every_question_term_is_found_in_the_answering_passage(finder):
@@ -50,7 +50,7 @@ def test_a_term_no_passage_holds_is_missing_and_as_rare_as_the_rarest_known_one(
 
 def test_missing_and_unknown_terms_lower_the_confidence(finder):
     def conf(question):
-        return SHIPPED.confidence(np.array(list(features(finder, question).values())))
+        return shipped().confidence(finder.confidence_features(*finder.rank(question)))
     assert conf(OTHER_CITY) < conf(VISIT)
     assert conf(UNKNOWN_CITY) < conf(VISIT)
 

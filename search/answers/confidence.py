@@ -5,8 +5,9 @@ its level does not carry from one kind of question to another (TyDi's short «م
 score as high on an unrelated article as XQuAD's answerable ones do on theirs).  What does tell
 them apart is whether the passage holds the question's *rare* terms (X itself), weighted by how
 rare each is in the whole index, and how close question, sentence and passage are in the dense
-space.  A logistic model over those features gives a confidence in 0..1; the question is answered
-when it reaches the model's threshold.  Its weights, bias and threshold are in
+space.  A logistic model over those features (the mean of one fitted on the cosines and one on the
+term features, ``FAMILIES``) gives a confidence in 0..1; the question is answered when it reaches
+the model's threshold.  Its weights, bias and threshold are in
 ``search/answers/model.json``, written by ``bench/answer_fit.py`` (docs/answers.md).
 
 Every feature describes the best sentence, its passage and its article against the question on a
@@ -32,12 +33,25 @@ from search.answers.question_words import AMOUNT_FRAMING
 
 EVIDENCE = ("idf_sentence", "idf_context", "idf_passage", "idf_article", "rarest_in_passage", "missing_rare",
             "question_terms")
-CONFIDENCE_FEATURES = ("dense", "passage_dense", *EVIDENCE, "answer_type")
+_SHARES = 4     # the first four: the question's IDF mass held ever further from the sentence
+# The four shares enter as their mean, ``idf_coverage``: a term in the sentence counts 1, one only
+# in its neighbours 3/4, elsewhere in the passage 1/2, elsewhere in the article 1/4.  Nested, they
+# are collinear; fitted one weight each, some took the wrong sign and were dropped, and which ones
+# depended on the fitting set (fitted on TyDi-ar alone, all but the passage's share).
+CONFIDENCE_FEATURES = ("dense", "passage_dense", "idf_coverage", *EVIDENCE[_SHARES:], "answer_type")
 # Which way each feature may move the confidence (0: either): more of the question found, closer
 # in the dense space, a type match are evidence *for* an answer, a rarer term missing against it.
 # The fit keeps every weight on its side (bench/answer_fit.py): fitted freely, the collinear IDF
 # shares took weights of opposite signs (more of the question in the sentence lowered it).
 SIGNS = tuple({"missing_rare": -1, "question_terms": 0}.get(f, 1) for f in CONFIDENCE_FEATURES)
+# Two kinds of evidence, fitted apart and averaged (bench/answer_fit.py): how close the question is
+# to the sentence and its passage in the dense space, and which of its terms they hold.  Which kind
+# carries a set depends on how its questions were written: TyDi-ar's, asked before the answer was
+# seen and answered by the subject's lead, are close in the dense space to their answers (and to
+# related leads), so a model fitted on it alone leaned on the cosines and dropped the term
+# features, and refused XQuAD-ar's paraphrased questions, whose cosines are lower but whose terms
+# are in the answer (docs/answers.md, "Why the model did not transfer").
+FAMILIES = tuple("dense" if f in ("dense", "passage_dense") else "terms" for f in CONFIDENCE_FEATURES)
 
 _DENSE, _PASSAGE_DENSE = FEATURES.index("dense"), FEATURES.index("passage_dense")
 _TYPED = [FEATURES.index("number_or_date"), FEATURES.index("entity")]
@@ -80,8 +94,8 @@ def evidence(best: Candidate, candidates: list[Candidate], terms: frozenset[str]
 def confidence_rows(features: np.ndarray, found: np.ndarray) -> np.ndarray:
     """Confidence features in CONFIDENCE_FEATURES order of one best sentence or of an array of
     them (the fit's): its ranking ``features`` (FEATURES order, last axis) and its ``evidence``."""
-    return np.concatenate([features[..., [_DENSE, _PASSAGE_DENSE]], found,
-                           features[..., _TYPED].max(-1, keepdims=True)], axis=-1)
+    return np.concatenate([features[..., [_DENSE, _PASSAGE_DENSE]], found[..., :_SHARES].mean(-1, keepdims=True),
+                           found[..., _SHARES:], features[..., _TYPED].max(-1, keepdims=True)], axis=-1)
 
 
 def bm25_idf(doc_frequency: int, doc_count: int) -> float | None:

@@ -32,7 +32,7 @@ from indexer.vectors.cache import EmbeddingCache
 from indexer.store.sqlite import Filters
 from search.answers.features import Candidate, candidates, held_terms
 from search.answers.confidence import bm25_idf, confidence_rows, evidence
-from search.answers.model import SHIPPED, AnswerModel
+from search.answers.model import AnswerModel, shipped
 from search.fusion import CANDIDATES
 from search.query import ParsedQuery, QueryError, check_count, parse_query, query_text
 from search.answers.types import typed_spans
@@ -57,10 +57,10 @@ class Lookup:
 
 
 class AnswerFinder:
-    def __init__(self, engine: Engine, cache_dir: Path | None = None, model: AnswerModel = SHIPPED):
+    def __init__(self, engine: Engine, cache_dir: Path | None = None, model: AnswerModel | None = None):
         self.engine = engine
         self.cache = EmbeddingCache(cache_dir)
-        self.model = model
+        self.model = model or shipped()
 
     def close(self) -> None:
         self.cache.close()
