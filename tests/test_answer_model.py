@@ -86,6 +86,23 @@ def test_the_threshold_keeps_every_fitting_sets_false_claims_under_the_rule():
         assert np.mean(claims) <= 0.1
 
 
+def test_a_set_whose_no_answer_questions_are_easy_still_holds_the_hard_ones_to_their_bound():
+    # The dense similarity (a confidence feature): the answer's sentence highest, the other passages
+    # of answerable questions close behind it, every candidate of a no-answer question far below.
+    easy = toy_set("easy", np.random.default_rng(6), 2.0, 0.0)
+    easy.features[:200, :, 0] += 1.0
+    easy.features[:200, 0, 0] += 1.0
+    easy.features[200:, :, 0] -= 3.0
+    hard = easy.without_answer_passages()
+
+    def hard_claims(model):
+        r = replay(hard, model.weights)
+        return np.mean([model.confidence(row) >= model.threshold for row in r.rows[r.has]])
+
+    assert hard_claims(fit([easy], false_claims=0.15, hard_false_claims=1.0)) > 0.4
+    assert hard_claims(fit([easy], false_claims=0.15, hard_false_claims=0.2)) <= 0.2
+
+
 def test_the_confidence_fit_keeps_each_weight_on_its_side():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(400, 2))
