@@ -268,7 +268,9 @@ def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch
       an article must hold every word. A word matches its written forms:
       with و ف, then ب ك ل, and ال before it (والعراق, بالعراق, للعراق),
       and with a nisba or plural ending (لبنان: اللبنانية, اللبنانيين;
-      ليبيا: الليبي), never a shorter word (لبنان does not match بن).
+      ليبيا: الليبي), never a shorter word (لبنان does not match بن),
+      unless a clitic you typed is one by the index's evidence (بتونس
+      also finds تونس; لبنان still never finds بنان).
     - Several words that stand together, in order, in most of the passages
       holding them all are a name (رام الله, الأمم المتحدة): only articles
       holding them so match. Otherwise those holding them so rank first.

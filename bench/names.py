@@ -1,6 +1,7 @@
 """News names: does a keyword search for a name find the articles that name it, and only those?
 
     python -m bench.names [--corpus ../shared/corpus/ant_v2.1_multisource/articles.jsonl.gz] [--n 10000]
+    python -m bench.names --no-peers --clitics      # also each name behind clitics a reader types
 
 The task of ``../shared/eval/news_names/README.md`` on the first N articles of a corpus, indexed
 keyword-only (cached under /tmp/names/, one index per corpus, N and analyzer version). Per name
@@ -9,7 +10,10 @@ and on the mean: precision@10 against the lenient gold, recall of the strict gol
 k1 1.2, b 0.75, over title + body: Lucene-style normalizer + light10, Snowball Arabic, and
 normalization plus clitic stripping only), whose total is every article sharing a query term.
 Then the absent names (people and things newer than the corpus, Latin-script names): their gold
-count and the keyword matches each reports.
+count and the keyword matches each reports. With ``--clitics``, each name that does not begin with
+ال is searched again behind each of ``TYPED_CLITICS`` (بتونس, وبلبنان), as a reader may type it:
+how often the total is the bare name's (the name read through the clitic), above it, and the
+mean ratio.
 
 The gold is computed from the text as the README defines it. One reading is ours: «a name ending
 in ا may drop it before the endings (ليبيا -> الليبي)» needs a final يا to drop whole before the
@@ -114,10 +118,10 @@ def gold(articles_words: list[tuple[list[str], str]], name: str) -> tuple[set[in
 
 
 # -- the engine and the public systems -----------------------------------------------------------
-def build_index(articles: list[Article], corpus: Path, n: int) -> Path:
+def build_index(articles: list[Article], corpus: Path, n: int, cache: Path = CACHE) -> Path:
     from indexer.pipeline import Indexer
 
-    path = CACHE / f"index-{corpus.parent.name}-{n}-a{ANALYZER_VERSION}"
+    path = cache / f"index-{corpus.parent.name}-{n}-a{ANALYZER_VERSION}"
     if not (path / ".complete").exists():
         import shutil
         shutil.rmtree(path, ignore_errors=True)
@@ -132,6 +136,35 @@ def build_index(articles: list[Article], corpus: Path, n: int) -> Path:
 class Run:
     ranked: list[int]     # article positions, best first
     total: int
+
+
+# What a reader types before a name without its article (with it, ``article_form`` reads it).
+TYPED_CLITICS = ("ب", "ل", "ك", "و", "وب", "ول", "فب")
+
+
+def clitic_totals(index: Path, names: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """Per typed clitic, (total behind it, the bare name's total) of each name without ال."""
+    from search.engine import Engine
+
+    out: dict[str, list[tuple[int, int]]] = {c: [] for c in TYPED_CLITICS}
+    with Engine(index) as engine:
+        for name in names:
+            if words(name)[0].startswith(ARTICLE):
+                continue
+            bare = engine.search(name, mode="keyword", k=1).total
+            for clitic in TYPED_CLITICS:
+                out[clitic].append((engine.search(clitic + name, mode="keyword", k=1).total, bare))
+    return out
+
+
+def _clitic_table(totals: dict[str, list[tuple[int, int]]]) -> str:
+    lines = ["| typed clitic | names | total = the bare name's | total above it | mean total / bare total |",
+             "| --- | --- | --- | --- | --- |"]
+    for clitic, rows in totals.items():
+        ratios = [t / b for t, b in rows if b]
+        lines.append(f"| {clitic} | {len(rows)} | {sum(t == b for t, b in rows)} | {sum(t > b for t, b in rows)} | "
+                     f"{statistics.mean(ratios):.3f} |")
+    return "\n".join(lines)
 
 
 def engine_runs(index: Path, articles: list[Article], names: list[str]) -> dict[str, Run]:
@@ -206,8 +239,11 @@ def summary(rows: list[dict]) -> dict:
 @click.option("--names", "names_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=NAMES, show_default=True)
 @click.option("--peers/--no-peers", default=True, show_default=True, help="Run the public systems too.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=CACHE, show_default=True,
+              help="Where the index is built once and reused.")
+@click.option("--clitics", is_flag=True, help="Search each name behind typed clitics too.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON here.")
-def main(corpus, n, names_file, peers, out):
+def main(corpus, n, names_file, peers, cache, clitics, out):
     """Precision@10, recall and totals of name searches against the gold, with the public systems."""
     articles = load_articles(corpus, n)
     names = read_names(names_file)
@@ -216,7 +252,7 @@ def main(corpus, n, names_file, peers, out):
         w = words(f"{a.title} {a.body}")
         texts.append((w, " ".join(w)))
     golds = {name: gold(texts, name) for name in (*names, *ABSENT)}
-    index = build_index(articles, corpus, n)
+    index = build_index(articles, corpus, n, cache)
     systems = {"baheth keyword": engine_runs(index, articles, [*names, *ABSENT])}
     if peers:
         systems.update(peer_runs(articles, [*names, *ABSENT]))
@@ -231,8 +267,13 @@ def main(corpus, n, names_file, peers, out):
     click.echo("| --- | --- |" + " --- |" * len(systems))
     for name in ABSENT:
         click.echo(f"| {name} | {len(golds[name][1])} | " + " | ".join(str(runs[name].total) for runs in systems.values()) + " |")
+    typed = clitic_totals(index, names) if clitics else {}
+    if typed:
+        click.echo()
+        click.echo("names behind typed clitics: baheth keyword totals against the bare name's")
+        click.echo(_clitic_table(typed))
     if out:
-        out.write_text(json.dumps({"corpus": str(corpus), "n": len(articles), "systems": table,
+        out.write_text(json.dumps({"corpus": str(corpus), "n": len(articles), "systems": table, "clitics": typed,
                                    "summary": {s: summary(list(r.values())) for s, r in table.items()},
                                    "absent": {name: {"gold": len(golds[name][1]),
                                                      **{s: runs[name].total for s, runs in systems.items()}}

@@ -140,6 +140,8 @@ class Engine:
         k, offset = check_count("k", k, 1), check_count("offset", offset, 0)
         require_terms(parsed)
         with self.reading():
+            # Read once for the ranking and the highlights alike.
+            parsed = replace(parsed, keyword=self.keyword_index.read_clitics(parsed.keyword))
             ranking, mode_used, notices, owners = self.ranking(parsed, mode, filters)
             options = dict(sort=sort, collapse=collapse, facets=facets)
             if level == "passages":

@@ -51,7 +51,7 @@ class ParsedQuery:
     @property
     def forms(self) -> frozenset[str]:
         """Every written form of every word searched for: what highlighting marks."""
-        words = [w for g in self.keyword.groups for w in g]
+        words = [w for g in self.keyword.searched for w in g]
         words += [w for p in self.keyword.phrases for w in p if not is_stopword(w)]
         return frozenset().union(*(word_forms(w) for w in words))
 

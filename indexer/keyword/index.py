@@ -5,8 +5,9 @@ read back from the store, so the index holds only what ranking and filtering nee
 """
 from __future__ import annotations
 
+import math
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +21,7 @@ from whoosh.fields import ID, Schema
 
 from indexer.text.analysis import DEFAULT_STEM, arabic_analyzer
 from indexer.text.arabic import is_stopword
-from indexer.text.forms import word_forms
+from indexer.text.forms import behind_proclitics, proclitic_readings, word_forms
 from indexer.text.stemmers import get_stemmer
 from indexer.keyword.fields import ArabicText
 from indexer.keyword.merge import tiered_merge
@@ -52,7 +53,9 @@ class KeywordQuery:
     words are a name (``KeywordSettings.collocation``), only where they stand as typed. Otherwise (a
     question): ``KeywordSettings.min_should_match`` of the groups by their light stems, scored on the
     stems and, re-ranking only, their ISRI roots. Each phrase must match word after word, in
-    written forms; no passage holding a form of an ``excluded`` word matches.
+    written forms; no passage holding a form of an ``excluded`` word matches. ``readings``: per
+    group, the words its typed words are read as once a proclitic the reader typed is taken off
+    (``read_clitics``); a group holds them as it holds its own words.
     """
 
     groups: tuple[tuple[str, ...], ...] = ()
@@ -60,11 +63,17 @@ class KeywordQuery:
     phrases: tuple[tuple[str, ...], ...] = ()   # stopwords kept: they hold their places
     excluded: tuple[str, ...] = ()
     short: bool = True
+    readings: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def searched(self) -> tuple[tuple[str, ...], ...]:
+        """Each group's words with its readings."""
+        return tuple(g + r for g, r in zip(self.groups, self.readings)) if self.readings else self.groups
 
     @property
     def terms(self) -> tuple[str, ...]:
         """The light stems of the group words, once each."""
-        return tuple(dict.fromkeys(stems(w for g in self.groups for w in g)))
+        return tuple(dict.fromkeys(stems(w for g in self.searched for w in g)))
 
 
 def stems(words) -> list[str]:
@@ -122,7 +131,7 @@ def filter_query(filters: Filters, reader) -> wq.Query | None:
 
 def field_terms(query: KeywordQuery, settings: KeywordSettings) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
     """(field, boost, terms) for every field a bag-of-words query searches."""
-    words = [w for g in query.groups for w in g]
+    words = [w for g in query.searched for w in g]
     terms, roots = tuple(dict.fromkeys(settings.stems(words))), tuple(dict.fromkeys(settings.roots(words)))
     return (*((f, b, terms) for f, b in settings.stem_fields), *((f, b, roots) for f, b in settings.root_fields))
 
@@ -322,10 +331,30 @@ class KeywordIndex:
 
     def matches(self, query: KeywordQuery, filters: Filters = Filters(), allowed: np.ndarray | None = None,
                 limit: int | None = None) -> MatchRun:
-        """The passages matching ``query`` (see ``KeywordQuery``), best first by BM25F, every one
+        """The passages matching ``query`` (see ``KeywordQuery``; its readings are read here unless the
+        caller read them, ``read_clitics``), best first by BM25F, every one
         unless ``limit``, among the ``allowed`` pids (those passing ``filters``, from the store) when
         filters are active. The engine takes every match, to page one ranking; a query without
         words or phrases matches nothing."""
+        view = self._view()
+        if not query.groups and not query.phrases:
+            return view.run(np.zeros(view.total_docs), np.zeros(view.total_docs, dtype=bool))
+        if filters.active() and allowed is None:
+            searcher = view.searcher
+            allowed = np.array([int(searcher.stored_fields(d)["pid"])
+                                for d in searcher.docs_for_query(filter_query(filters, searcher.reader()))], dtype=np.int64)
+        if not query.readings:
+            query = read_clitics(view, query, self.settings)
+        scores, matched = _match(view, query, self.settings)
+        if filters.active():
+            matched &= view.allowed(allowed)
+        return view.run(scores, matched, limit)
+
+    def read_clitics(self, query: KeywordQuery) -> KeywordQuery:
+        """``query`` with the readings ``matches`` searches it with (see ``read_clitics``)."""
+        return read_clitics(self._view(), query, self.settings)
+
+    def _view(self) -> PostingsView:
         searcher = self.searcher()
         if not self._whoosh_checked and self.compiled.missing(searcher):
             # A segment without its compiled copy is copied from Whoosh's postings, and Whoosh
@@ -338,15 +367,7 @@ class KeywordIndex:
             raise IndexDamaged(self.layout.keyword_dir, exc) from None
         if view is None:
             raise ValueError("the keyword index must be searched with BM25F")
-        if not query.groups and not query.phrases:
-            return view.run(np.zeros(view.total_docs), np.zeros(view.total_docs, dtype=bool))
-        if filters.active() and allowed is None:
-            allowed = np.array([int(searcher.stored_fields(d)["pid"])
-                                for d in searcher.docs_for_query(filter_query(filters, searcher.reader()))], dtype=np.int64)
-        scores, matched = _match(view, query, self.settings)
-        if filters.active():
-            matched &= view.allowed(allowed)
-        return view.run(scores, matched, limit)
+        return view
 
     def search_terms(self, terms: Sequence[str], limit: int,
                      allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -366,7 +387,7 @@ def _match(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -
     """Every document's score, and which live documents match ``query``."""
     phrase_words = [(w,) for p in query.phrases for w in p if not is_stopword(w)]
     if query.short:
-        groups = [forms(g) for g in (*query.groups, *phrase_words)]
+        groups = [forms(g) for g in (*query.searched, *phrase_words)]
         scores, held = view.score([(f, b, groups) for f, b in settings.form_fields])
         required = _holding(view, held, range(len(groups)))
         matched = (np.all(required, axis=0) if len(groups) else view.live.copy()) & view.live
@@ -374,8 +395,8 @@ def _match(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -
             matched, scores = _name_or_all(view, query, matched, scores, settings)
     else:
         # A word typed twice counts once, as in v3's bag of words.
-        stem_groups = _once(settings.stems(g) for g in query.groups)
-        root_groups = _once(settings.roots(g) for g in query.groups)
+        stem_groups = _once(settings.stems(g) for g in query.searched)
+        root_groups = _once(settings.roots(g) for g in query.searched)
         scores, held = view.score([*((f, b, stem_groups) for f, b in settings.stem_fields),
                                    *((f, b, root_groups) for f, b in settings.root_fields)])
         # Roots re-rank; only the stem fields decide what matches.
@@ -395,6 +416,68 @@ def _match(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -
         _, held = view.score([(f, 0.0, [forms(query.excluded)]) for f, _ in settings.form_fields])
         matched &= ~_holding(view, held, range(1))[0]
     return scores, matched
+
+
+def read_clitics(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -> KeywordQuery:
+    """``query`` with each group's readings (``KeywordQuery.readings``): a typed word the index
+    holds is also read without a proclitic (``proclitic_readings``: بتونس as تونس) where the index
+    holds the stripped word in a form of its own (not one of the typed word's), never holds the
+    typed word behind the article or a preposition (``behind_proclitics``: الفساد says فساد is a
+    whole word), and the articles holding the typed word mention the stripped one more often than
+    chance (``_co_mentioned``: none of those naming فراس says راس). A word the index does not hold
+    has no readings: without evidence, an absent name (فادي) would find an unrelated word (ادي).
+    So a whole word whose letters look like a clitic keeps its meaning; and a reading only adds."""
+    fields = [f for f, _ in settings.form_fields]
+    readings = tuple(tuple(dict.fromkeys(r for w in g for r in _readings(view, w, fields) if r not in g))
+                     for g in query.groups)
+    return replace(query, readings=readings)
+
+
+# The level of the one-sided test that the articles holding a typed word mention its stripped form
+# more often than chance: the usual 1%, not fitted.
+CO_MENTION_LEVEL = 0.01
+
+
+def _readings(view: PostingsView, word: str, fields: Sequence[str]) -> list[str]:
+    """The readings of ``word`` the index supports, least stripped first; a deeper one must hold
+    against the last one accepted (ولبنان -> لبنان, never on to بنان: بلبنان is written). Looked up
+    lazily: most words have no candidate, or none the index holds."""
+    readings, base, holding = [], word, None
+    for stripped in proclitic_readings(word):
+        own = view.articles_holding(sorted(word_forms(stripped) - word_forms(base)), fields)
+        if not len(own):
+            continue
+        if holding is None:
+            holding = view.articles_holding(sorted(word_forms(base)), fields)
+        if len(view.articles_holding(behind_proclitics(base), fields)) or not _co_mentioned(
+                holding, own, view.article_count):
+            break
+        readings.append(stripped)
+        base, holding = stripped, None
+    return readings
+
+
+def _co_mentioned(typed: np.ndarray, stripped: np.ndarray, articles: int) -> bool:
+    """Do the ``typed`` articles hold ``stripped`` more often than independence would have them?
+    (A one-sided Poisson test at ``CO_MENTION_LEVEL``; both sorted unique article keys.) Never when
+    no article holds the typed word: nothing shows what it is."""
+    together = len(np.intersect1d(typed, stripped, assume_unique=True))
+    expected = len(typed) * len(stripped) / max(articles, 1)
+    return together > expected and poisson_tail(together, expected) < CO_MENTION_LEVEL
+
+
+def poisson_tail(k: int, mean: float) -> float:
+    """P(X >= k) for X ~ Poisson(``mean``), ``k`` above ``mean`` > 0: the terms from k on only fall,
+    so they are summed until they no longer count (in logs: a mean in the hundreds underflows exp)."""
+    log_term = -mean + k * math.log(mean) - math.lgamma(k + 1)
+    total = 0.0
+    while True:
+        term = math.exp(log_term)
+        total += term
+        if term <= total * 1e-12:
+            return total
+        k += 1
+        log_term += math.log(mean / k)
 
 
 def _once(groups) -> list[list[str]]:
@@ -436,7 +519,7 @@ def _name_or_all(view: PostingsView, query: KeywordQuery, holding_all: np.ndarra
     """(matches, scores): the documents holding the words as typed (next to each other, in order)
     when they are a name, i.e. stand so in at least ``settings.collocation`` of the documents holding
     them all; else all of them, those holding them as typed boosted by ``settings.adjacent_boost``."""
-    together = _adjacent_mask(view, [(o, frozenset(forms(g))) for o, g in zip(query.offsets, query.groups)],
+    together = _adjacent_mask(view, [(o, frozenset(forms(g))) for o, g in zip(query.offsets, query.searched)],
                               holding_all)
     if together.sum() >= settings.collocation * holding_all.sum():
         return together, scores

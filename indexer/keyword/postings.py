@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -412,6 +413,22 @@ class PostingsView:
         scores = np.bincount(np.concatenate(doc_parts), weights=np.concatenate(score_parts), minlength=self.total_docs)
         return scores, holding
 
+    def articles_holding(self, terms: Sequence[str], fields: Sequence[str]) -> np.ndarray:
+        """The sorted article keys (``Joined.keys``) of the live passages holding any of ``terms`` in
+        any of ``fields``; their document numbers where the segments do not all record articles."""
+        if not terms:
+            return np.zeros(0, np.int64)
+        docs = np.unique(np.concatenate([
+            self._group_postings([(base, seg.fields[field]) for base, seg in self.units], terms)[0]
+            for field in fields]))
+        docs = docs[self.live[docs]]
+        return docs if self.joined.keys is None else np.unique(self.joined.keys[docs])
+
+    @property
+    def article_count(self) -> int:
+        """How many articles ``articles_holding`` counts among (documents, without their keys)."""
+        return self.joined.articles
+
     @staticmethod
     def _group_postings(per_segment, group: Sequence[str]):
         wanted = np.array(list(dict.fromkeys(group)), dtype=str)
@@ -476,6 +493,12 @@ class Joined:
         keys = (np.concatenate([s.articles.keys[s.articles.of] for s in segments]) if segments
                 else np.zeros(0, np.int64)) if complete else None
         return cls(bases, pids.astype(np.int64), keys)
+
+    @cached_property
+    def articles(self) -> int:
+        """How many articles the documents belong to (deleted ones included: an article's new
+        version keeps its key), or how many documents without keys."""
+        return len(self.pids) if self.keys is None else len(np.unique(self.keys))
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,18 @@ or without the article (للعراق for ل + العراق), and with a nisba or
 word can meet its own forms and nothing shorter. A query word that itself carries clitics before
 the article (والعراق, بالعراق, للعراق) is first reduced to its article form. The same rules
 define the news-names gold (``bench.names``), and ``docs/analysis.md`` measures them.
+
+The one way to something shorter: a reader types a clitic too (بتونس, ولبنان, لغزة), and
+``proclitic_readings`` offers the word without it; the index alone decides whether that reading
+holds (``indexer.keyword.index.read_clitics``), since most words that begin with these letters
+are whole words (بريطانيا, وزير, فراس).
 """
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+
+from indexer.text.arabic import is_stopword
 
 CONJUNCTIONS = ("", "و", "ف")
 PREPOSITIONS = ("", "ب", "ك", "ل")
@@ -23,12 +30,34 @@ NISBA_ENDINGS = ("ي", "يه", "يون", "يين", "يان", "يا")
 # The clitics a typed word may carry before its article, and at least two letters after it,
 # so «والي» and «بالغ» stay whole.
 _CLITICS_BEFORE_ARTICLE = re.compile(r"^[وف]?(?:[بك]?ال|لل)(..+)$")
+# A proclitic read off a typed word leaves at least three letters: مصر, غزه and قطر are typed as
+# بمصر, لغزة, بقطر; a two-letter remainder (بحر -> حر) is too ambiguous to offer.
+READING_FLOOR = 3
 
 
 def article_form(word: str) -> str:
     """``word`` without clitics before its article: والعراق, بالعراق, للعراق -> العراق."""
     match = _CLITICS_BEFORE_ARTICLE.match(word)
     return ARTICLE + match.group(1) if match else word
+
+
+def proclitic_readings(word: str) -> tuple[str, ...]:
+    """``word`` without the proclitics it may carry, least stripped first: و or ف, then ب ك or ل
+    (وبتونس -> بتونس, تونس; للبنان -> لبنان), stopwords left out. Candidates only."""
+    readings, rest = [], word
+    for letters in (CONJUNCTIONS[1:], PREPOSITIONS[1:]):
+        if rest[:1] in letters and len(rest) > READING_FLOOR:
+            rest = rest[1:]
+            if not is_stopword(rest):
+                readings.append(rest)
+    return tuple(readings)
+
+
+def behind_proclitics(word: str) -> tuple[str, ...]:
+    """``word`` behind the article or a preposition: forms only a whole word takes, since nothing
+    comes before a word that already carries one (no البتونس, no لومصر). Not ل before ل: للجامعة
+    is ل + الجامعة."""
+    return tuple(p + word for p in (ARTICLE, *PREPOSITIONS[1:]) if not (p == "ل" and word.startswith("ل")))
 
 
 @lru_cache(maxsize=4096)
