@@ -19,6 +19,19 @@ def test_tiers_are_orders_of_magnitude():
     assert [tier(n) for n in (0, 1, 9, 10, 99, 100, 8_192, 81_920)] == [0, 0, 0, 1, 1, 2, 3, 4]
 
 
+@given(st.integers(min_value=1, max_value=15))
+def test_a_power_of_the_factor_opens_its_tier(exponent):
+    # math.log(1000, 10) < 3: a segment of exactly 1,000 documents was small (tier 2).
+    assert tier(MERGE_FACTOR ** exponent) == exponent
+    assert tier(MERGE_FACTOR ** exponent - 1) == exponent - 1
+
+
+def test_segments_of_exactly_the_small_limit_are_bulk():
+    limit = MERGE_FACTOR ** MERGED_TIERS     # 1,000 live documents
+    assert segments_to_merge([limit] * MERGE_FACTOR) == []
+    assert segments_to_merge([limit - 1] * MERGE_FACTOR) == list(range(MERGE_FACTOR))
+
+
 def test_nothing_merges_until_a_tier_is_full():
     assert segments_to_merge([8_000] * (MERGE_FACTOR - 1) + [5, 50_000]) == []
 

@@ -19,7 +19,6 @@ away. Searching many bulk segments stays fast on the compiled postings (docs/per
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 MERGE_FACTOR = 10
@@ -27,8 +26,14 @@ MERGED_TIERS = 3   # tiers 0, 1, 2: segments of under 1,000 live documents
 
 
 def tier(live_docs: int) -> int:
-    """The size class of a segment: 0 for under ``MERGE_FACTOR`` live documents, and so on."""
-    return int(math.log(max(live_docs, 1), MERGE_FACTOR))
+    """The size class of a segment: 0 for under ``MERGE_FACTOR`` live documents, and so on. In
+    integers: ``math.log(1000, 10)`` is 2.9999999999999996, which put a segment of exactly 1,000
+    documents in tier 2."""
+    size, count = 0, max(live_docs, 1)
+    while count >= MERGE_FACTOR:
+        count //= MERGE_FACTOR
+        size += 1
+    return size
 
 
 def segments_to_merge(live_counts: list[int]) -> list[int]:
