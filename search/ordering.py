@@ -1,10 +1,12 @@
 """Sorting a ranking by date, and counting its articles by source, section and month.
 
-Dates are compared as stored (ISO 8601, ``indexer/text/dates.py``), so a day sorts by its time
-when one is given; undated articles go last, in relevance order, and are counted apart.
+Dates are compared in UTC (``indexer.text.dates.utc_date``), so a day sorts by its time when one
+is given and an offset counts; undated articles go last, in relevance order, and are counted apart.
 
 >>> by_date(["2015-07-21", "", "2016-01-02T10:00:00", "2015-07-21"], "newest")
 [2, 0, 3, 1]
+>>> by_date(["2020-05-02T01:00:00+00:00", "2020-05-01T23:00:00-05:00"], "newest")
+[1, 0]
 >>> facet_counts([("2015-07-21", "CNN", "tech"), ("", "cnn", "")])["source"]
 [{'value': 'CNN', 'count': 2}]
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Iterable, Sequence
+
+from indexer.text.dates import utc_date
 
 SORTS = ("relevance", "newest", "oldest")
 FACETS = ("source", "section", "month")
@@ -24,14 +28,14 @@ def by_date(dates: Sequence[str], sort: str) -> list[int]:
     if sort == "relevance":
         return list(range(len(dates)))
     dated = [i for i, d in enumerate(dates) if d]
-    dated.sort(key=lambda i: dates[i], reverse=sort == "newest")   # stable both ways: ties keep relevance order
+    dated.sort(key=lambda i: utc_date(dates[i]), reverse=sort == "newest")   # stable both ways: ties keep relevance order
     return dated + [i for i, d in enumerate(dates) if not d]
 
 
 def facet_counts(rows: Iterable[tuple[str, str, str]], top: int | None = None) -> dict[str, list[dict]]:
     """(date, source, section) of every matching article -> counts by source and section (most
     first; one entry per name whatever its case, spelled as most articles spell it) and by month
-    (in time order, undated last)."""
+    (in UTC, as the date filters count; in time order, undated last)."""
     counts = {name: Counter() for name in FACETS}
     spellings: dict[str, Counter] = {"source": Counter(), "section": Counter()}
     for date, source, section in rows:
@@ -39,7 +43,7 @@ def facet_counts(rows: Iterable[tuple[str, str, str]], top: int | None = None) -
             if value:
                 counts[name][value.casefold()] += 1
                 spellings[name][value] += 1
-        counts["month"][date[:7] if date else UNDATED] += 1
+        counts["month"][utc_date(date)[:7] if date else UNDATED] += 1
     out = {}
     for name in ("source", "section"):
         spelled = {}

@@ -155,3 +155,80 @@ def test_delete_by_source_matches_any_case(outlets, tmp_path):
     shutil.copytree(outlets, index)
     result = run("delete", "--source", "CNN", "--index", index, "--json")
     assert sorted(json.loads(result.output)["deleted"]) == ["c1", "c2"]
+
+
+# -- dates with offsets sort and filter in UTC, and show as written ------------------------------
+from datetime import datetime, timedelta, timezone  # noqa: E402
+
+from indexer.text.dates import utc_date  # noqa: E402
+from search.engine import Engine  # noqa: E402
+from search.query import parse_query  # noqa: E402
+
+ZONED = {   # id: date as written; what they have in common: the word الانتخابات
+    "east": "2020-05-01T23:00:00-05:00",      # 2020-05-02 04:00 UTC
+    "utc": "2020-05-02T01:00:00+00:00",
+    "day": "2020-05-01",
+    "month-end": "2020-05-31T22:00:00-05:00",  # 2020-06-01 03:00 UTC
+}
+
+
+@pytest.mark.parametrize("stored, key", [
+    ("2020-05-01T23:00:00-05:00", "2020-05-02T04:00:00"), ("2020-05-02T01:00:00+00:00", "2020-05-02T01:00:00"),
+    ("2020-05-01T23:00Z", "2020-05-01T23:00:00"), ("2020-05-01T01:30:00+0300", "2020-04-30T22:30:00"),
+    ("2020-05-01T23:00:00,5+01", "2020-05-01T22:00:00.500000"), ("2020-05-01 23:00", "2020-05-01T23:00:00"),
+    ("2020-05-01T23:00:00", "2020-05-01T23:00:00"), ("2020-05-01", "2020-05-01"), ("", ""),
+])
+def test_utc_date(stored, key):
+    assert utc_date(stored) == key
+
+
+moments = st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2200, 1, 1)).map(lambda d: d.replace(microsecond=0))
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+
+
+@given(moments, offsets, moments, offsets)
+def test_dates_with_offsets_sort_as_the_moments_they_name(a, zone_a, b, zone_b):
+    a, b = a.replace(tzinfo=zone_a), b.replace(tzinfo=zone_b)
+    key_a, key_b = utc_date(a.isoformat()), utc_date(b.isoformat())
+    assert (key_a < key_b) == (a < b) and (key_a == key_b) == (a == b)
+    assert key_a[:10] == a.astimezone(timezone.utc).date().isoformat()
+
+
+@pytest.fixture(scope="module")
+def zoned(tmp_path_factory):
+    path = tmp_path_factory.mktemp("zoned") / "ix"
+    with Indexer(path, vectors=False) as ix:
+        ix.add([Article(id=i, title="", body=f"تقرير عن الانتخابات رقم {n}", date=d)
+                for n, (i, d) in enumerate(ZONED.items())])
+    with Engine(path) as engine:
+        yield engine
+
+
+def zoned_ids(engine, **options):
+    return [h.article_id for h in engine.search("الانتخابات", mode="keyword", collapse=False, **options).hits]
+
+
+def test_offsets_count_when_sorting_and_dates_show_as_written(zoned):
+    assert zoned_ids(zoned, sort="newest") == ["month-end", "east", "utc", "day"]
+    assert zoned_ids(zoned, sort="oldest") == ["day", "utc", "east", "month-end"]
+    shown = {h.article_id: h.date for h in zoned.search("الانتخابات", mode="keyword", collapse=False).hits}
+    assert shown == ZONED
+
+
+@pytest.mark.parametrize("filters, expected", [
+    (Filters(until="2020-05-01"), {"day"}),                  # east is on 2 May in UTC
+    (Filters(since="2020-05-02", until="2020-05-02"), {"east", "utc"}),
+    (Filters(since="2020-06"), {"month-end"}),
+])
+def test_date_filters_take_the_utc_day(zoned, filters, expected):
+    assert set(zoned_ids(zoned, filters=filters)) == expected
+    # Whoosh's own date field (a filter without the store's pids) agrees.
+    hits, _ = zoned.keyword_index.search(parse_query("الانتخابات").keyword, 10, filters)
+    assert {zoned.store.passages([pid])[pid].article_id for pid, _ in hits} == expected
+
+
+def test_months_and_the_date_range_are_utc(zoned):
+    months = zoned.search("الانتخابات", mode="keyword", facets=True).facets["month"]
+    assert months == [{"value": "2020-05", "count": 3}, {"value": "2020-06", "count": 1}]
+    assert zoned.catalogue()["dates"]["first"] == "2020-05-01" and zoned.catalogue()["dates"]["last"] == "2020-06-01"
+    assert sorted(zoned.store.article_ids(before="2020-05-02")) == ["day"]

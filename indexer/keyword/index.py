@@ -21,6 +21,7 @@ from whoosh.fields import ID, Schema
 
 from indexer.text.analysis import DEFAULT_STEM, arabic_analyzer
 from indexer.text.arabic import is_stopword
+from indexer.text.dates import utc_day
 from indexer.text.forms import behind_proclitics, proclitic_readings, word_forms
 from indexer.text.stemmers import get_stemmer
 from indexer.keyword.fields import ArabicText
@@ -110,7 +111,7 @@ def _document(passage, article_row) -> dict:
         "heading": passage.heading, "title": article_row["title"],
         "text_form": passage.text, "heading_form": passage.heading, "title_form": article_row["title"],
         "source": article_row["source"], "section": article_row["section"],
-        "date": article_row["date"][:10],
+        "date": utc_day(article_row["date"]),
     }
 
 

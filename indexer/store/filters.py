@@ -79,7 +79,15 @@ def filter_sql(filters: Filters, alias: str = "a") -> tuple[str, list]:
         if names:
             clauses.append(f"{alias}.{column} IN ({','.join('?' * len(names))})"); args.extend(names)
     if filters.since:
-        clauses.append(f"{alias}.date != '' AND substr({alias}.date, 1, 10) >= ?"); args.append(filters.since)
+        clauses.append(f"{alias}.date != '' AND {day_sql(alias)} >= ?"); args.append(filters.since)
     if filters.until:
-        clauses.append(f"{alias}.date != '' AND substr({alias}.date, 1, 10) <= ?"); args.append(filters.until)
+        clauses.append(f"{alias}.date != '' AND {day_sql(alias)} <= ?"); args.append(filters.until)
     return " AND ".join(clauses), args
+
+
+def day_sql(alias: str) -> str:
+    """The UTC day of ``alias``.date in SQL (``indexer.text.dates.utc_day``, which the store's
+    connections register as ``utc_day``); only a time with an offset (Z, + or - after the day) pays
+    for the call, the rest is its first ten characters."""
+    date = f"{alias}.date"
+    return f"(CASE WHEN substr({date}, 11) GLOB '*[Z+-]*' THEN utc_day({date}) ELSE substr({date}, 1, 10) END)"

@@ -1,5 +1,6 @@
 """Article dates at ingest: ISO 8601 kept as written, other unambiguous forms converted to it,
-anything else refused, so every stored date sorts and filters by its first ten characters.
+anything else refused. A stored date is shown as written and sorts and filters as ``utc_date``
+has it: 2020-05-01T23:00:00-05:00 is 2020-05-02T04:00:00 there, after 2020-05-02T01:00:00+00:00.
 
 >>> normalize_date("2015-07-21T02:51:32")
 ('2015-07-21T02:51:32', False)
@@ -9,8 +10,9 @@ anything else refused, so every stored date sorts and filters by its first ten c
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 # ISO 8601 as stored: an extended calendar date, optionally with a time and an offset.
 ISO_EXTENDED = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?")
@@ -52,6 +54,28 @@ def normalize_date(text: str) -> tuple[str, bool]:
     if value is None:
         raise DateError(f"{text!r} is not a date (expected ISO 8601, such as 2015-07-21 or 2015-07-21T10:30:00)")
     return value, True
+
+
+@lru_cache(maxsize=1 << 16)
+def utc_date(stored: str) -> str:
+    """What a stored date sorts and filters by: a time with an offset moved to UTC and written
+    without it (2020-05-01T23:00:00-05:00 -> 2020-05-02T04:00:00); a time without one as it reads
+    (its zone is unknown), written alike (2020-05-01 23:00 -> 2020-05-01T23:00:00); a day as
+    stored. Its first ten characters are its day."""
+    if len(stored) <= len("YYYY-MM-DD"):
+        return stored
+    try:
+        moment = datetime.fromisoformat(stored.replace(",", "."))
+    except ValueError:   # a store written before dates were checked at ingest: as it was
+        return stored
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat()
+
+
+def utc_day(stored: str) -> str:
+    """The day ``utc_date`` puts ``stored`` on ("" for no date)."""
+    return utc_date(stored)[:10]
 
 
 def _is_iso(text: str) -> bool:
