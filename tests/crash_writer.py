@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
@@ -40,9 +41,12 @@ FILLER = ("وقال مسؤولون إن الأسواق المحلية شهدت �
 # Inside a keyword rebuild (``--repair``, or a writer's open after the TOC was lost):
 # rebuild-create: as the emptied Whoosh index is created; rebuild-postings: after the rebuilt
 # segment is committed, before its compiled postings are synced; set-generation: as the rebuilt
-# index's generation is about to be recorded.
+# index's generation is about to be recorded. Inside an optimize (``--optimize``): keyword-commit
+# before the merge, merged-toc once the merged segment is written but not its table of contents,
+# merged-clean after that table, before the merged-away segments' files are deleted, then
+# rebuild-postings and set-generation as above.
 EXIT_POINTS = ("keyword", "keyword-commit", "vectors-save", "after-commit",
-               "rebuild-create", "rebuild-postings", "set-generation")
+               "rebuild-create", "rebuild-postings", "set-generation", "merged-toc", "merged-clean")
 
 
 def marker(number: int, version: int) -> str:
@@ -85,6 +89,10 @@ def _die_at(point: str) -> None:
         CompiledPostings.sync = die
     elif point == "set-generation":
         KeywordIndex.set_generation = die
+    elif point == "merged-toc":
+        SegmentWriter._commit_toc = die
+    elif point == "merged-clean":
+        whoosh_index.clean_files = die
 
 
 class WriterProcess:
@@ -137,6 +145,7 @@ def main() -> None:
     parser.add_argument("--vectors", action="store_true")
     parser.add_argument("--exit-at", choices=EXIT_POINTS)
     parser.add_argument("--repair", action="store_true", help="run `check --repair` instead of indexing")
+    parser.add_argument("--optimize", action="store_true", help="run `optimize` instead of indexing")
     # A reader racing this writer gets a fair number of searches in even on a loaded machine.
     parser.add_argument("--pause", type=float, default=0.0, help="seconds to sleep after each batch")
     args = parser.parse_args()
@@ -157,6 +166,9 @@ def main() -> None:
         print("ready", flush=True)
         if args.exit_at:
             _die_at(args.exit_at)
+        if args.optimize:
+            print("done", json.dumps({"segments": indexer.optimize()}), flush=True)
+            return
         for version in map(int, args.versions.split(",")):
             articles = (article(i, version, args.paragraphs) for i in range(args.count))
             report = indexer.add(articles, batch_size=args.batch, on_commit=committed)

@@ -30,6 +30,7 @@ COUNT = 150
 EARLY_KILL_SHARE = 0.2     # killed before "ready": during start-up or the catch-up of the last crash
 VECTOR_COUNT = 6
 REBUILD_COUNT = 20
+OPTIMIZE_COUNT = 40
 
 
 def run_to_end(index, *args: str) -> WriterProcess:
@@ -160,3 +161,26 @@ def test_a_rebuild_killed_at_each_step_never_claims_to_be_current(tmp_path, exit
     repaired = run_to_end(index, "--repair")
     assert repaired.reports[0]["ok"] and "keyword" in repaired.reports[0]["repaired"]
     assert verify(index, [], 0) == {n: 0 for n in range(REBUILD_COUNT)}
+
+
+@pytest.mark.parametrize("exit_at", ["keyword-commit", "merged-toc", "merged-clean", "rebuild-postings", "set-generation"])
+def test_an_optimize_killed_at_each_step_leaves_the_index_readable(tmp_path, exit_at):
+    """`optimize` killed before its merge, with the merged segment written but not its table of
+    contents, after that table but before the merged-away files are deleted, before the compiled
+    postings catch up, and before the state records the merged files: a reader that opens the index
+    next finds every article once, check finds nothing wrong, and the next optimize finishes."""
+    index = tmp_path / "index"
+    for count in range(10, OPTIMIZE_COUNT + 1, 10):    # a segment per run
+        run_to_end(index, "--count", str(count), "--batch", "8")
+    assert KeywordIndex(IndexLayout(index), KeywordSettings()).segment_count > 1
+    killed = WriterProcess(index, "--optimize", "--exit-at", exit_at)
+    assert killed.wait() == 3, killed.stderr
+    with Engine(index) as engine:
+        for number in range(OPTIMIZE_COUNT):
+            hits = engine.search(marker(number, 0), mode="keyword", k=2).hits
+            assert [h.article_id for h in hits] == [f"art-{number}"]
+    report = check_index(index)
+    assert report.ok, report.problems
+    finished = run_to_end(index, "--optimize")
+    assert finished.reports[0]["segments"][1] == 1
+    assert verify(index, [], 0) == {n: 0 for n in range(OPTIMIZE_COUNT)}
