@@ -130,7 +130,7 @@ def _inspect(layout: IndexLayout, manifest: Manifest, store: Store, manifest_pro
         embedded = store.embedded_pids()
         generation = store.generation()
         problems = manifest_problems + [Problem("store", f"{n} passage(s) belong to no article")
-                                        for n in [store.orphan_passages()] if n]
+                                        for n in [store.orphan_passages()] if n] + _row_problems(store, manifest)
         articles = store.count_articles()
         retired = store.retired.count()
         stale = store.retired.count(through=_derived_generation(layout, manifest))
@@ -145,6 +145,16 @@ def _inspect(layout: IndexLayout, manifest: Manifest, store: Store, manifest_pro
     return CheckReport(articles=articles, passages=len(owners), embedded=len(embedded),
                        keyword_documents=keyword_docs, vectors=vector_count, generation=generation, retired=retired,
                        problems=tuple(problems + keyword_problems + vector_problems))
+
+
+def _row_problems(store: Store, manifest: Manifest) -> list[Problem]:
+    """Rows whose content changed under intact SQLite pages (``Store.damaged_rows``): only a backup
+    or indexing the articles again restores them."""
+    articles, passages, vectors = store.damaged_rows(manifest.encoder.dim)
+    found = [(articles, "article row(s) no longer hold what was indexed (their content hash differs)"),
+             (passages, "passage(s) whose text is not their article's text between their offsets"),
+             (vectors, f"stored embedding(s) that are not {manifest.encoder.dim} numbers")]
+    return [Problem("store", f"{len(ids)} {what}: {_sample(ids)}; {STORE_FIX}") for ids, what in found if ids]
 
 
 def _derived_generation(layout: IndexLayout, manifest: Manifest) -> int:

@@ -125,3 +125,29 @@ def _one_case(index, name: str, how: str, expected: dict, changed: bool) -> dict
         if run("search", query, "--index", index, "--level", "passages", "--mode", mode).output != output:
             return {**outcome, "failure": f"after repair, search {query!r} differs"}
     return {**outcome, "repaired": 1}
+
+
+ROW_DAMAGES = {   # SQL that changes a row's content and leaves every SQLite page sound
+    "article body": "UPDATE articles SET body = replace(body, 'ا', 'أ') WHERE rowid = (SELECT min(rowid) FROM articles)",
+    "article metadata": "UPDATE articles SET metadata = '{' WHERE rowid = (SELECT max(rowid) FROM articles)",
+    "passage text": "UPDATE passages SET text = text || '.' WHERE pid = (SELECT min(pid) FROM passages)",
+    "passage offsets": "UPDATE passages SET start = start + 1 WHERE pid = (SELECT max(pid) FROM passages)",
+    "embedding": "UPDATE passages SET embedding = substr(embedding, 1, 8)"
+                 " WHERE pid = (SELECT min(pid) FROM passages WHERE embedding IS NOT NULL)",
+}
+
+
+@pytest.mark.parametrize("what", ROW_DAMAGES)
+def test_damaged_rows_under_sound_pages_are_found(pristine, tmp_path, what):
+    import sqlite3
+    index = tmp_path / "index"
+    shutil.copytree(pristine[0], index)
+    with sqlite3.connect(index / "store.sqlite") as conn:
+        assert conn.execute(ROW_DAMAGES[what]).rowcount == 1
+        assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    check = run("check", "--index", index)
+    no_traceback(check)
+    assert check.exit_code == 1 and "store:" in check.output and "backup" in check.output, check.output
+    repair = run("check", "--repair", "--index", index)
+    no_traceback(repair)
+    assert repair.exit_code == 1 and "backup" in repair.output

@@ -306,9 +306,7 @@ class Store:
 
     def stored_article(self, article_id: str) -> Article:
         """The current version of an article as it was indexed."""
-        row = self.article(article_id)
-        return Article(id=row["id"], title=row["title"], body=row["body"], date=row["date"], source=row["source"],
-                       url=row["url"], section=row["section"], metadata=json.loads(row["metadata"]))
+        return _article(self.article(article_id))
 
     def articles_meta(self, passages: Iterable[StoredPassage]) -> dict[str, sqlite3.Row]:
         """Title, date, source, url and section of each passage's article at the passage's version,
@@ -404,6 +402,20 @@ class Store:
         return self.conn.execute("SELECT COUNT(*) FROM passages p LEFT JOIN articles a ON a.id = p.article_id"
                                  " WHERE a.id IS NULL").fetchone()[0]
 
+    def damaged_rows(self, dim: int) -> tuple[list[str], list[int], list[int]]:
+        """Rows SQLite's page checks cannot fault, whose content is no longer what was written:
+        (articles whose fields no longer hash to their recorded ``content_hash``, passages whose
+        text is not their article's body between their offsets, embeddings not ``dim`` float32s)."""
+        articles = [row["id"] for row in self.conn.execute("SELECT * FROM articles ORDER BY id") if not _hash_holds(row)]
+        # SQLite's substr counts characters from 1, as Python's slices count code points from 0.
+        passages = [r[0] for r in self.conn.execute(
+            "SELECT p.pid FROM passages p JOIN articles a ON a.id = p.article_id"
+            " WHERE p.text IS NOT substr(a.body, p.start + 1, p.end - p.start) ORDER BY p.pid")]
+        vectors = [r[0] for r in self.conn.execute(
+            "SELECT pid FROM passages WHERE embedding IS NOT NULL AND length(embedding) != ? ORDER BY pid",
+            (4 * dim,))]
+        return articles, passages, vectors
+
     def article_of(self, pids: Iterable[int]) -> dict[int, str]:
         """passage id -> article id, for the passages that still exist (current or retired)."""
         return {pid: v.article_id for pid, v in self.versions(pids).items()}
@@ -454,6 +466,18 @@ class Store:
             where += f" AND articles.date != '' AND {day_sql('articles')} < ?"
             args.append(before)
         return [r[0] for r in self.conn.execute(f"SELECT id FROM articles WHERE {where}", args)]
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(id=row["id"], title=row["title"], body=row["body"], date=row["date"], source=row["source"],
+                   url=row["url"], section=row["section"], metadata=json.loads(row["metadata"]))
+
+
+def _hash_holds(row: sqlite3.Row) -> bool:
+    try:
+        return content_hash(_article(row)) == row["content_hash"]
+    except (ValueError, TypeError):   # metadata no longer JSON, a field no longer text
+        return False
 
 
 def _stack(rows) -> tuple[np.ndarray, np.ndarray]:
