@@ -448,10 +448,11 @@ def _readings(view: PostingsView, word: str, fields: Sequence[str]) -> list[str]
         own = view.articles_holding(sorted(word_forms(stripped) - word_forms(base)), fields)
         if not len(own):
             continue
+        if len(view.articles_holding(behind_proclitics(base), fields)):
+            break
         if holding is None:
             holding = view.articles_holding(sorted(word_forms(base)), fields)
-        if len(view.articles_holding(behind_proclitics(base), fields)) or not _co_mentioned(
-                holding, own, view.article_count):
+        if not _co_mentioned(holding, own, view.article_count):
             break
         readings.append(stripped)
         base, holding = stripped, None
