@@ -138,7 +138,8 @@ def test_vectors_survive_a_crash_at_each_step(tmp_path, warm_vectors, encoder, e
         report = check_index(index)
         assert report.ok, report.problems
         assert report.vectors == report.embedded == report.passages
-        assert set(writer.committed) <= {h.article_id for h in engine.search(
+        # Killed before its first batch (a loaded machine), the index holds no vectors to search.
+        assert not writer.committed or set(writer.committed) <= {h.article_id for h in engine.search(
             "الأسواق والاقتصاد", mode="dense", k=VECTOR_COUNT).hits}
     finished = run_to_end(index, *args)
     assert finished.reports[0]["encoded"] == 0          # nothing re-encoded after the crash
