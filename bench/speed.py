@@ -52,7 +52,8 @@ def child(args: list[str]) -> dict:
     """Run ``python -m bench.speed <args>`` and parse the JSON it prints last."""
     out = subprocess.run([sys.executable, "-m", "bench.speed", *args], capture_output=True, text=True)
     if out.returncode:
-        raise click.ClickException(f"bench.speed {args[0]} failed: {out.stderr.strip().splitlines()[-1]}")
+        last = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]   # empty if killed
+        raise click.ClickException(f"bench.speed {args[0]} failed: {last}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
