@@ -36,6 +36,10 @@ class QueryError(ValueError):
     """A query with nothing to search for."""
 
 
+class UnknownArticle(QueryError):
+    """A request about an article id the index does not hold (HTTP 404, not a bad request)."""
+
+
 @dataclass(frozen=True)
 class ParsedQuery:
     text: str                 # as typed

@@ -13,7 +13,7 @@ import numpy as np
 
 from indexer.store.filters import Filters
 from indexer.text.analysis import analyze
-from search.query import QueryError
+from search.query import QueryError, UnknownArticle
 from search.results import ArticleHit
 
 # The article's terms searched: enough to describe its story, few enough to stay a fast query.
@@ -42,7 +42,7 @@ def similar(engine, article_id: str, k: int = 10, filters: Filters = Filters()) 
     with engine.reading():
         row = engine.store.article(article_id)
         if row is None:
-            raise QueryError(f"no article with id {article_id!r}")
+            raise UnknownArticle(f"no article with id {article_id!r}")
         excluded = tuple(sorted(engine.store.duplicates.of([article_id]).get(article_id, {})))
         allowed = engine.store.filtered_pids(filters) if filters.active() else None
         ranked = engine.keyword_index.search_terms(key_terms(engine, f"{row['title']}\n{row['body']}"),

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from indexer.store.filters import FilterError
-from search.query import QueryError
+from search.query import QueryError, UnknownArticle
 from server import api, pages
 from server.pool import EnginePool, PoolBusy
 from server.security import SecurityHeaders
@@ -64,6 +64,10 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueryError)
     async def bad_query(request: Request, exc: QueryError):
         return error_response(request, 400, str(exc))
+
+    @app.exception_handler(UnknownArticle)
+    async def unknown_article(request: Request, exc: UnknownArticle):
+        return error_response(request, 404, str(exc))
 
     @app.exception_handler(FilterError)
     async def bad_filter(request: Request, exc: FilterError):

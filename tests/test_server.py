@@ -81,6 +81,7 @@ def test_search_pages_and_filters(client):
     ("/api/ask?q=النفط&k=50", 422, "k"),
     ("/api/search?q=النفط&sort=latest", 422, "sort"),
     ("/api/articles/no-such-id", 404, "no-such-id"),
+    ("/api/similar/no-such-id", 404, "no-such-id"),
     ("/api/nothing-here", 404, "Not Found"),
 ])
 def test_bad_requests_get_a_json_message_and_a_4xx(client, url, status, words):
