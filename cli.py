@@ -529,18 +529,15 @@ def embed(index_dir, model, encoder_options, cluster, cache_dir, wait, fmt):
               help="Address to listen on; 0.0.0.0 opens the server to the network.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--engines", type=click.IntRange(1, 64), default=None,
-              help="Searches answered at once, each with its own engine (default 4).")
-def serve(index_dir, host, port, engines):
+              help="Searches each worker answers at once, each with its own engine (default 4).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (each opens the index; one per core serves the most).")
+def serve(index_dir, host, port, engines, workers):
     """Serve the index: an Arabic search page at / and a JSON API under /api (docs at /docs)."""
-    import uvicorn
-    from server.app import DEFAULT_ENGINES, create_app
+    from server.app import DEFAULT_ENGINES, serve as run_server
     with user_errors():
-        app = create_app(index_dir, engines or DEFAULT_ENGINES)
-    click.echo(f"serving {index_dir} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
-    finally:
-        app.state.pool.close()
+        run_server(index_dir, host, port, engines or DEFAULT_ENGINES, workers, opened=lambda: click.echo(
+            f"serving {index_dir} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True))
 
 
 if __name__ == "__main__":  # pragma: no cover

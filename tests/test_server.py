@@ -7,6 +7,7 @@ import re
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -368,3 +369,70 @@ def test_the_profile_benchmark_calls_the_handlers_as_the_server_does(served_inde
                                           "--queries", queries])
     assert result.exit_code == 0, result.output
     assert handler in result.output and "CPU ms per request" in result.output
+
+
+def test_serve_with_two_workers_answers_as_one_process_does_and_stops_whole(client, served_index):
+    """`baheth serve --workers 2`: two processes answer, with the in-process app's JSON, and a
+    Ctrl-C stops them all."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--index", str(served_index), "--port", str(port),
+                               "--workers", "2", "--engines", "1"], env={**os.environ, "PYTHONPATH": str(root)})
+    url = f"http://127.0.0.1:{port}/api/search?q=النفط&mode=keyword&k=5"
+    try:
+        deadline, answer = time.monotonic() + 120, None
+        while answer is None and time.monotonic() < deadline:
+            try:
+                answer = httpx.get(url, timeout=10)
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert answer is not None and answer.status_code == 200
+        assert answer.json() == client.get(url.split(str(port))[1]).json()
+        workers = [p for p in psutil.Process(server.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)
+
+
+def test_queries_waiting_for_the_encoder_are_encoded_together_each_with_its_own_vector(served_index):
+    from server.pool import EnginePool
+
+    pool = EnginePool(served_index, 1)
+    shared, texts = pool.encoder, [f"كم بلغ سعر النفط في الشهر {i}؟" for i in range(12)]
+    model = shared._loaded()
+    alone = {t: model.encode_queries([t])[0] for t in texts}
+    calls, encode = [], model.encode_queries
+    model.encode_queries = lambda batch: calls.append(len(batch)) or encode(batch)
+    got = {}
+
+    def ask(text):
+        got[text] = shared.encode_queries([text])[0]
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in texts]
+    try:
+        with shared._model_lock:   # the encoder is busy: the first caller waits for it, the rest queue
+            for t in threads:
+                t.start()
+            while len(shared._queued) < len(texts) - 1:
+                threading.Event().wait(0.01)
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        pool.close()
+    assert calls == [1, len(texts) - 1]
+    assert all(np.allclose(got[t], alone[t], atol=1e-4) for t in texts)
+    assert np.allclose(shared.encode_queries([texts[0]])[0], got[texts[0]]) and calls == [1, len(texts) - 1]  # remembered
