@@ -24,7 +24,7 @@ from indexer.keyword.postings import MatchRun, article_keys
 from indexer.store.layout import IndexDamaged, IndexLayout, IndexNotFound
 from indexer.store.manifest import REPAIR_MANIFEST, Manifest, ManifestError
 from indexer.store.sqlite import STORE_FIX, Filters, PassageVersion, Store
-from indexer.vectors.index import VectorIndex
+from indexer.vectors.index import SharedReads, VectorIndex
 from search.fusion import CANDIDATES, convex_combination, min_max, reciprocal_rank_fusion, z_score
 from search.highlight import snippet, term_spans
 from search.arrange import arrange
@@ -57,10 +57,12 @@ VIEW_ATTEMPTS = 3
 class Engine:
     def __init__(self, path: str | Path, *, encoder: Encoder | None = None,
                  fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT,
-                 answer_model: AnswerModel | None = None, related_floor: float | None = None):
+                 answer_model: AnswerModel | None = None, related_floor: float | None = None,
+                 shared_vectors: SharedReads | None = None):
         """``related_floor``: the dense score a passage without the query's words needs to be shown
         as related; by default the manifest's (calibrated per encoder by ``bench.similarity_floor``;
-        none shown for an encoder without one)."""
+        none shown for an encoder without one). ``shared_vectors``: vector files read once for
+        several engines of one process (``baheth serve``'s)."""
         self.layout = IndexLayout(Path(path))
         if self.layout.store.is_file() and not self.layout.manifest.is_file():
             raise IndexDamaged(self.layout.manifest, "missing", REPAIR_MANIFEST)
@@ -77,7 +79,7 @@ class Engine:
             self.store.close()
             raise
         self.keyword_index = KeywordIndex(self.layout, self.manifest.keyword).open()
-        self.vector_index = VectorIndex(self.layout, self.manifest.encoder.dim, self.store.embeddings)
+        self.vector_index = VectorIndex(self.layout, self.manifest.encoder.dim, self.store.embeddings, shared_vectors)
         self._encoder = encoder
         if encoder is not None:
             self._check_encoder(encoder)

@@ -20,6 +20,7 @@ import numpy as np
 
 from indexer.store.manifest import Manifest
 from indexer.vectors.encoders import BUILTIN
+from indexer.vectors.index import SharedReads
 from indexer.vectors.loading import load_encoder
 from search.engine import Engine
 
@@ -131,8 +132,11 @@ class EnginePool:
         self.index_dir = Path(index_dir)
         self.size = size
         self._idle: queue.LifoQueue[Engine] = queue.LifoQueue()
+        shared = SharedReads()
         for _ in range(size):
-            self._idle.put(Engine(index_dir, encoder=self.encoder, answer_model=answer_model))
+            engine = Engine(index_dir, encoder=self.encoder, answer_model=answer_model, shared_vectors=shared)
+            engine.vector_index.load()   # read the vectors now, not in the first requests
+            self._idle.put(engine)
 
     @contextmanager
     def engine(self, **settings) -> Iterator[Engine]:

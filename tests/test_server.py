@@ -113,7 +113,7 @@ def test_no_response_names_a_file_or_shows_a_traceback(client, served_index, url
 
 
 def test_an_internal_error_is_one_line_without_the_path(served_index, tmp_path):
-    """A damaged index: the vectors file is gone after the server started."""
+    """A damaged index: the vectors file is overwritten after the server started (and read it)."""
     import shutil
 
     from server.app import create_app
@@ -121,7 +121,7 @@ def test_an_internal_error_is_one_line_without_the_path(served_index, tmp_path):
     shutil.copytree(served_index, target)
     app = create_app(target, engines=1)
     try:
-        (target / "vectors.faiss").unlink()
+        (target / "vectors.faiss").write_bytes(b"not a faiss index")
         with TestClient(app, raise_server_exceptions=False) as c:   # the server logs it; the client sees one line
             api, page = c.get("/api/search?q=النفط"), c.get("/?q=النفط")
     finally:
@@ -436,3 +436,14 @@ def test_queries_waiting_for_the_encoder_are_encoded_together_each_with_its_own_
     assert calls == [1, len(texts) - 1]
     assert all(np.allclose(got[t], alone[t], atol=1e-4) for t in texts)
     assert np.allclose(shared.encode_queries([texts[0]])[0], got[texts[0]]) and calls == [1, len(texts) - 1]  # remembered
+
+
+def test_the_engines_of_a_pool_read_the_vectors_once_and_share_them(served_index):
+    from server.pool import EnginePool
+
+    pool = EnginePool(served_index, 3)
+    try:
+        engines = list(pool._idle.queue)
+        assert len({id(e.vector_index._index) for e in engines}) == 1 and len(engines[0].vector_index) > 0
+    finally:
+        pool.close()

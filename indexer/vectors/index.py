@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,13 +109,35 @@ def _stamp(path: Path) -> tuple[int, int]:
     return stat.st_ino, stat.st_mtime_ns
 
 
+class SharedReads:
+    """Vector files read once for every reader in a process that is given this (``baheth serve``'s
+    engines): one faiss index per file version, not one per engine, in memory and in the time to
+    read and check it. Safe because readers only search, and faiss searches a CPU index from
+    several threads at once; the latest version alone is kept here (older ones live on while an
+    engine still searches them)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._latest: tuple[tuple[int, int], faiss.Index] | None = None
+
+    def read(self, stamp: tuple[int, int], load) -> faiss.Index:
+        """The index of the file version ``stamp``, ``load()``-ed by the first reader that asks."""
+        with self._lock:
+            if self._latest is None or self._latest[0] != stamp:
+                self._latest = (stamp, load())
+            return self._latest[1]
+
+
 class VectorIndex:
-    def __init__(self, layout: IndexLayout, dim: int, floats: FloatReader | None = None):
+    def __init__(self, layout: IndexLayout, dim: int, floats: FloatReader | None = None,
+                 shared: SharedReads | None = None):
         """``floats``: the passages' float vectors by id (``Store.embeddings``), which an
-        ``ivf-sq8`` index re-scores its candidates with and is rebuilt from."""
+        ``ivf-sq8`` index re-scores its candidates with and is rebuilt from; ``shared``: for a
+        reader, the process's vector files already read (a writer passes none)."""
         self.layout = layout
         self.dim = dim
         self._floats = floats
+        self._shared = shared
         self._index: faiss.Index | None = None
         # (inode, mtime) of the file loaded: every save renames a new file into place.
         self._loaded_stamp: tuple[int, int] | None = None
@@ -180,16 +203,22 @@ class VectorIndex:
     def load(self) -> None:
         path = self.layout.vectors
         if path.exists():
-            self._loaded_stamp = _stamp(path)
-            self._check_digest()
-            try:
-                self._index = faiss.read_index(str(path))
-            except RuntimeError as exc:
-                raise IndexDamaged(path, str(exc).strip().splitlines()[-1]) from None
+            stamp = _stamp(path)
+            self._index = self._shared.read(stamp, self._read) if self._shared else self._read()
+            # Only once read: a file that failed its check is tried again by the next search.
+            self._loaded_stamp = stamp
         elif read_state(self.layout.vectors_state).get("file"):
             raise IndexDamaged(path, "missing")
         else:
             self._index = self._empty()
+
+    def _read(self) -> faiss.Index:
+        path = self.layout.vectors
+        self._check_digest()
+        try:
+            return faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise IndexDamaged(path, str(exc).strip().splitlines()[-1]) from None
 
     def damage(self) -> str:
         """What is wrong with vectors.faiss against the digest its writer recorded, or ""."""
