@@ -142,7 +142,7 @@ def main(index, articles, clients, seconds, engines, workers, port, queries, end
         asyncio.run(run_clients(base, "hybrid", texts[::-1], clients, 5))   # warm-up, not reported
         load_before = load_avg()
         rows = [measured(server.pid, base, kind, texts, clients, seconds) for kind in endpoints or ENDPOINTS]
-        stats = httpx.get(f"{base}/api/stats").json()
+        stats = httpx.get(f"{base}/api/stats", timeout=60).json()
     finally:
         server.terminate()
         server.wait()

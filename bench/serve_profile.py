@@ -7,7 +7,8 @@ CPU milliseconds per request, then a cProfile of as many other questions.
 The handler is called as the server calls it, with the app's engine pool (one engine), minus
 FastAPI's routing and parameter checks and the HTTP exchange; every question is new to the
 server's query-vector cache. CPU time, unlike latency, changes little on a machine shared with
-other work; the load average is printed beside it.
+other work, so the profile counts CPU time too (the process's, the encoder's threads included);
+the load average is printed beside it.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def main(index, endpoint, count, top, queries):
     try:
         for q in texts[-3:]:   # warm-up: the encoder, the compiled postings, SQLite's pages
             handler(request_for(app, path, q), q)
-        load_before, profile = load_avg(), cProfile.Profile()
+        load_before, profile = load_avg(), cProfile.Profile(time.process_time)
         cpu = [cpu_ms(handler, request_for(app, path, q), q) for q in texts[:count]]
         for q in texts[count:2 * count]:   # other questions, so none comes from the query-vector cache
             profile.runcall(handler, request_for(app, path, q), q)
