@@ -61,15 +61,28 @@ def start_server(index: Path, port: int, engines: int, workers: int) -> subproce
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--index", str(index), "--port", str(port),
                                "--engines", str(engines), "--workers", str(workers)], env=env)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                wait_idle(server.pid, deadline)
                 return server
         except httpx.HTTPError:
             time.sleep(0.5)
     server.terminate()
-    raise click.ClickException("the server did not answer /api/health within 120 s")
+    raise click.ClickException("the server did not answer /api/health within 180 s")
+
+
+def wait_idle(pid: int, deadline: float) -> None:
+    """Until the server's processes have stopped loading: one worker answers /api/health while
+    the others may still be opening the index and loading the encoder."""
+    before = server_cpu_s(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = server_cpu_s(pid)
+        if now - before < 0.1:
+            return
+        before = now
 
 
 async def run_clients(base: str, kind: str, texts: list[str], clients: int, seconds: float) -> dict:

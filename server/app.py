@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from indexer.store.filters import FilterError
+from search.engine import Engine
 from search.query import QueryError, UnknownArticle
 from server import api, pages
 from server.pool import EnginePool, PoolBusy
@@ -68,7 +69,7 @@ def serve(index_dir: str | Path, host: str, port: int, engines: int, workers: in
             app.state.pool.close()
         return
     # Opened here first, so that a missing or damaged index is one message, not one per worker.
-    create_app(index_dir, engines=1).state.pool.close()
+    Engine(index_dir).close()
     opened()
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
     uvicorn.run("server.app:worker_app", factory=True, workers=workers, **options)

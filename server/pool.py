@@ -71,6 +71,10 @@ class SharedEncoder:
             self._model = model
         return self._model
 
+    def load(self) -> None:
+        with self._model_lock:
+            self._loaded()
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         with self._queue_lock:
             found = {t: self._queries[t] for t in texts if t in self._queries}
@@ -137,6 +141,8 @@ class EnginePool:
             engine = Engine(index_dir, encoder=self.encoder, answer_model=answer_model, shared_vectors=shared)
             engine.vector_index.load()   # read the vectors now, not in the first requests
             self._idle.put(engine)
+        if len(engine.vector_index):
+            self.encoder.load()   # likewise the encoder (e5-openvino takes seconds to load)
 
     @contextmanager
     def engine(self, **settings) -> Iterator[Engine]:

@@ -397,8 +397,7 @@ class PostingsView:
             avg_length = self.searcher.avg_field_length(field) or 1
             b = weighting._field_B.get(field, weighting.B)
             per_segment = [(base, seg.fields[field]) for base, seg in self.units]
-            for group in groups:
-                docs, weights, lengths = self._group_postings(per_segment, group)
+            for group, (docs, weights, lengths) in zip(groups, self._groups_postings(per_segment, groups)):
                 if len(group) > 1 and len(docs):
                     docs, first, inverse = np.unique(docs, return_index=True, return_inverse=True)
                     weights, lengths = np.bincount(inverse, weights=weights), lengths[first]
@@ -430,19 +429,25 @@ class PostingsView:
         return self.joined.articles
 
     @staticmethod
-    def _group_postings(per_segment, group: Sequence[str]):
-        wanted = np.array(list(dict.fromkeys(group)), dtype=str)
-        docs, weights, lengths = [], [], []
-        for base, fp in per_segment:
-            for found in fp.postings(wanted):
-                if found is not None:
-                    d, w = found
-                    docs.append(np.add(d, base, dtype=np.int64))
-                    weights.append(w)
-                    lengths.append(fp.lengths[d])
-        if not docs:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
-        return np.concatenate(docs), np.concatenate(weights), np.concatenate(lengths)
+    def _groups_postings(per_segment, groups: Sequence[Sequence[str]]):
+        """(docs, weights, lengths) of each group, its terms' postings segment after segment; every
+        term looked up once per segment (one ``postings`` call each), not once per group."""
+        terms = list(dict.fromkeys(t for group in groups for t in group))
+        at = {t: i for i, t in enumerate(terms)}
+        found = [(base, fp, fp.postings(np.array(terms, dtype=str))) for base, fp in per_segment]
+        for group in groups:
+            docs, weights, lengths = [], [], []
+            for base, fp, postings in found:
+                for term in dict.fromkeys(group):
+                    if (hit := postings[at[term]]) is not None:
+                        d, w = hit
+                        docs.append(np.add(d, base, dtype=np.int64))
+                        weights.append(w)
+                        lengths.append(fp.lengths[d])
+            if not docs:
+                yield np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
+            else:
+                yield np.concatenate(docs), np.concatenate(weights), np.concatenate(lengths)
 
     def top(self, scores: np.ndarray, matched: np.ndarray, limit: int) -> tuple[Hits, int]:
         """The best ``limit`` matched documents as (pid, score), and how many matched."""
