@@ -27,6 +27,10 @@ DEFAULT_ENGINES = 4
 # How `baheth serve --workers N` hands its settings to each worker process: uvicorn starts a
 # worker by importing ``worker_app``, which takes no arguments.
 WORKER_SETTINGS = "BAHETH_SERVE_WORKER"
+# One inference thread per query encoder: under concurrent requests the other cores have other
+# requests' work, and e5-openvino spent 14 CPU ms a question on one thread against 16 on two
+# (`python -m bench.query_batching`, docs/performance.md).
+ENCODER_THREADS = 1
 
 
 def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_model=None,
@@ -47,18 +51,12 @@ def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_mod
     return app
 
 
-def cores() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def serve(index_dir: str | Path, host: str, port: int, engines: int, workers: int, opened=lambda: None) -> None:
     """Answer HTTP until interrupted: ``workers`` processes (Python runs one thread at a time per
-    process), each with its own ``engines`` and its query encoder on its share of the cores, so
-    that concurrent requests do not fight over them (docs/performance.md, "Serving").
+    process), each with its own ``engines`` and query encoder (docs/performance.md, "Serving").
     ``opened`` is called once the index has opened, before the first request."""
     import uvicorn
-    settings = {"index": str(index_dir), "engines": engines, "encoder_threads": max(1, cores() // workers)}
+    settings = {"index": str(index_dir), "engines": engines, "encoder_threads": ENCODER_THREADS}
     options = dict(host=host, port=port, log_level="warning", server_header=False)
     if workers == 1:
         app = worker_app(settings)
