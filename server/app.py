@@ -31,22 +31,24 @@ WORKER_SETTINGS = "BAHETH_SERVE_WORKER"
 # requests' work, and e5-openvino spent 14 CPU ms a question on one thread against 16 on two
 # (`python -m bench.query_batching`, docs/performance.md).
 ENCODER_THREADS = 1
+WORKER_PING_S = 120
 
 
 def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_model=None,
-               encoder_threads: int | None = None) -> FastAPI:
+               encoder_threads: int | None = None, close_connections: bool = False) -> FastAPI:
     """The app over the index at ``index_dir``; opens the engines now, so a missing index fails
     here (``IndexNotFound``), not on the first request. Whoever creates it closes
     ``app.state.pool`` when done (not on the app's shutdown: one app may be started twice).
     ``answer_model``: ``ask``'s model (``search.answers.model.AnswerModel``; None: the shipped one);
-    ``encoder_threads``: the query encoder's threads (None: its default)."""
+    ``encoder_threads``: the query encoder's threads (None: its default); ``close_connections``:
+    each response closes its connection (``serve`` with several workers: see ``worker_app``)."""
     pool = EnginePool(index_dir, engines, answer_model, encoder_threads)
     app = FastAPI(title="baheth", version="1", docs_url=None, redoc_url=None,
                   description="Search an Arabic news archive: keyword, dense and hybrid search, questions, articles.")
     app.state.pool = pool
     app.include_router(api.router)
     app.include_router(pages.router)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, extra=[(b"connection", b"close")] if close_connections else [])
     add_error_handlers(app)
     return app
 
@@ -56,7 +58,8 @@ def serve(index_dir: str | Path, host: str, port: int, engines: int, workers: in
     process), each with its own ``engines`` and query encoder (docs/performance.md, "Serving").
     ``opened`` is called once the index has opened, before the first request."""
     import uvicorn
-    settings = {"index": str(index_dir), "engines": engines, "encoder_threads": ENCODER_THREADS}
+    settings = {"index": str(index_dir), "engines": engines, "encoder_threads": ENCODER_THREADS,
+                "close_connections": workers > 1}
     options = dict(host=host, port=port, log_level="warning", server_header=False)
     if workers == 1:
         app = worker_app(settings)
@@ -70,14 +73,21 @@ def serve(index_dir: str | Path, host: str, port: int, engines: int, workers: in
     Engine(index_dir).close()
     opened()
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
-    uvicorn.run("server.app:worker_app", factory=True, workers=workers, **options)
+    # uvicorn kills a worker that does not answer its ping within this; loading the encoder holds
+    # Python for seconds at a time (e5-openvino's tokenizer), far longer on a busy machine.
+    uvicorn.run("server.app:worker_app", factory=True, workers=workers, timeout_worker_healthcheck=WORKER_PING_S,
+                **options)
 
 
 def worker_app(settings: dict | None = None) -> FastAPI:
     """The app of one server process, with ``settings`` (``serve``'s), by default those in
-    ``$BAHETH_SERVE_WORKER``. A worker's engines only read, so they end with its process."""
+    ``$BAHETH_SERVE_WORKER``. A worker's engines only read, so they end with its process.
+    With several workers each response closes its connection: the workers share one listening
+    socket, and a kept-alive connection stays with the worker that accepted it (16 clients' were
+    split 16/0 and 11/5 between two workers), while a new one goes to whichever is free first."""
     settings = settings or json.loads(os.environ[WORKER_SETTINGS])
-    return create_app(settings["index"], settings["engines"], encoder_threads=settings["encoder_threads"])
+    return create_app(settings["index"], settings["engines"], encoder_threads=settings["encoder_threads"],
+                      close_connections=settings["close_connections"])
 
 
 def wants_json(request: Request) -> bool:

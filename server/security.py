@@ -16,8 +16,11 @@ HEADERS = [
 
 
 class SecurityHeaders:
-    def __init__(self, app):
+    """``HEADERS`` and ``extra`` on every response, unless the response sets them itself."""
+
+    def __init__(self, app, extra: list[tuple[bytes, bytes]] = ()):
         self.app = app
+        self.headers = HEADERS + list(extra)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -27,7 +30,7 @@ class SecurityHeaders:
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [h for h in HEADERS if h[0] not in names]
+                message["headers"] = list(message.get("headers", [])) + [h for h in self.headers if h[0] not in names]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -399,6 +399,7 @@ def test_serve_with_two_workers_answers_as_one_process_does_and_stops_whole(clie
             except httpx.HTTPError:
                 time.sleep(0.3)
         assert answer is not None and answer.status_code == 200
+        assert answer.headers["connection"] == "close"   # the next request goes to whichever worker is free
         assert answer.json() == client.get(url.split(str(port))[1]).json()
         workers = [p for p in psutil.Process(server.pid).children() if "spawn_main" in " ".join(p.cmdline())]
         assert len(workers) == 2
