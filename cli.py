@@ -531,7 +531,8 @@ def embed(index_dir, model, encoder_options, cluster, cache_dir, wait, fmt):
 @click.option("--engines", type=click.IntRange(1, 64), default=None,
               help="Searches each worker answers at once, each with its own engine (default 4).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Server processes (each opens the index; one per core serves the most).")
+              help="Server processes, each with its own engines and query encoder"
+                   " (Python runs one thread at a time per process).")
 def serve(index_dir, host, port, engines, workers):
     """Serve the index: an Arabic search page at / and a JSON API under /api (docs at /docs)."""
     from server.app import DEFAULT_ENGINES, serve as run_server

