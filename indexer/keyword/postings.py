@@ -418,7 +418,7 @@ class PostingsView:
         if not terms:
             return np.zeros(0, np.int64)
         docs = np.unique(np.concatenate([
-            self._group_postings([(base, seg.fields[field]) for base, seg in self.units], terms)[0]
+            next(self._groups_postings([(base, seg.fields[field]) for base, seg in self.units], [terms]))[0]
             for field in fields]))
         docs = docs[self.live[docs]]
         return docs if self.joined.keys is None else np.unique(self.joined.keys[docs])
