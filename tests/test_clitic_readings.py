@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from indexer.pipeline import Indexer
 from indexer.text.articles import Article
@@ -146,6 +146,9 @@ def test_readings_only_take_proclitics_off(word):
 @given(st.text(alphabet=LETTERS.replace("ا", ""), min_size=READING_FLOOR, max_size=8),
        st.sampled_from(PROCLITICS))
 def test_a_typed_clitic_is_offered_off_and_the_typed_word_is_a_form_of_its_reading(rest, clitics):
+    # No preposition stands before لل (ل + ال): بللبب is no Arabic word, and word_forms reads لل as
+    # that contraction. Hypothesis found the case on a whole-suite run.
+    assume(not (clitics[-1:] in PREPOSITIONS[1:] and rest.startswith("لل")))
     word = clitics + rest
     if not is_stopword(rest):
         assert rest in proclitic_readings(word)
