@@ -5,6 +5,7 @@
     python -m bench.speed search --index /tmp/idx-10k --queries ../shared/eval/xquad_ar/queries.jsonl
     python -m bench.speed fill   --index /tmp/idx-10k            # synthetic vectors, timed
     python -m bench.speed engine --index /tmp/idx-10k            # latency and RSS of a search process
+    python -m bench.speed engine --index /tmp/idx-10k --queries ../shared/eval/news_names/names.txt
 
 ``index`` writes N seeded news articles to a JSON Lines file, then indexes it in a child
 process (so peak RSS belongs to indexing alone): seconds and rates per stage, the share of
@@ -39,7 +40,12 @@ def load_avg() -> str:
 
 
 def questions(path: Path, n: int) -> list[str]:
-    return [json.loads(line)["question"] for line in open(path, encoding="utf-8")][:n]
+    """The first ``n`` queries of an eval set's queries.jsonl, or of a plain list such as
+    ../shared/eval/news_names/names.txt (one a line, ``#`` lines are comments)."""
+    lines = open(path, encoding="utf-8").read().splitlines()
+    if path.suffix == ".txt":
+        return [line.strip() for line in lines if line.strip() and not line.startswith("#")][:n]
+    return [json.loads(line)["question"] for line in lines if line.strip()][:n]
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
@@ -149,7 +155,8 @@ def timing_options(command):
     for option in reversed([
             click.option("--index", "path", type=click.Path(exists=True, file_okay=False), required=True),
             click.option("--queries", type=click.Path(exists=True, dir_okay=False),
-                         default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl")),
+                         default=str(SHARED / "eval" / "xquad_ar" / "queries.jsonl"),
+                         help="An eval set's queries.jsonl, or a .txt list of queries (news_names/names.txt)."),
             click.option("-n", "n", type=click.IntRange(10), default=200, show_default=True, help="Questions to time."),
             click.option("--out", type=click.Path(dir_okay=False))]):
         command = option(command)
