@@ -64,6 +64,27 @@ def test_a_replaced_or_deleted_article_takes_its_pairs_along(wire_copy, encoder)
     assert pairs(wire_copy) == {"wa-cnn": {"wa-again"}, "wa-again": {"wa-cnn"}}
 
 
+def test_dropping_an_article_reads_its_pairs_by_index_not_by_scanning(wire_copy):
+    # Every article indexed is dropped first (a replacement), so a scan of the pairs table per
+    # article made a bulk import quadratic in the number of pairs.
+    from indexer.store.sqlite import Store
+    store = Store(IndexLayout(wire_copy).store)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    store.duplicates.drop_article("wa-cnn")
+    store.conn.set_trace_callback(None)
+    deletes = [s for s in statements if s.lstrip().upper().startswith("DELETE FROM NEAR_DUPLICATES")]
+    assert deletes
+    for statement in deletes:
+        plan = " ".join(row[-1] for row in store.conn.execute("EXPLAIN QUERY PLAN " + statement))
+        assert "SCAN" not in plan, (statement, plan)
+    rows = store.conn.execute("SELECT COUNT(*) FROM near_duplicates WHERE ? IN (article_id, other_id)",
+                              ("wa-cnn",)).fetchone()[0]
+    assert rows == 0
+    store.conn.rollback()
+    store.close()
+
+
 def test_a_store_from_before_sketches_is_sketched_on_the_next_write(wire_copy, encoder):
     with Indexer(wire_copy, encoder=encoder) as ix:
         with ix.store.transaction():

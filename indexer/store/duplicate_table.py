@@ -38,7 +38,12 @@ class DuplicateTable:
 
     def drop_article(self, article_id: str) -> None:
         self.conn.execute("DELETE FROM article_sketches WHERE article_id=?", (article_id,))
-        self.conn.execute("DELETE FROM near_duplicates WHERE article_id=? OR other_id=?", (article_id, article_id))
+        # Pairs are stored both ways, so the rows naming the article second are found through its
+        # own rows and the primary key: ``other_id=?`` alone has no index, and a scan of the whole
+        # table per replaced article made a bulk import quadratic (34% of a 500k-passage build).
+        self.conn.execute("DELETE FROM near_duplicates WHERE other_id=? AND article_id IN"
+                          " (SELECT other_id FROM near_duplicates WHERE article_id=?)", (article_id, article_id))
+        self.conn.execute("DELETE FROM near_duplicates WHERE article_id=?", (article_id,))
 
     def sketches(self) -> Iterator[tuple[str, np.ndarray]]:
         for article_id, blob in self.conn.execute("SELECT article_id, sketch FROM article_sketches"):
