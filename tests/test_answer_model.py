@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from bench.answer_features import arrays, question_rows
 from bench.answer_fit import (FeatureSet, concat, fit, fit_families, fit_logistic, fit_ranking, fit_signed_logistic,
-                              load_sets, replay)
-from search.answers.confidence import EVIDENCE
+                              keyword_firsts, load_sets, replay)
+from search.answers.confidence import EVIDENCE, keyword_first
 from search.answers.features import FEATURES
 from search.answers.finder import AnswerFinder
 from search.answers.model import AnswerModel, shipped
@@ -58,7 +58,8 @@ def toy_set(name: str, rng, answer_shift: float, negative_shift: float, n: int =
     features[n:, :, 1] -= negative_shift
     passage_rank = np.broadcast_to(np.array([0, 0, 1, 2], np.int16), (2 * n, 4))   # the first two share a passage
     return FeatureSet(name, np.array([f"{name}{i % 40}" for i in range(2 * n)]), np.arange(2 * n) < n, features,
-                      rng.normal(size=(2 * n, 4, len(EVIDENCE))), labels, np.ones((2 * n, 4), bool), passage_rank)
+                      rng.normal(size=(2 * n, 4, len(EVIDENCE))), labels, np.ones((2 * n, 4), bool), passage_rank,
+                      passage_rank.copy())
 
 
 def test_negatives_without_the_answer_passages_keep_only_the_other_passages():
@@ -143,3 +144,32 @@ def test_ask_takes_another_answer_model_and_refuses_a_bad_file(built_index, tmp_
     bad.write_text(json.dumps({**shipped().to_dict(), "features": ["dense"]}), encoding="utf-8")
     result = runner.invoke(main, ["ask", question, "--index", str(built_index), "--answer-model", str(bad)])
     assert result.exit_code != 0 and "not an answer model" in result.output and "Traceback" not in result.output
+
+
+def test_keyword_first_asks_whether_the_keyword_runs_best_candidate_is_of_the_best_sentences_article():
+    ranked = [("a", 3), ("a", 3), ("b", 0), ("c", -1)]
+    assert keyword_first("b", ranked) == 1.0
+    assert keyword_first("a", ranked) == 0.0
+    assert keyword_first("c", ranked) == 0.0                          # not in the keyword run at all
+    assert keyword_first("a", [("a", 7), ("a", 2), ("b", 5)]) == 1.0  # another passage of the same article
+    assert keyword_first("a", [("a", -1), ("b", -1)]) == 0.0
+
+
+def test_the_fits_keyword_first_is_asks_and_follows_the_passages_left():
+    # Four candidates: two sentences of article 1 (keyword rank 4), one of article 2 (rank 1), one
+    # of article 3 (not in the keyword run); "article" is 1/(1 + the article's rank).
+    article = FEATURES.index("article")
+    features = np.zeros((1, 4, len(FEATURES)))
+    features[0, :, article] = [1.0, 1.0, 0.5, 1 / 3]
+    keyword_rank = np.array([[4, 4, 1, -1]], np.int16)
+    s = FeatureSet("k", np.array(["g"]), np.array([True]), features, np.zeros((1, 4, len(EVIDENCE))),
+                   np.zeros((1, 4), bool), np.ones((1, 4), bool), np.array([[0, 0, 1, 2]], np.int16), keyword_rank)
+    ids = {1.0: "a1", 0.5: "a2", 1 / 3: "a3"}
+    for best in range(4):
+        expected = keyword_first(ids[features[0, best, article]],
+                                 [(ids[features[0, c, article]], int(keyword_rank[0, c])) for c in range(4)])
+        assert keyword_firsts(s, np.array([best]))[0] == expected
+    assert keyword_firsts(s, np.array([0])).tolist() == [0.0]
+    left = FeatureSet("k", s.group, s.answerable, s.features, s.evidence, s.labels,
+                      np.array([[True, True, False, True]]), s.passage_rank, s.keyword_rank)   # article 2 gone
+    assert keyword_firsts(left, np.array([0])).tolist() == [1.0]

@@ -5,15 +5,20 @@ its level does not carry from one kind of question to another (TyDi's short «م
 score as high on an unrelated article as XQuAD's answerable ones do on theirs).  What does tell
 them apart is whether the passage holds the question's *rare* terms (X itself), weighted by how
 rare each is in the whole index, and how close question, sentence and passage are in the dense
-space.  A logistic model over those features (the mean of one fitted on the cosines and one on the
-term features, ``FAMILIES``) gives a confidence in 0..1; the question is answered when it reaches
-the model's threshold.  Its weights, bias and threshold are in
+space, and whether the keyword run agrees on the article.  A logistic model over those features
+(the mean of one fitted on the cosines, one on the term features and one on the keyword run's
+agreement, ``FAMILIES``) gives a confidence in 0..1; the question is answered when it reaches the
+model's threshold.  Its weights, bias and threshold are in
 ``search/answers/model.json``, written by ``bench/answer_fit.py`` (docs/answers.md).
 
-Every feature describes the best sentence, its passage and its article against the question on a
-fixed scale (cosines, shares of the question's IDF mass, a ratio of IDFs), never against the other
-candidates or the index's size: a user's index can hold 9 articles or a million, and the same
-sentence must get the same confidence in both.  So neither the ranking score (its term weights are
+Every feature but one describes the best sentence, its passage and its article against the
+question on a fixed scale (cosines, shares of the question's IDF mass, a ratio of IDFs), never
+against the other candidates or the index's size: a user's index can hold 9 articles or a million,
+and the same sentence must get the same confidence in both.  The exception, ``keyword_first``, is a
+yes/no comparison with the other candidates (does the keyword run rank none of their passages above
+the best sentence's article's?): it stays the same for the same answer among more articles unless
+another article matches the question's words better, and in an index of one article it is 1 for
+any question (docs/answers.md).  So neither the ranking score (its term weights are
 rarities among the candidates, its article feature a rank among them), nor the margin to the second
 sentence, nor the passage's fused hybrid score (a z-score over the retrieved list) is a feature,
 and the share of question terms the index lacks is not one either (a small index lacks most words).
@@ -23,7 +28,7 @@ candidate as if it were the best, so the fit can replay any ranking.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -38,7 +43,7 @@ _SHARES = 4     # the first four: the question's IDF mass held ever further from
 # in its neighbours 3/4, elsewhere in the passage 1/2, elsewhere in the article 1/4.  Nested, they
 # are collinear; fitted one weight each, some took the wrong sign and were dropped, and which ones
 # depended on the fitting set (fitted on TyDi-ar alone, all but the passage's share).
-CONFIDENCE_FEATURES = ("dense", "passage_dense", "idf_coverage", *EVIDENCE[_SHARES:], "answer_type")
+CONFIDENCE_FEATURES = ("dense", "passage_dense", "idf_coverage", *EVIDENCE[_SHARES:], "answer_type", "keyword_first")
 # Which way each feature may move the confidence (0: either): more of the question found, closer
 # in the dense space, a type match are evidence *for* an answer, a rarer term missing against it.
 # The fit keeps every weight on its side (bench/answer_fit.py): fitted freely, the collinear IDF
@@ -51,7 +56,13 @@ SIGNS = tuple({"missing_rare": -1, "question_terms": 0}.get(f, 1) for f in CONFI
 # related leads), so a model fitted on it alone leaned on the cosines and dropped the term
 # features, and refused XQuAD-ar's paraphrased questions, whose cosines are lower but whose terms
 # are in the answer (docs/answers.md, "Why the model did not transfer").
-FAMILIES = tuple("dense" if f in ("dense", "passage_dense") else "terms" for f in CONFIDENCE_FEATURES)
+#
+# The third family is one feature, ``keyword_first``: whether the keyword run ranks a passage of the
+# best sentence's article above every other candidate passage, i.e. whether the two ways of finding
+# the answer agree (the sentence ranking leans on the dense similarity).  A related passage without the
+# answer is often brought up by its closeness in the dense space alone (docs/answers.md).
+FAMILIES = tuple("dense" if f in ("dense", "passage_dense") else "keyword" if f == "keyword_first" else "terms"
+                 for f in CONFIDENCE_FEATURES)
 
 _DENSE, _PASSAGE_DENSE = FEATURES.index("dense"), FEATURES.index("passage_dense")
 _TYPED = [FEATURES.index("number_or_date"), FEATURES.index("entity")]
@@ -72,30 +83,65 @@ def evidence(best: Candidate, candidates: list[Candidate], terms: frozenset[str]
     ``question_terms`` (the log of how many terms are counted) says how coarse the shares are: a
     two-term question covers half its IDF mass with one word a related passage happens to share,
     a seven-term one does not; it describes the question alone, so it is the same in any index."""
+    weight = index_weights(terms, idf)
+    context, passage = surroundings(best, candidates)
+    return evidence_from(weight, best.terms, context, passage, article_terms)
+
+
+def index_weights(terms: frozenset[str], idf: Callable[[str], float | None]) -> dict[str, float]:
+    """Each counted question term's weight: its IDF in the index, the rarest known term's for a term
+    the index lacks; the wording of a quantity question left out (``evidence``)."""
     terms = terms - _FRAMING or terms
     known = {t: idf(t) for t in terms}
     rarest = max((w for w in known.values() if w is not None), default=0.0)
-    weight = {t: rarest if w is None else w for t, w in known.items()}
+    return {t: rarest if w is None else w for t, w in known.items()}
+
+
+def surroundings(best: Candidate, candidates: list[Candidate]) -> tuple[frozenset[str], frozenset[str]]:
+    """The question terms ``best`` holds with its neighbouring sentences, and those its passage holds."""
     same_passage = [c for c in candidates if c.passage.pid == best.passage.pid]
     context = frozenset().union(*(c.terms for c in same_passage if abs(c.position - best.position) <= 1))
-    passage = frozenset().union(*(c.terms for c in same_passage))
+    return context, frozenset().union(*(c.terms for c in same_passage))
+
+
+def evidence_from(weight: dict, sentence: frozenset, context: frozenset, passage: frozenset,
+                  article: frozenset) -> np.ndarray:
+    """EVIDENCE from the terms' weights (``index_weights``) and the terms held ever further from the
+    sentence; any hashable stands for a term (``bench.answer_features`` stores them as indices)."""
+    rarest = max(weight.values(), default=0.0)
     missing = [weight[t] for t in weight.keys() - passage]
     return np.array([
-        weighted(best.terms, weight),
+        weighted(sentence, weight),
         weighted(context, weight),
         weighted(passage, weight),
-        weighted(article_terms, weight),
+        weighted(article, weight),
         float(any(weight.get(t) == rarest for t in passage)),
         max(missing) / rarest if missing and rarest > 0 else 0.0,
         math.log(len(weight)),
     ])
 
 
-def confidence_rows(features: np.ndarray, found: np.ndarray) -> np.ndarray:
+def confidence_rows(features: np.ndarray, found: np.ndarray, first: np.ndarray | float) -> np.ndarray:
     """Confidence features in CONFIDENCE_FEATURES order of one best sentence or of an array of
-    them (the fit's): its ranking ``features`` (FEATURES order, last axis) and its ``evidence``."""
+    them (the fit's): its ranking ``features`` (FEATURES order, last axis), its ``evidence`` and
+    ``keyword_first``."""
+    first = np.asarray(first, dtype=np.float64)[..., None]
     return np.concatenate([features[..., [_DENSE, _PASSAGE_DENSE]], found[..., :_SHARES].mean(-1, keepdims=True),
-                           found[..., _SHARES:], features[..., _TYPED].max(-1, keepdims=True)], axis=-1)
+                           found[..., _SHARES:], features[..., _TYPED].max(-1, keepdims=True), first], axis=-1)
+
+
+def keyword_first(article: Hashable, ranked: Sequence[tuple[Hashable, int]]) -> float:
+    """1.0 when, of the candidate passages the keyword run holds (``ranked``: each candidate's article
+    and its passage's rank in the run, -1 when not in it), the one it ranks highest is of ``article``,
+    the best sentence's.
+
+    The article, not the passage: a news article spans several passages, and the keyword run often
+    ranks the one that names the subject above the one that answers (as the ranking's ``article``
+    feature, ``search.answers.features``).  It compares the best sentence with the other candidates,
+    not with the index: the same answer keeps it among more articles as long as no other article's
+    passage matches the question's words better (``tests/test_confidence_invariance.py``)."""
+    held = [(rank, a) for a, rank in ranked if rank >= 0]
+    return float(bool(held) and min(held, key=lambda ra: ra[0])[1] == article)
 
 
 def bm25_idf(doc_frequency: int, doc_count: int) -> float | None:

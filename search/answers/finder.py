@@ -31,7 +31,7 @@ from indexer.text.sentences import split_sentences
 from indexer.vectors.cache import EmbeddingCache
 from indexer.store.sqlite import Filters
 from search.answers.features import Candidate, candidates, held_terms
-from search.answers.confidence import bm25_idf, confidence_rows, evidence
+from search.answers.confidence import bm25_idf, confidence_rows, evidence, keyword_first
 from search.answers.model import AnswerModel, shipped
 from search.fusion import CANDIDATES
 from search.query import ParsedQuery, QueryError, check_count, parse_query, query_text
@@ -54,6 +54,10 @@ class Lookup:
     parsed: ParsedQuery
     ranked: list[tuple[int, float]]      # fused passages, best first
     candidates: list[Candidate]
+    keyword_ranks: dict[int, int]        # passage id -> its rank in the keyword run (absent: not in it)
+
+    def keyword_rank(self, candidate: Candidate) -> int:
+        return self.keyword_ranks.get(candidate.passage.pid, -1)
 
 
 class AnswerFinder:
@@ -92,7 +96,9 @@ class AnswerFinder:
     def confidence_features(self, lookup: Lookup, scored: list[tuple[Candidate, float]]) -> np.ndarray:
         """``search.answers.confidence``'s features of the best sentence of ``scored`` (non-empty)."""
         best = scored[0][0]
-        return confidence_rows(best.features, self.evidence(lookup, best))
+        first = keyword_first(best.passage.article_id,
+                              [(c.passage.article_id, lookup.keyword_rank(c)) for c in lookup.candidates])
+        return confidence_rows(best.features, self.evidence(lookup, best), first)
 
     def evidence(self, lookup: Lookup, candidate: Candidate) -> np.ndarray:
         """``search.answers.confidence.evidence`` for one candidate, with index-wide term rarity."""
@@ -118,7 +124,7 @@ class AnswerFinder:
         """Retrieve passages and give every sentence of the top ones its cheap features."""
         analysis = analyze_question(question)
         parsed = _question_query(question, analysis)
-        ranked, _, _ = self.engine.passage_candidates(parsed, "hybrid", CANDIDATES, filters)
+        ranked, keyword, _, _ = self.engine.passage_candidates(parsed, "hybrid", CANDIDATES, filters)
         top = [pid for pid, _ in ranked[:passages]]
         stored = self.engine.store.passages(top)
         question_vector = self.engine.dense.encode(parsed.dense_text)
@@ -126,7 +132,7 @@ class AnswerFinder:
         # A passage not embedded yet (``baheth embed`` pending) counts as unrelated.
         passage_dense = [float(vectors[pid] @ question_vector) if pid in vectors else 0.0 for pid in top]
         found = candidates([stored[pid] for pid in top], passage_dense, parsed.terms, analysis.answer_type)
-        return Lookup(analysis, parsed, ranked, found)
+        return Lookup(analysis, parsed, ranked, found, {pid: rank for rank, (pid, _) in enumerate(keyword)})
 
     def embed(self, lookup: Lookup, candidates: Sequence[Candidate]) -> None:
         """Fill in the dense feature: cosine of the question and each sentence, from the sentence
