@@ -49,8 +49,9 @@ CONFIDENCE_FEATURES = ("dense", "passage_dense", "idf_coverage", *EVIDENCE[_SHAR
 # The fit keeps every weight on its side (bench/answer_fit.py): fitted freely, the collinear IDF
 # shares took weights of opposite signs (more of the question in the sentence lowered it).
 SIGNS = tuple({"missing_rare": -1, "question_terms": 0}.get(f, 1) for f in CONFIDENCE_FEATURES)
-# Two kinds of evidence, fitted apart and averaged (bench/answer_fit.py): how close the question is
-# to the sentence and its passage in the dense space, and which of its terms they hold.  Which kind
+# Kinds of evidence, fitted apart and averaged (bench/answer_fit.py).  Two are how close the
+# question is to the sentence and its passage in the dense space, and which of its terms they
+# hold.  Which kind
 # carries a set depends on how its questions were written: TyDi-ar's, asked before the answer was
 # seen and answered by the subject's lead, are close in the dense space to their answers (and to
 # related leads), so a model fitted on it alone leaned on the cosines and dropped the term
@@ -58,7 +59,7 @@ SIGNS = tuple({"missing_rare": -1, "question_terms": 0}.get(f, 1) for f in CONFI
 # are in the answer (docs/answers.md, "Why the model did not transfer").
 #
 # The third family is one feature, ``keyword_first``: whether the keyword run ranks a passage of the
-# best sentence's article above every other candidate passage, i.e. whether the two ways of finding
+# best sentence's article above every other candidate passage (2026-12-05), i.e. whether the two ways of finding
 # the answer agree (the sentence ranking leans on the dense similarity).  A related passage without the
 # answer is often brought up by its closeness in the dense space alone (docs/answers.md).
 FAMILIES = tuple("dense" if f in ("dense", "passage_dense") else "keyword" if f == "keyword_first" else "terms"
