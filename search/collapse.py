@@ -4,40 +4,117 @@ duplicates (``indexer/text/near_duplicates.py`` found the pairs at indexing time
 Not transitive: an article joins a shown result only if it is itself a near-duplicate of that
 result, so a chain of updates that drifts away from the first version is not swallowed whole.
 
->>> kept, folded = collapse(["a", "b", "c"], {"c": {"a": 0.9}, "a": {"c": 0.9}})
->>> kept.tolist(), folded
-([0, 1], {0: ['c']})
+Articles are decided in the order they first appear: one is folded when a near-duplicate that
+appeared before it was kept, under the first-placed of those; else it is kept. Every place of an
+article in the ranking (at the passage level, one per passage) goes the same way, since the
+articles kept before it do not change. The decision is made in rounds over arrays, not in a loop
+over the ranking: a ranking holds every match (hundreds of thousands at a million passages), and
+on a corpus of reprints most of them have near-duplicates. Each round settles every article whose
+earlier near-duplicates are all settled; a story printed ten times takes two rounds.
+
+>>> pairs = PairKeys.of({"c": {"a": 0.9}, "a": {"c": 0.9}})
+>>> folding = collapse(article_keys(["a", "b", "c"]), pairs)
+>>> folding.kept.tolist(), folding.under(0).tolist()
+([0, 1], [2])
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
+from indexer.keyword.postings import article_keys
 
-def collapse(article_ids: Sequence[str], duplicates: Mapping[str, Mapping[str, float]]
-             ) -> tuple[np.ndarray, dict[int, list[str]]]:
-    """The positions in ``article_ids`` of the results kept, in rank order, and for those with
-    near-duplicates folded under them, the article ids folded. ``duplicates`` maps an article to
-    its near-duplicates (both ways); at the passage level one article may come several times, and
-    its own passages are never folded into each other."""
-    folded: dict[int, list[str]] = {}   # a kept position -> the article ids folded under it
-    gone: list[int] = []                # positions folded under an earlier one
-    home: dict[str, int] = {}           # a kept article id -> its first kept position
-    # Only articles with near-duplicates can fold or be folded into: the loop skips the rest of a
-    # ranking of every match (tens of thousands at 100k passages).
-    with_pairs = np.fromiter(map(duplicates.__contains__, article_ids), dtype=bool, count=len(article_ids))
-    for position in np.flatnonzero(with_pairs).tolist():
-        article_id = article_ids[position]
-        into = min((home[other] for other in duplicates[article_id] if other in home and other != article_id),
-                   default=None)
-        if into is None:
-            home.setdefault(article_id, position)
-            continue
-        gone.append(position)
-        group = folded.setdefault(into, [])
-        if article_id not in group:
-            group.append(article_id)
-    kept = np.ones(len(article_ids), dtype=bool)
-    kept[gone] = False
-    return np.flatnonzero(kept), folded
+
+@dataclass(frozen=True)
+class PairKeys:
+    """The near-duplicate pairs as article keys (``article_keys``), both ways: ``src`` sorted, its
+    partner in ``dst``, and ``having`` the keys that have any."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    having: np.ndarray
+
+    @classmethod
+    def of(cls, pairs: Mapping[str, Mapping[str, float]]) -> "PairKeys":
+        ids = list(dict.fromkeys([*pairs, *(other for others in pairs.values() for other in others)]))
+        key = dict(zip(ids, article_keys(ids).tolist()))
+        src = np.array([key[a] for a, others in pairs.items() for other in others if other != a], dtype=np.int64)
+        dst = np.array([key[other] for a, others in pairs.items() for other in others if other != a], dtype=np.int64)
+        order = np.argsort(src, kind="stable")
+        return cls(src[order], dst[order], np.unique(src))
+
+
+@dataclass(frozen=True)
+class Folding:
+    """What ``collapse`` decided, as positions in the ranking it was given."""
+
+    kept: np.ndarray     # the positions kept, in rank order
+    folded: np.ndarray   # the first position of each article folded, by (``into``, position)
+    into: np.ndarray     # the kept position each of those is folded under, ascending
+
+    def under(self, position: int) -> np.ndarray:
+        """The first position of each article folded under the kept ``position``, in rank order."""
+        lo, hi = np.searchsorted(self.into, [position, position + 1]).tolist()
+        return self.folded[lo:hi]
+
+
+def collapse(keys: np.ndarray, pairs: PairKeys) -> Folding:
+    """``keys[i]``: the article of the ranking's item ``i``."""
+    everything = np.arange(len(keys))
+    candidates = everything[_member(keys, pairs.having)]
+    if not len(candidates):
+        return Folding(everything, everything[:0], everything[:0])
+    nodes, first_at, node_of = np.unique(keys[candidates], return_index=True, return_inverse=True)
+    first = candidates[first_at]                      # each article's first position
+    earlier, later = _edges(nodes, first, pairs)
+    state = _decide(len(nodes), earlier, later)
+    # Each folded article goes under the first-placed of its kept earlier partners.
+    under = (state[earlier] == KEPT) & (state[later] == FOLDED)
+    by_later = np.lexsort((first[earlier[under]], later[under]))
+    folded_nodes, at = np.unique(later[under][by_later], return_index=True)
+    into = first[earlier[under][by_later][at]]
+    order = np.lexsort((first[folded_nodes], into))
+    kept = np.ones(len(keys), dtype=bool)
+    kept[candidates[state[node_of.reshape(-1)] == FOLDED]] = False
+    return Folding(np.flatnonzero(kept), first[folded_nodes][order], into[order])
+
+
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
+
+
+UNDECIDED, KEPT, FOLDED = 0, 1, 2
+
+
+def _edges(nodes: np.ndarray, first: np.ndarray, pairs: PairKeys) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs between ranked articles as (earlier, later) node numbers, by first position."""
+    lo = np.searchsorted(pairs.src, nodes, side="left")
+    counts = np.searchsorted(pairs.src, nodes, side="right") - lo
+    owner = np.repeat(np.arange(len(nodes)), counts)
+    at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    partner_keys = pairs.dst[at]
+    partner = np.minimum(np.searchsorted(nodes, partner_keys), len(nodes) - 1)
+    ranked = (nodes[partner] == partner_keys) & (partner != owner)
+    a, b = owner[ranked], partner[ranked]
+    forward = first[a] < first[b]
+    return a[forward], b[forward]
+
+
+def _decide(n: int, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """KEPT or FOLDED per node: folded once an earlier partner is kept, kept once every earlier
+    partner is settled and none is kept. The first undecided node in rank order always settles, so
+    every round makes progress."""
+    state = np.zeros(n, dtype=np.int8)
+    while (state == UNDECIDED).any():
+        before = state[earlier]
+        has_kept = np.bincount(later[before == KEPT], minlength=n) > 0
+        has_open = np.bincount(later[before == UNDECIDED], minlength=n) > 0
+        open_now = state == UNDECIDED
+        state[open_now & has_kept] = FOLDED
+        state[open_now & ~has_kept & ~has_open] = KEPT
+    return state

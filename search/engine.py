@@ -147,22 +147,22 @@ class Engine:
             ranking, mode_used, notices, owners = self.ranking(parsed, mode, filters)
             options = dict(sort=sort, collapse=collapse, facets=facets)
             if level == "passages":
-                view = arrange(self.store, owners.ids(), ranking.matched, **options)
+                view = arrange(self.store, owners, ranking.matched, **options)
                 ranking = ranking.where(view.order)
                 hits = self._page(ranking, parsed, k, offset)
             else:
                 grouped = by_article(ranking, owners.keys)
-                view = arrange(self.store, owners.ids(grouped.positions), grouped.best.matched, **options)
+                view = arrange(self.store, owners.at(grouped.positions), grouped.best.matched, **options)
                 grouped = ArticleRanking(grouped.best.where(view.order), grouped.matched_passages[view.order],
                                          grouped.positions[view.order])
                 ranking = grouped.best
                 hits = self._article_hits(grouped, parsed, k, offset)
-            hits = [replace(h, more_like_it=view.folded[h.rank - 1]) for h in hits]
+            hits = [replace(h, more_like_it=view.more_like(h.rank - 1)) for h in hits]
         if not ranking.matches:
             notices.insert(0, absence_notice(parsed.text, level))
         return SearchResults(query=parsed.text, mode=mode_used, level=level, matches=ranking.matches,
                              related=ranking.related, hits=tuple(hits), notice="; ".join(notices),
-                             collapsed=sum(map(len, view.folded)), undated=view.undated, facets=view.facets)
+                             collapsed=view.collapsed, undated=view.undated, facets=view.facets)
 
     @contextmanager
     def reading(self) -> Iterator[None]:

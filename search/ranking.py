@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from indexer.keyword.postings import article_keys
 from search.fusion import CANDIDATES, min_max_values, weighted_sum, z_score_values
 
 Hits = list[tuple[int, float]]
@@ -144,11 +145,15 @@ class Owners:
     def ids(self, at: np.ndarray | None = None) -> list[str]:
         return self._ids(np.arange(len(self.keys)) if at is None else at)
 
+    def at(self, positions: np.ndarray) -> "Owners":
+        """The owners of the items at ``positions``, in that order."""
+        return Owners(self.keys[positions], lambda at: self.ids(positions[at]))
+
     @classmethod
     def of_ids(cls, article_ids: Sequence[str]) -> "Owners":
-        """From the article ids themselves (keys numbered as they first appear)."""
-        number: dict[str, int] = {}
-        keys = np.fromiter((number.setdefault(a, len(number)) for a in article_ids), dtype=np.int64,
-                           count=len(article_ids))
+        """From the article ids themselves, keyed as the compiled postings key them (``article_keys``),
+        which the near-duplicate pairs are matched by."""
         ids = np.array(article_ids, dtype=object)
+        unique, inverse = np.unique(ids.astype(str), return_inverse=True)
+        keys = article_keys(unique.tolist())[inverse.reshape(-1)]
         return cls(keys, lambda at: ids[at].tolist())

@@ -16,7 +16,8 @@ from indexer.store.layout import IndexLayout
 from indexer.store.manifest import Manifest
 from indexer.text.articles import Article
 from indexer.text.near_duplicates import SketchParams, similarity, sketch
-from search.collapse import collapse
+from indexer.keyword.postings import article_keys
+from search.collapse import PairKeys, collapse
 from search.engine import Engine
 from tests.conftest import FIXTURES
 
@@ -121,20 +122,55 @@ def test_briefs_get_no_sketch_and_no_near_duplicates(tmp_path):
         assert len(engine.search("الأسواق", mode="keyword").hits) == 3
 
 
-@given(st.lists(st.sampled_from("abcdefgh"), unique=True),
-       st.sets(st.tuples(st.sampled_from("abcdefgh"), st.sampled_from("abcdefgh"))))
-def test_collapse_keeps_or_folds_every_article_once(ranked, edges):
+def folded_one_by_one(ranked: list[str], duplicates: dict[str, dict[str, float]]):
+    """The fold as its rule reads, one ranked item after another: what ``collapse`` must equal."""
+    folded: dict[int, list[str]] = {}
+    gone, home = [], {}
+    for position, article_id in enumerate(ranked):
+        into = min((home[o] for o in duplicates.get(article_id, {}) if o in home and o != article_id), default=None)
+        if into is None:
+            home.setdefault(article_id, position)
+            continue
+        gone.append(position)
+        if article_id not in folded.setdefault(into, []):
+            folded[into].append(article_id)
+    return [i for i in range(len(ranked)) if i not in gone], folded
+
+
+def folded_by_collapse(ranked: list[str], duplicates: dict[str, dict[str, float]]):
+    folding = collapse(article_keys(ranked), PairKeys.of(duplicates))
+    kept = folding.kept.tolist()
+    return kept, {at: [ranked[i] for i in folding.under(at).tolist()] for at in kept if len(folding.under(at))}
+
+
+@settings(deadline=None)
+@given(st.lists(st.sampled_from("abcdefghijkl"), max_size=40),
+       st.sets(st.tuples(st.sampled_from("abcdefghijkl"), st.sampled_from("abcdefghijkl"))))
+def test_collapse_folds_as_the_rule_reads_one_item_after_another(ranked, edges):
+    # Repeated ids are one article's several passages (the passage level).
     duplicates: dict[str, dict[str, float]] = {}
     for a, b in edges:
         if a != b:
             duplicates.setdefault(a, {})[b] = duplicates.setdefault(b, {})[a] = 1.0
-    kept, groups = collapse(ranked, duplicates)
-    shown = [ranked[i] for i in kept.tolist()]
-    folded = [a for group in groups.values() for a in group]
-    assert set(groups) <= set(kept.tolist()) and kept.tolist() == sorted(kept.tolist())
-    assert sorted(shown + folded) == sorted(ranked)
-    assert all(b in duplicates.get(ranked[i], {}) for i, group in groups.items() for b in group)
+    kept, named = folded_by_collapse(ranked, duplicates)
+    assert (kept, named) == folded_one_by_one(ranked, duplicates)
+    shown = {ranked[i] for i in kept}
     assert not any(b in duplicates.get(a, {}) for a in shown for b in shown)
+    assert shown | {a for group in named.values() for a in group} == set(ranked)
+
+
+def test_a_story_printed_many_times_folds_under_its_first_and_a_drifting_chain_does_not():
+    # wire-0..wire-9: one story ten times, all alike; u1 ~ u2 ~ u3: each update like the one before only.
+    ranked = ["u1", *[f"wire-{i}" for i in range(10)], "u2", "x", "u3"]
+    duplicates: dict[str, dict[str, float]] = {}
+    story = [f"wire-{i}" for i in range(10)]
+    for a in story:
+        duplicates[a] = {b: 0.9 for b in story if b != a}
+    duplicates.setdefault("u1", {})["u2"] = duplicates.setdefault("u2", {})["u1"] = 0.6
+    duplicates.setdefault("u2", {})["u3"] = duplicates.setdefault("u3", {})["u2"] = 0.6
+    kept, named = folded_by_collapse(ranked, duplicates)
+    assert [ranked[i] for i in kept] == ["u1", "wire-0", "x", "u3"]
+    assert {ranked[at]: group for at, group in named.items()} == {"u1": ["u2"], "wire-0": story[1:]}
 
 
 def test_similar_leaves_out_the_article_and_its_duplicates(wire_index):

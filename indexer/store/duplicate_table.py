@@ -8,9 +8,11 @@ deleted; the pipeline then records the new version's.
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS article_sketches (article_id TEXT PRIMARY KEY, sketch BLOB NOT NULL);
@@ -28,6 +30,7 @@ class DuplicateTable:
         self.conn = conn
         self.present = present
         self._cached: tuple[int, dict[str, dict[str, float]]] | None = None
+        self._derived: dict[Callable, tuple[dict, object]] = {}
 
     def put(self, article_id: str, sketch: np.ndarray, matches: Iterable[tuple[str, float]]) -> None:
         self.conn.execute("INSERT OR REPLACE INTO article_sketches VALUES (?,?)",
@@ -74,6 +77,15 @@ class DuplicateTable:
                 pairs.setdefault(a, {})[other] = s
             self._cached = (version, pairs)
         return self._cached[1]
+
+    def derived(self, build: Callable[[dict[str, dict[str, float]]], T]) -> T:
+        """``build(self.pairs())``, built again only when the pairs are read again: what search
+        makes of the pairs for every query (``search.collapse.PairKeys``)."""
+        pairs = self.pairs()
+        cached = self._derived.get(build)
+        if cached is None or cached[0] is not pairs:
+            cached = self._derived[build] = (pairs, build(pairs))
+        return cached[1]
 
     def count(self) -> tuple[int, int]:
         """(articles sketched, pairs of near-duplicates)."""
