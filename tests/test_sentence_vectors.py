@@ -106,3 +106,20 @@ def test_ask_reads_sentence_vectors_from_the_index_and_encodes_only_the_question
     with Engine(built_index, encoder=counting, answer_model=answer_everything) as engine:
         result = engine.ask("كم يبلغ حجم التبادل التجاري بين العراق وإيران؟", k=1)
     assert "13 مليار" in result.answers[0].sentence and counting.passages == 0
+
+
+def test_embed_reads_each_batch_past_the_last_one_not_from_the_first_passage(tmp_path, encoder, monkeypatch):
+    # From the first pid, each batch stepped over every row filled before it: quadratic in the
+    # number of passages (a million-passage `baheth embed` would not finish).
+    from indexer.vectors import embedding
+    with Indexer(tmp_path / "ix", encoder=encoder, vectors=False) as ix:
+        ix.add([Article(id=f"a{i}", title=f"خبر {i}", body=f"نص الخبر رقم {i} عن الأسواق في المنطقة.") for i in range(7)])
+    monkeypatch.setattr(embedding, "COMMIT_BATCH", 3)
+    asked = []
+    missing = Store.missing_embeddings
+    monkeypatch.setattr(Store, "missing_embeddings", lambda self, limit, after=0: asked.append(after) or missing(self, limit, after))
+    with Indexer(tmp_path / "ix", encoder=encoder) as ix:
+        filled, _ = embedding.fill_missing(ix, ix.encoder)
+        pids = sorted(pid for pid, _ in ix.store.conn.execute("SELECT pid, 1 FROM passages WHERE embedding IS NOT NULL"))
+    assert filled == len(pids) == 7
+    assert asked == [0, pids[2], pids[5], pids[6]]

@@ -152,9 +152,13 @@ def fill_missing(ix: Indexer, encoder: Encoder, progress: bool = False) -> tuple
     before = store.generation()
     filled = encoded = 0
     missing = store.count_passages() - store.count_passages(embedded_only=True)
+    # Each batch starts past the last one's pids: from the first pid, every batch would step over
+    # every row filled before it, and filling a million passages would take quadratic time.
+    after = 0
     with progress_bar(progress, missing, " passages") as bar:
-        while rows := store.missing_embeddings(COMMIT_BATCH):
+        while rows := store.missing_embeddings(COMMIT_BATCH, after):
             pids = [pid for pid, _ in rows]
+            after = pids[-1]
             vectors, sentences, fresh = encode_with_sentences(ix.cache, encoder.spec, [text for _, text in rows],
                                                               encoder.encode_passages)
             with store.transaction():
@@ -168,8 +172,10 @@ def fill_missing(ix: Indexer, encoder: Encoder, progress: bool = False) -> tuple
         _keep_keyword_current(ix.keyword, before, store.generation())
     # Passages embedded before sentence vectors existed: only their sentences are new.
     missing = store.count_passages(embedded_only=True) - store.sentences.count()[0]
+    after = 0
     with progress_bar(progress, missing, " passages") as bar:
-        while rows := store.sentences.missing(COMMIT_BATCH):
+        while rows := store.sentences.missing(COMMIT_BATCH, after):
+            after = rows[-1][0]
             _, sentences, fresh = encode_with_sentences(ix.cache, encoder.spec, [text for _, text in rows],
                                                         encoder.encode_passages)
             with store.transaction():
