@@ -133,8 +133,9 @@ class Engine:
         """One page of the query's ranking (``search.ranking``): the same ranking, totals and
         labels for every ``k`` and ``offset``. ``sort``: relevance, or newest or oldest first (undated
         results last, counted in ``undated``); ``collapse``: near-duplicates folded under the first
-        of their story shown (``more_like_it``); ``facets``: every match counted by source, section
-        and month (``search.arrange``)."""
+        of their story shown (``more_like_it``), which changes what is paged through (``ranked``)
+        but not what is counted (``matches``, ``related``: every article or passage, folded or
+        not); ``facets``: every match counted by source, section and month (``search.arrange``)."""
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
         _check_choice("mode", mode, MODES)
         _check_choice("level", level, LEVELS)
@@ -147,21 +148,22 @@ class Engine:
             ranking, mode_used, notices, owners = self.ranking(parsed, mode, filters)
             options = dict(sort=sort, collapse=collapse, facets=facets)
             if level == "passages":
+                counted = ranking
                 view = arrange(self.store, owners, ranking.matched, **options)
-                ranking = ranking.where(view.order)
-                hits = self._page(ranking, parsed, k, offset)
+                hits = self._page(ranking.where(view.order), parsed, k, offset)
             else:
                 grouped = by_article(ranking, owners.keys)
+                counted = grouped.best
                 view = arrange(self.store, owners.at(grouped.positions), grouped.best.matched, **options)
                 grouped = ArticleRanking(grouped.best.where(view.order), grouped.matched_passages[view.order],
                                          grouped.positions[view.order])
-                ranking = grouped.best
                 hits = self._article_hits(grouped, parsed, k, offset)
             hits = [replace(h, more_like_it=view.more_like(h.rank - 1)) for h in hits]
-        if not ranking.matches:
+        if not counted.matches:
             notices.insert(0, absence_notice(parsed.text, level))
-        return SearchResults(query=parsed.text, mode=mode_used, level=level, matches=ranking.matches,
-                             related=ranking.related, hits=tuple(hits), notice="; ".join(notices),
+        # Counted before folding: a reprint of a story is one more article that holds the words.
+        return SearchResults(query=parsed.text, mode=mode_used, level=level, matches=counted.matches,
+                             related=counted.related, hits=tuple(hits), notice="; ".join(notices),
                              collapsed=view.collapsed, undated=view.undated, facets=view.facets)
 
     @contextmanager

@@ -44,20 +44,18 @@ def _line(*parts: str) -> str:
 
 
 def print_results(results: SearchResults) -> None:
-    """The answer to "is it there?" first: the match count, or that nothing holds the words (the
-    notice); then the hits, related ones marked as such."""
+    """The answer to "is it there?" first: how many articles (passages) hold the words, reprints
+    of one story each counted, or that nothing holds them (the notice); then what was folded and
+    which of the ranked results are shown; then the hits, related ones marked as such."""
     absent = results.matches == 0
     if results.notice:
         notice = printable(results.notice, one_line=True)
         click.echo(notice if absent else f"note: {notice}", err=not absent)
     if not results.hits:
         if not absent:
-            click.echo(f"no results past {results.matches + results.related}")
+            click.echo(f"no results past {results.ranked}")
         return
-    related = f"{results.related} {results.level} related by meaning" if results.related else ""
-    counts = related if absent else f"{results.matches} {results.level} match" + (f", {related}" if related else "")
-    collapsed = f"; {results.collapsed} near-duplicate(s) folded in" if results.collapsed else ""
-    click.echo(f"{counts} ({results.mode}){collapsed}; showing {results.hits[0].rank}-{results.hits[-1].rank}")
+    click.echo(summary(results))
     if results.undated:
         click.echo(f"{results.undated} undated result(s) sorted last")
     if results.facets:
@@ -66,6 +64,29 @@ def print_results(results: SearchResults) -> None:
             click.echo(f"{label}: {printable(counted(busiest, FACET_TOP), one_line=True)}")
     for hit in results.hits:
         print_hit(hit)
+
+
+def summary(results: SearchResults) -> str:
+    """``120 articles match, 3 articles related by meaning (hybrid); 8 near-duplicates folded into
+    their stories; showing 1-10 of 115``."""
+    item = results.level[:-1]   # article, passage
+    related = f"{results.related} {plural(results.related, item)} related by meaning" if results.related else ""
+    if results.matches:
+        counts = f"{results.matches} {plural(results.matches, item)} {'match' if results.matches > 1 else 'matches'}"
+        counts += f", {related}" if related else ""
+    else:
+        counts = related
+    folded = ""
+    if results.collapsed:
+        what = "near-duplicate" if item == "article" else "near-duplicate passage"
+        folded = (f"; {results.collapsed} {plural(results.collapsed, what)} folded into "
+                  f"{'their stories' if results.collapsed > 1 else 'its story'}")
+    shown = f"showing {results.hits[0].rank}-{results.hits[-1].rank} of {results.ranked}"
+    return f"{counts} ({results.mode}){folded}; {shown}"
+
+
+def plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
 
 
 def print_hit(hit) -> None:

@@ -61,10 +61,17 @@ class ArticleHit:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """One page of a query's ranking. ``matches``: the articles (passages at passage level) that
-    hold the query's words, exact, the same for every page and mode; ``related``: those the dense
-    side adds by meaning alone (0 in keyword mode). The ranking holds both, ``matches + related``
-    hits to page through; ``total`` is ``matches``."""
+    """One page of a query's ranking. Every count is over the whole ranking, the same for every
+    page, and counts articles (passages at passage level):
+
+    - ``matches``: those that hold the query's words, exact, the same in every mode and whether
+      near-duplicates are folded or not; ``total`` is ``matches``;
+    - ``related``: those the dense side adds by meaning alone (0 in keyword mode), also counted
+      before folding;
+    - ``collapsed``: those of both folded under an earlier result of their story (``more_like_it``;
+      0 with ``collapse=False``);
+    - ``ranked``: the results left to page through, ``matches + related - collapsed``: ``offset``
+      runs from 0 to ``ranked`` and the last page ends there."""
 
     query: str
     mode: str
@@ -73,18 +80,22 @@ class SearchResults:
     related: int
     hits: tuple
     notice: str = ""      # no match at all; a hybrid search that fell back to keyword mode
-    collapsed: int = 0    # near-duplicates folded under the hits shown (``more_like_it``), not counted above
-    undated: int | None = None   # sorted by date: the results without a date, which come last
+    collapsed: int = 0
+    undated: int | None = None   # sorted by date: the ranked results without a date, which come last
     facets: dict | None = None   # counts of every matching article by source, section and month
 
     @property
     def total(self) -> int:
         return self.matches
 
+    @property
+    def ranked(self) -> int:
+        return self.matches + self.related - self.collapsed
+
     def to_dict(self) -> dict:
         data = {"query": self.query, "mode": self.mode, "level": self.level, "total": self.total,
-                "matches": self.matches, "related": self.related, "hits": [hit.to_dict() for hit in self.hits]}
-        data["collapsed"] = self.collapsed
+                "matches": self.matches, "related": self.related, "collapsed": self.collapsed,
+                "ranked": self.ranked, "hits": [hit.to_dict() for hit in self.hits]}
         for key in ("undated", "facets"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)

@@ -66,7 +66,7 @@ def search_page(request: Request, filters: FiltersParam, q: OptionalText = None,
                                     sort=sort, facets=True)
             alike = titles(engine, [a for hit in results.hits for a in hit.more_like_it])
         context.update(results=results.to_dict(), notices=notices(results), alike=alike,
-                       pages=pagination(request, page, results.matches + results.related),
+                       pages=pagination(request, page, results.ranked),
                        sorts={value: page_link(request, sort=value) for value in SORT_NAMES},
                        facets=facet_links(request, results.facets, filters),
                        chart=chart(request, results.facets["month"]))
@@ -140,10 +140,11 @@ def page_link(request: Request, page: int | None = None, **changes) -> str:
     return "/?" + urlencode(kept + ([("page", page)] if page else []))
 
 
-def pagination(request: Request, page: int, total: int) -> dict:
-    """Links to the neighbouring pages, keeping every other parameter of this one; a page past
-    the server's offset limit is not offered."""
-    last = max(1, min(MAX_PAGE, math.ceil(total / PAGE_SIZE)))
+def pagination(request: Request, page: int, ranked: int) -> dict:
+    """Links to the neighbouring pages of ``ranked`` results (``SearchResults.ranked``: what is
+    left after near-duplicates are folded, not the match count), keeping every other parameter of
+    this one; a page past the server's offset limit is not offered."""
+    last = max(1, min(MAX_PAGE, math.ceil(ranked / PAGE_SIZE)))
     return {"page": page, "last": last, "size": PAGE_SIZE,
             "previous": page_link(request, page - 1) if page > 1 else None,
             "next": page_link(request, page + 1) if page < last else None}
