@@ -295,10 +295,11 @@ class Engine:
         stored = self.store.passages(pid for pid, _ in page)
         meta = self.store.articles_meta(stored.values())
         hits = []
+        forms = parsed.forms   # a property that expands every query word: once per page
         for rank, ((pid, score), label) in enumerate(zip(page, labels), start=offset + 1):
             p = stored[pid]
             a = meta[p.article_id]
-            text, spans = snippet(p.text, term_spans(p.text, parsed.forms))
+            text, spans = snippet(p.text, term_spans(p.text, forms))
             hits.append(PassageHit(rank=rank, score=round(score, 6), article_id=p.article_id, passage_id=pid,
                                    title=a["title"], date=a["date"], source=a["source"], section=a["section"],
                                    snippet=text, highlights=spans, label=label,

@@ -11,16 +11,54 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from indexer.text.analysis import analyze_spans
+from indexer.text.analysis import MAX_WORD_CHARS
+from indexer.text.arabic import WORD_PATTERN, is_stopword, token_words
 
 Span = tuple[int, int]
 
 _WHITESPACE_RUN = re.compile(r"\s+")
+# The runs ``_one_line`` changes: two or more whitespace characters, or one that is not a space.
+# Scanning left to right, a run that starts with a space and goes on is matched whole by the first
+# branch, so the matches are exactly the maximal runs other than a lone space.
+_RUN_TO_FLATTEN = re.compile(r"\s\s+|[^\S ]")
+# A raw word's terms in the exact-form analysis (``analyze_spans(text, "none")``): its normalized
+# words that are not stopwords; none for a word the tokenizer skips. Raw words repeat across
+# passages and requests; bounded like ``token_words``' own cache.
+_TERMS: dict[str, tuple[str, ...]] = {}
+_TERMS_KEPT = 1 << 17
+_group = re.Match.group
 
 
 def term_spans(text: str, forms: Iterable[str]) -> list[Span]:
-    wanted = set(forms)
-    return [(t.start, t.end) for t in analyze_spans(text, "none") if t.term in wanted]
+    """The ``[start, end)`` spans of the tokens of ``text`` that ``analyze_spans(text, "none")``
+    gives a term in ``forms``, in order, a span once per such term (tests/test_highlight.py
+    holds the two equal). Each distinct raw word is looked up once, not each token analyzed."""
+    wanted = forms if isinstance(forms, (set, frozenset)) else set(forms)
+    words = list(WORD_PATTERN.finditer(text))
+    raws = list(map(_group, words))
+    counts = {}
+    for raw in set(raws):
+        terms = _terms(raw)
+        if not wanted.isdisjoint(terms):
+            counts[raw] = sum(term in wanted for term in terms)
+    if not counts:
+        return []
+    spans: list[Span] = []
+    for word, raw in zip(words, raws):
+        if raw in counts:
+            spans.extend([word.span()] * counts[raw])
+    return spans
+
+
+def _terms(raw: str) -> tuple[str, ...]:
+    terms = _TERMS.get(raw)
+    if terms is None:
+        too_long = len(raw) > MAX_WORD_CHARS   # the tokenizer skips it (encodings, glued junk)
+        terms = () if too_long else tuple(w for w in token_words(raw) if not is_stopword(w))
+        if len(_TERMS) >= _TERMS_KEPT:
+            _TERMS.clear()
+        _TERMS[raw] = terms
+    return terms
 
 
 def snippet(text: str, spans: list[Span], max_chars: int = 320) -> tuple[str, tuple[Span, ...]]:
@@ -66,7 +104,7 @@ def _snap_back(text: str, start: int) -> int:
 def _one_line(text: str, spans: list[Span]) -> tuple[str, list[Span]]:
     """Collapse whitespace runs (the paragraph breaks of merged short paragraphs) to one space,
     so a snippet prints as one line, moving the spans with the text."""
-    runs = [m.span() for m in _WHITESPACE_RUN.finditer(text) if m.end() - m.start() > 1 or m.group() != " "]
+    runs = [m.span() for m in _RUN_TO_FLATTEN.finditer(text)]
     if not runs:
         return text, spans
     flat = _WHITESPACE_RUN.sub(" ", text)

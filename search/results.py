@@ -1,7 +1,8 @@
 """Result types, one per level: passages, articles, answers. Frozen, with ``to_dict`` for --json."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 
 # A hit's ``label``: the passage (for an article, one of its passages) holds the query's words, or
 # it is only close in meaning (hybrid and dense modes, above the similarity floor).
@@ -28,7 +29,7 @@ class PassageHit:
     more_like_it: tuple[str, ...] = ()         # near-duplicate articles folded under this hit
 
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = _plain_dict(self)
         data["highlights"] = [list(span) for span in self.highlights]
         if not self.label:
             del data["label"]
@@ -54,7 +55,7 @@ class ArticleHit:
     more_like_it: tuple[str, ...] = ()         # near-duplicates of this article folded under it
 
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = _plain_dict(self)
         data["highlights"] = [list(span) for span in self.highlights]
         return data
 
@@ -154,7 +155,7 @@ class Answer:
     source: str
 
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = _plain_dict(self)
         data["span"] = list(self.span)
         return data
 
@@ -173,3 +174,15 @@ class AnswerResults:
         return {"question": self.question, "answered": self.answered,
                 "answers": [a.to_dict() for a in self.answers],
                 "related": [hit.to_dict() for hit in self.related]}
+
+
+def _plain_dict(result) -> dict:
+    """``asdict(result)`` for a result whose fields are strings, numbers and tuples of them: the
+    same dict, without ``asdict``'s recursive copy of every value (tests/test_highlight.py holds
+    the two equal)."""
+    return {name: getattr(result, name) for name in _field_names(type(result))}
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
