@@ -32,6 +32,8 @@ from server.app import create_app
 
 HANDLERS = {  # endpoint -> (path, the handler called with a request and the question)
     "hybrid": ("/api/search", lambda request, q: api.search(request, q=q, filters=Filters(), mode="hybrid", k=10)),
+    "keyword": ("/api/search", lambda request, q: api.search(request, q=q, filters=Filters(), mode="keyword", k=10)),
+    "ask": ("/api/ask", lambda request, q: api.ask(request, q=q, filters=Filters(), k=3)),
     "page": ("/", lambda request, q: pages.search_page(request, filters=Filters(), q=q)),
 }
 

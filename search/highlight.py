@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from indexer.text.analysis import MAX_WORD_CHARS
-from indexer.text.arabic import WORD_PATTERN, is_stopword, token_words
+from indexer.text.analysis import word_terms
+from indexer.text.arabic import WORD_PATTERN
 
 Span = tuple[int, int]
 
@@ -21,11 +21,6 @@ _WHITESPACE_RUN = re.compile(r"\s+")
 # Scanning left to right, a run that starts with a space and goes on is matched whole by the first
 # branch, so the matches are exactly the maximal runs other than a lone space.
 _RUN_TO_FLATTEN = re.compile(r"\s\s+|[^\S ]")
-# A raw word's terms in the exact-form analysis (``analyze_spans(text, "none")``): its normalized
-# words that are not stopwords; none for a word the tokenizer skips. Raw words repeat across
-# passages and requests; bounded like ``token_words``' own cache.
-_TERMS: dict[str, tuple[str, ...]] = {}
-_TERMS_KEPT = 1 << 17
 _group = re.Match.group
 
 
@@ -36,9 +31,9 @@ def term_spans(text: str, forms: Iterable[str]) -> list[Span]:
     wanted = forms if isinstance(forms, (set, frozenset)) else set(forms)
     words = list(WORD_PATTERN.finditer(text))
     raws = list(map(_group, words))
-    counts = {}
+    counts, terms_of = {}, word_terms("none")
     for raw in set(raws):
-        terms = _terms(raw)
+        terms = terms_of(raw)
         if not wanted.isdisjoint(terms):
             counts[raw] = sum(term in wanted for term in terms)
     if not counts:
@@ -48,17 +43,6 @@ def term_spans(text: str, forms: Iterable[str]) -> list[Span]:
         if raw in counts:
             spans.extend([word.span()] * counts[raw])
     return spans
-
-
-def _terms(raw: str) -> tuple[str, ...]:
-    terms = _TERMS.get(raw)
-    if terms is None:
-        too_long = len(raw) > MAX_WORD_CHARS   # the tokenizer skips it (encodings, glued junk)
-        terms = () if too_long else tuple(w for w in token_words(raw) if not is_stopword(w))
-        if len(_TERMS) >= _TERMS_KEPT:
-            _TERMS.clear()
-        _TERMS[raw] = terms
-    return terms
 
 
 def snippet(text: str, spans: list[Span], max_chars: int = 320) -> tuple[str, tuple[Span, ...]]:

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from whoosh.analysis import CompositeAnalyzer
 
-from indexer.text.analysis import MAX_WORD_CHARS, ArabicAnalyzer, arabic_analyzer
+from indexer.text.analysis import MAX_WORD_CHARS, ArabicAnalyzer, analyze, arabic_analyzer, term_set, word_terms
+from indexer.text.arabic import WORD_PATTERN
 from indexer.text.stemmers import STEM_VARIANTS
 from indexer.keyword.fields import ArabicText
 
@@ -44,3 +45,12 @@ def test_field_counts_terms_as_whoosh_formats_do(text, phrase):
         assert sorted(fast.index(text)) == sorted(plain.index(text))
         # Pre-tokenized values take Whoosh's path.
         assert sorted(fast.index(["a", "list"])) == sorted(plain.index(["a", "list"]))
+
+
+@FAST
+@given(st.lists(st.sampled_from(["في", "وفي", "الأسواق", "عاصمتها", "ﷺ", "\u0640\u0640", "b" * (MAX_WORD_CHARS + 1)])
+                | texts, max_size=8), st.sampled_from(STEM_VARIANTS))
+def test_term_set_and_word_terms_are_the_analysis_per_word(pieces, stem):
+    text = " ".join(pieces)
+    assert term_set(text, stem) == set(analyze(text, stem))
+    assert [t for raw in WORD_PATTERN.findall(text) for t in word_terms(stem)(raw)] == analyze(text, stem)

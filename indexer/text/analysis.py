@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 from whoosh.analysis import Analyzer, CompositeAnalyzer, Filter, Token, Tokenizer
 
@@ -275,3 +276,24 @@ def analyze_spans(text: str, stem: str = DEFAULT_STEM, stopwords: bool = True) -
     """The index terms of ``text`` with their original character offsets."""
     tokens = _shared_analyzer(stem, stopwords)(text, chars=True)
     return [TokenSpan(t.text, t.startchar, t.endchar) for t in tokens]
+
+
+def term_set(text: str, stem: str = DEFAULT_STEM) -> set[str]:
+    """``set(analyze(text, stem))``, each distinct word of ``text`` analyzed once and remembered
+    (``word_terms``): search analyzes the same news vocabulary for every hit and answer."""
+    return set().union(*map(word_terms(stem), set(WORD_PATTERN.findall(text))))
+
+
+@lru_cache(maxsize=None)
+def word_terms(stem: str = DEFAULT_STEM) -> Callable[[str], tuple[str, ...]]:
+    """The function giving the index terms ``analyze`` gives one raw word (a ``WORD_PATTERN``
+    match), in order: its normalized words that are not stopwords, stemmed; none for a word the
+    tokenizer skips. It remembers the words it has seen (bounded, like ``token_words``)."""
+    stem_word = _memo_stemmer(stem)
+
+    @lru_cache(maxsize=1 << 17)
+    def terms(raw: str) -> tuple[str, ...]:
+        if len(raw) > MAX_WORD_CHARS:
+            return ()
+        return tuple(stem_word(w) for w in token_words(raw) if not is_stopword(w))
+    return terms

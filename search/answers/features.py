@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.text.analysis import analyze
+from indexer.text.analysis import term_set
 from indexer.text.sentences import Sentence, split_sentences
 from indexer.store.sqlite import StoredPassage
 from search.answers.types import answer_type_match
@@ -78,7 +78,7 @@ def held_terms(text: str, terms: frozenset[str]) -> frozenset[str]:
     """The question ``terms`` that ``text`` holds, up to a final «ت»: the light stemmer keeps the
     «ت» of «عاصمتها» («عاصمت») but drops the «ة» of «عاصمة» («عاصم»), so «ما هي عاصمة منغوليا»
     would miss «عاصمتها هي أولان باتور» (feminine verbs, «قامت» for «قام», fold the same way)."""
-    held = {_fold(t) for t in analyze(text)}
+    held = {_fold(t) for t in term_set(text)}
     return frozenset(t for t in terms if _fold(t) in held)
 
 
