@@ -152,7 +152,7 @@ class Engine:
                 view = arrange(self.store, owners, ranking.matched, **options)
                 hits = self._page(ranking.where(view.order), parsed, k, offset)
             else:
-                grouped = by_article(ranking, owners.keys)
+                grouped = by_article(ranking, owners.numbers)
                 counted = grouped.best
                 view = arrange(self.store, owners.at(grouped.positions), grouped.best.matched, **options)
                 grouped = ArticleRanking(grouped.best.where(view.order), grouped.matched_passages[view.order],
@@ -202,7 +202,7 @@ class Engine:
             allowed = self.store.filtered_pids(filters) if filters.active() else None
             run = self.keyword_index.matches(parsed.keyword, filters, allowed)
             dense, found = self._dense_run(parsed, mode, CANDIDATES, allowed)
-            if run.keys is not None and self._keyword_current() and all(v.retired is None for v in found.values()):
+            if run.view.joined.keys is not None and self._keyword_current() and all(v.retired is None for v in found.values()):
                 # Every match is a current passage and the compiled postings know its article:
                 # nothing to read from the store per match (docs/performance.md, "One million").
                 ranking = self.rank((run.pids, run.scores), dense, mode)
@@ -382,10 +382,10 @@ def _owners(ranking: Ranking, run: MatchRun, found: dict[int, PassageVersion]) -
     ``found`` (the store) for the few the dense side adds."""
     at = positions(run.pids, ranking.pids)
     in_run = at < len(run.pids)
-    keys = np.empty(len(at), dtype=np.int64)
-    keys[in_run] = run.keys[at[in_run]]
-    added = ranking.pids[~in_run].tolist()
-    keys[~in_run] = article_keys([found[pid].article_id for pid in added])
+    keys, numbers = np.empty(len(at), dtype=np.int64), np.empty(len(at), dtype=np.int64)
+    keys[in_run], numbers[in_run] = run.keys_at(at[in_run]), run.article_numbers(at[in_run])
+    added = article_keys([found[pid].article_id for pid in ranking.pids[~in_run].tolist()])
+    keys[~in_run], numbers[~in_run] = added, _article_numbers(added, run.distinct_keys)
 
     def ids(where: np.ndarray) -> list[str]:
         out = np.empty(len(where), dtype=object)
@@ -393,7 +393,19 @@ def _owners(ranking: Ranking, run: MatchRun, found: dict[int, PassageVersion]) -
         out[mine] = run.article_ids(at[where[mine]])
         out[~mine] = [found[pid].article_id for pid in ranking.pids[where[~mine]].tolist()]
         return out.tolist()
-    return Owners(keys, ids)
+    return Owners(keys, numbers, ids)
+
+
+def _article_numbers(keys: np.ndarray, distinct: np.ndarray) -> np.ndarray:
+    """The article number of each of ``keys``: its index in the index's ``distinct`` keys (sorted),
+    or for a key not among them (an article the keyword index does not hold yet) one past them,
+    the same for the same key."""
+    at = np.minimum(np.searchsorted(distinct, keys), max(len(distinct) - 1, 0))
+    known = distinct[at] == keys if len(distinct) else np.zeros(len(keys), bool)
+    _, new = np.unique(keys[~known], return_inverse=True)
+    out = at.astype(np.int64)
+    out[~known] = len(distinct) + new.reshape(-1)
+    return out
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

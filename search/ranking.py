@@ -20,6 +20,11 @@ from search.fusion import CANDIDATES, min_max_values, weighted_sum, z_score_valu
 Hits = list[tuple[int, float]]
 NORMALIZATIONS: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
     "zscore": z_score_values, "minmax": min_max_values}
+# ``_Positions`` looks passages up in a table indexed by passage id while the largest id is under
+# this many slots per passage of the run, plus these (a run of every match holds a good share of
+# the index's passages); past that, in the sorted run.
+TABLE_SLOTS_PER_ID = 8
+TABLE_SLOTS_FREE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -55,13 +60,27 @@ def _arrays(hits: Hits | Run) -> Run:
 
 
 class _Positions:
-    """Where each passage stands in a run (its rank from 0), ``len(run)`` for passages not in it."""
+    """Where each passage stands in a run (its rank from 0), ``len(run)`` for passages not in it;
+    a passage twice in the run stands at its first place."""
 
     def __init__(self, ids: np.ndarray):
-        self.order = np.argsort(ids, kind="stable")
-        self.sorted = ids[self.order]
+        self.size = len(ids)
+        self.table = None
+        if self.size and ids.min() >= 0 and ids.max() < TABLE_SLOTS_PER_ID * self.size + TABLE_SLOTS_FREE:
+            # Passage ids are dense enough for a table indexed by id: no sort of the whole run.
+            table = np.full(int(ids.max()) + 1, self.size, dtype=np.int64)
+            table[ids[::-1]] = np.arange(self.size - 1, -1, -1, dtype=np.int64)
+            self.table = table
+            self.unique = bool((table[ids] == np.arange(self.size)).all())
+        else:
+            self.order = np.argsort(ids, kind="stable")
+            self.sorted = ids[self.order]
+            self.unique = not (self.sorted[1:] == self.sorted[:-1]).any()
 
     def of(self, ids: np.ndarray) -> np.ndarray:
+        if self.table is not None:
+            inside = (ids >= 0) & (ids < len(self.table))
+            return np.where(inside, self.table[np.where(inside, ids, 0)], self.size)
         at = np.minimum(np.searchsorted(self.sorted, ids), max(len(self.sorted) - 1, 0))
         found = (self.sorted[at] == ids) if len(self.sorted) else np.zeros(len(ids), bool)
         return np.where(found, self.order[at] if len(self.sorted) else 0, len(self.sorted))
@@ -103,11 +122,55 @@ def fused_ranking(keyword: Hits | Run, dense: Hits, floor: float, fusion: str, d
         values = [normalize(keyword_scores, top), normalize(dense_scores, top)]
         weights = (1.0 - dense_weight, dense_weight)
     in_keyword = _Positions(keyword_pids)
-    kept = (in_keyword.of(dense_pids) < len(keyword_pids)) | (dense_scores >= floor)
+    dense_rank = in_keyword.of(dense_pids)
+    kept = (dense_rank < len(keyword_pids)) | (dense_scores >= floor)
+    keyword_values = weights[0] * values[0]
+    merged = _merged(keyword_pids, keyword_values, dense_pids[kept], weights[1] * values[1][kept],
+                     dense_rank[kept]) if in_keyword.unique else None
+    if merged is not None:
+        return merged
     pids, scores = weighted_sum([keyword_pids, dense_pids[kept]], [values[0], values[1][kept]], weights)
     keyword_rank = in_keyword.of(pids)
     order = np.lexsort((pids, keyword_rank, -scores))
     return Ranking(pids[order], scores[order], keyword_rank[order] < len(keyword_pids))
+
+
+def _merged(keyword_pids: np.ndarray, keyword_values: np.ndarray, dense_pids: np.ndarray, dense_values: np.ndarray,
+            dense_rank: np.ndarray) -> Ranking | None:
+    """``fused_ranking``'s ranking (by fused score, then keyword rank, then passage id) of a keyword
+    run without repeats, without sorting every match: the matches the dense side did not reach keep their keyword order, which
+    their fused scores follow when they do not rise along it (checked here: None when they rise
+    anywhere, or a score is not a number, and the caller sorts); the dense side's hundred
+    are sorted and merged in. Scores are summed as ``weighted_sum`` sums them: keyword, then dense."""
+    size = len(keyword_pids)
+    both = dense_rank < size
+    if len(np.unique(dense_pids)) < len(dense_pids):
+        return None
+    rest = np.ones(size, dtype=bool)
+    rest[dense_rank[both]] = False
+    rest_rank = np.flatnonzero(rest)
+    rest_scores = 0.0 + keyword_values[rest_rank]
+    head_scores = np.where(both, 0.0 + keyword_values[np.minimum(dense_rank, max(size - 1, 0))] if size else 0.0, 0.0)
+    head_scores = head_scores + dense_values
+    if (np.isnan(rest_scores).any() or np.isnan(head_scores).any()
+            or (len(rest_scores) > 1 and not (rest_scores[:-1] >= rest_scores[1:]).all())):
+        return None
+    head = np.lexsort((dense_pids, dense_rank, -head_scores))
+    head_pids, head_scores, head_rank = dense_pids[head], head_scores[head], dense_rank[head]
+    # How many of the rest come before each of the head: those scored higher, and of those scored
+    # the same, those ranked higher by keyword (no passage is in both).
+    descending = -rest_scores
+    before = np.clip(np.searchsorted(rest_rank, head_rank),
+                     np.searchsorted(descending, -head_scores, side="left"),
+                     np.searchsorted(descending, -head_scores, side="right"))
+    slots = before + np.arange(len(head))
+    total = len(rest_rank) + len(head)
+    in_head = np.zeros(total, dtype=bool)
+    in_head[slots] = True
+    pids, scores, rank = np.empty(total, np.int64), np.empty(total, np.float64), np.empty(total, np.int64)
+    pids[slots], scores[slots], rank[slots] = head_pids, head_scores, head_rank
+    pids[~in_head], scores[~in_head], rank[~in_head] = keyword_pids[rest_rank], rest_scores, rest_rank
+    return Ranking(pids, scores, rank < size)
 
 
 @dataclass(frozen=True)
@@ -121,25 +184,28 @@ class ArticleRanking:
     positions: np.ndarray          # int64, per article
 
 
-def by_article(ranking: Ranking, keys: np.ndarray) -> ArticleRanking:
-    """``keys[i]`` identifies the article of the ranking's item ``i`` (``Owners.keys``)."""
-    _, first, group = np.unique(keys, return_index=True, return_inverse=True)
-    # Articles numbered as they first appear, so number order is rank order (by best passage).
-    number = np.empty(len(first), dtype=np.int64)
-    number[np.argsort(first, kind="stable")] = np.arange(len(first))
-    group = number[group.reshape(-1)]
-    positions = np.sort(first)
-    counts = np.bincount(group, weights=ranking.matched, minlength=len(first)).astype(np.int64)
+def by_article(ranking: Ranking, numbers: np.ndarray) -> ArticleRanking:
+    """``numbers[i]`` is the article number (``Owners.numbers``) of the ranking's item ``i``."""
+    size = len(numbers)
+    slots = int(numbers.max()) + 1 if size else 0
+    # Each article's first (best) place in the ranking; articles come in that order.
+    first = np.full(slots, size, dtype=np.int64)
+    np.minimum.at(first, numbers, np.arange(size, dtype=np.int64))
+    positions = np.sort(first[first < size])
+    counts = np.bincount(numbers, weights=ranking.matched, minlength=slots)[numbers[positions]].astype(np.int64)
     best = ranking.where(positions)
     return ArticleRanking(Ranking(best.pids, best.scores, counts > 0), counts, positions)
 
 
 @dataclass(frozen=True)
 class Owners:
-    """The article of each item of a ranking: ``keys`` (int64, one per article) to group by, and
-    ``ids`` to read their article ids (all of them, or those at the positions given)."""
+    """The article of each item of a ranking: ``keys`` (int64, ``article_keys``, one per article)
+    that near-duplicate pairs are matched by, ``numbers`` (int64, small and not negative, one per
+    article: the same grouping) to group by in a table, and ``ids`` to read their article ids (all
+    of them, or those at the positions given)."""
 
     keys: np.ndarray
+    numbers: np.ndarray
     _ids: Callable[[np.ndarray], list[str]]
 
     def ids(self, at: np.ndarray | None = None) -> list[str]:
@@ -147,7 +213,7 @@ class Owners:
 
     def at(self, positions: np.ndarray) -> "Owners":
         """The owners of the items at ``positions``, in that order."""
-        return Owners(self.keys[positions], lambda at: self.ids(positions[at]))
+        return Owners(self.keys[positions], self.numbers[positions], lambda at: self.ids(positions[at]))
 
     @classmethod
     def of_ids(cls, article_ids: Sequence[str]) -> "Owners":
@@ -156,4 +222,4 @@ class Owners:
         ids = np.array(article_ids, dtype=object)
         unique, inverse = np.unique(ids.astype(str), return_inverse=True)
         keys = article_keys(unique.tolist())[inverse.reshape(-1)]
-        return cls(keys, lambda at: ids[at].tolist())
+        return cls(keys, np.unique(keys, return_inverse=True)[1].reshape(-1), lambda at: ids[at].tolist())

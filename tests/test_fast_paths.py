@@ -184,3 +184,35 @@ def test_cli_records_the_forced_vector_structure(tmp_path):
     bad = CliRunner().invoke(main, ["index", str(FIXTURES / "articles.jsonl"), "--index", str(index),
                                     "--vector-index", "hnsw"])
     assert bad.exit_code == 2 and "hnsw" in bad.output
+
+
+def postings_term_by_term(per_segment, groups):
+    """``PostingsView._groups_postings`` as first written: each term of each group looked up in
+    each segment in turn."""
+    for group in groups:
+        docs, weights, lengths = [], [], []
+        for base, fp in per_segment:
+            for term, hit in zip(dict.fromkeys(group), fp.postings(np.array(list(dict.fromkeys(group)), dtype=str))):
+                if hit is not None:
+                    docs.append(np.add(hit[0], base, dtype=np.int64))
+                    weights.append(hit[1])
+                    lengths.append(fp.lengths[hit[0]])
+        if not docs:
+            yield np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
+        else:
+            yield np.concatenate(docs), np.concatenate(weights), np.concatenate(lengths)
+
+
+@pytest.mark.parametrize("field", ["text", "text_form", "title"])
+def test_postings_gathered_per_segment_are_those_looked_up_term_by_term(engine, field):
+    """Same postings, same order (scores are summed in it), for groups of one term and of many,
+    absent terms, a term in two groups, a term twice in a group and an empty group."""
+    view = engine.keyword_index._view()
+    per_segment = [(base, segment.fields[field]) for base, segment in view.units]
+    held = sorted({str(t) for _, fp in per_segment for t in fp.terms[:: max(1, len(fp.terms) // 40)]})
+    groups = [held[:1], held[1:9], ["غير_موجود", held[2], held[2]], [], held[::3], ["غير_موجود"], held[5:7]]
+    for new, old in zip(view._groups_postings(per_segment, groups), postings_term_by_term(per_segment, groups),
+                        strict=True):
+        for a, b in zip(new, old):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert sum(len(docs) for docs, *_ in view._groups_postings(per_segment, groups)) > 0

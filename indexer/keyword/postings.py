@@ -50,6 +50,15 @@ class FieldPostings:
     weights: np.ndarray    # float32 term weights (frequency times field boost)
     lengths: np.ndarray    # float32 field length per document, as Whoosh scores it
 
+    def ranges(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of ``terms`` (a unicode array) has its postings in ``docs``/``weights``:
+        (starts, ends), an empty range where absent."""
+        if not len(self.terms):
+            return np.zeros(len(terms), np.int64), np.zeros(len(terms), np.int64)
+        at = np.minimum(np.searchsorted(self.terms, terms), len(self.terms) - 1)
+        present = self.terms[at] == terms
+        return np.where(present, self.offsets[at], 0), np.where(present, self.offsets[at + 1], 0)
+
     def postings(self, terms: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """(docs, weights) of each of ``terms`` (a unicode array), None where absent."""
         at = np.minimum(np.searchsorted(self.terms, terms), max(len(self.terms) - 1, 0))
@@ -430,24 +439,36 @@ class PostingsView:
 
     @staticmethod
     def _groups_postings(per_segment, groups: Sequence[Sequence[str]]):
-        """(docs, weights, lengths) of each group, its terms' postings segment after segment; every
-        term looked up once per segment (one ``postings`` call each), not once per group."""
+        """(docs, weights, lengths) of each group, its terms' postings segment after segment, each
+        segment's in the group's term order. Per segment, every term is looked up in one
+        ``ranges`` call and the postings of all groups are gathered in one indexing, then cut per
+        group: a few numpy calls per segment, not a few per segment, group and term (the forms
+        of a name or a clitic reading run to dozens of terms)."""
         terms = list(dict.fromkeys(t for group in groups for t in group))
         at = {t: i for i, t in enumerate(terms)}
-        found = [(base, fp, fp.postings(np.array(terms, dtype=str))) for base, fp in per_segment]
-        for group in groups:
-            docs, weights, lengths = [], [], []
-            for base, fp, postings in found:
-                for term in dict.fromkeys(group):
-                    if (hit := postings[at[term]]) is not None:
-                        d, w = hit
-                        docs.append(np.add(d, base, dtype=np.int64))
-                        weights.append(w)
-                        lengths.append(fp.lengths[d])
-            if not docs:
+        members = [[at[t] for t in dict.fromkeys(group)] for group in groups]
+        flat = np.array([i for m in members for i in m], dtype=np.int64)
+        edges = np.cumsum([0, *map(len, members)])
+        wanted = np.array(terms, dtype=str)
+        gathered = []   # per segment: its (docs, weights, lengths) for all groups, and each group's bounds
+        for base, fp in per_segment:
+            starts, ends = fp.ranges(wanted)
+            first, counts = starts[flat], ends[flat] - starts[flat]
+            total = int(counts.sum())
+            if total:
+                ends_at = np.cumsum(counts)
+                # Posting k of the gathering is term j's (k - where j begins) th: one index for all.
+                index = np.arange(total) + np.repeat(first - (ends_at - counts), counts)
+                docs = fp.docs[index]
+                bounds = np.concatenate(([0], ends_at))[edges].tolist()
+                gathered.append((np.add(docs, base, dtype=np.int64), fp.weights[index], fp.lengths[docs], bounds))
+        for g in range(len(groups)):
+            parts = [(docs[b[g]:b[g + 1]], weights[b[g]:b[g + 1]], lengths[b[g]:b[g + 1]])
+                     for docs, weights, lengths, b in gathered if b[g + 1] > b[g]]
+            if not parts:
                 yield np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
             else:
-                yield np.concatenate(docs), np.concatenate(weights), np.concatenate(lengths)
+                yield tuple(np.concatenate(column) for column in zip(*parts))
 
     def top(self, scores: np.ndarray, matched: np.ndarray, limit: int) -> tuple[Hits, int]:
         """The best ``limit`` matched documents as (pid, score), and how many matched."""
@@ -462,8 +483,10 @@ class PostingsView:
             # Keep every tie of the limit-th score so the tie-break below sees them all.
             kth = -np.partition(-scores[candidates], limit - 1)[limit - 1]
             candidates = candidates[scores[candidates] >= kth]
-        # Best first; ties by document number, as Whoosh's collector orders them.
-        top = candidates[np.lexsort((candidates, -scores[candidates]))][:limit]
+        # Best first; ties by document number, as Whoosh's collector orders them: ``candidates``
+        # ascend, so a stable sort by score alone keeps ties in that order (half a two-key
+        # lexsort's time over tens of thousands of matches).
+        top = candidates[np.argsort(-scores[candidates], kind="stable")][:limit]
         return MatchRun(self, top, self.joined.pids[top], scores[top].astype(np.float64), total)
 
     def article_ids(self, docs: np.ndarray) -> np.ndarray:
@@ -503,7 +526,17 @@ class Joined:
     def articles(self) -> int:
         """How many articles the documents belong to (deleted ones included: an article's new
         version keeps its key), or how many documents without keys."""
-        return len(self.pids) if self.keys is None else len(np.unique(self.keys))
+        return len(self.pids) if self.keys is None else len(self.numbers[0])
+
+    @cached_property
+    def numbers(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(the distinct article keys, sorted; each document's article as an index into them), or
+        None without keys: search groups a query's matches by these small numbers in a table,
+        where keys would need a sort of every match."""
+        if self.keys is None:
+            return None
+        distinct, number = np.unique(self.keys, return_inverse=True)
+        return distinct, number.reshape(-1)
 
 
 @dataclass(frozen=True)
@@ -526,6 +559,21 @@ class MatchRun:
     def article_ids(self, at: np.ndarray) -> np.ndarray:
         """The article id of the documents at positions ``at`` of the run."""
         return self.view.article_ids(self.docs[at])
+
+    def keys_at(self, at: np.ndarray) -> np.ndarray:
+        """The article key of the documents at positions ``at`` of the run; only where ``keys`` is
+        not None."""
+        return self.view.joined.keys[self.docs[at]]
+
+    def article_numbers(self, at: np.ndarray) -> np.ndarray:
+        """The article number (``Joined.numbers``) of the documents at positions ``at`` of the run;
+        only where ``keys`` is not None."""
+        return self.view.joined.numbers[1][self.docs[at]]
+
+    @property
+    def distinct_keys(self) -> np.ndarray:
+        """The article keys the numbers of ``article_numbers`` index (sorted)."""
+        return self.view.joined.numbers[0]
 
 
 def _in_memory(leaf, fields: Sequence[str]) -> SegmentPostings:
