@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
-from indexer.keyword.postings import SegmentArticles
+from indexer.keyword.postings import Joined, SegmentArticles, SegmentPostings
 from indexer.pipeline import Indexer
 from indexer.text.articles import Article
 from search.engine import Engine
 from search.query import parse_query
+from tests.conftest import SEED_ID
 
 # Articles of one passage and of several (the seed article: 7 passages hold «العراق»).
 QUERIES = ["الكاظمي طهران", "النفط", "الاقتصاد OR الأسعار", "قال", "الوزير OR الرئيس", "العراق"]
@@ -80,3 +82,22 @@ def test_the_next_writer_records_the_articles_of_old_segments(old_index, tmp_pat
     with Engine(index, encoder=encoder) as engine:
         run = engine.keyword_index.matches(parse_query("النفط").keyword)
         assert run.keys is not None and "late" in run.article_ids(range(len(run.pids)))
+
+
+def test_article_ids_read_by_number_are_those_of_the_segments(built_index):
+    with Engine(built_index) as engine:
+        view = engine.keyword_index._view()
+        docs = np.arange(view.total_docs)[::-1]
+        assert view.joined.names is not None
+        by_number = view.article_ids(docs).tolist()
+        view.joined.__dict__["names"] = None   # as where two ids share a key: each segment's names read
+        assert by_number == view.article_ids(docs).tolist() and SEED_ID in by_number
+
+
+def test_two_ids_sharing_a_key_are_read_from_their_segments():
+    shared = SegmentArticles(np.array(["a", "b"]), np.array([0, 1], np.int32), np.array([7, 9], np.int64))
+    other = SegmentArticles(np.array(["c"]), np.array([0], np.int32), np.array([7], np.int64))   # c's key is a's
+    joined = Joined.of([(0, SegmentPostings(np.array([1, 2]), {}, shared)), (2, SegmentPostings(np.array([3]), {}, other))])
+    assert joined.names is None and joined.numbers[1].tolist() == [0, 1, 0]
+    alone = Joined.of([(0, SegmentPostings(np.array([1, 2]), {}, shared))])
+    assert alone.names.tolist() == ["a", "b"]

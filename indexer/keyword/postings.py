@@ -490,7 +490,11 @@ class PostingsView:
         return MatchRun(self, top, self.joined.pids[top], scores[top].astype(np.float64), total)
 
     def article_ids(self, docs: np.ndarray) -> np.ndarray:
-        """The article id of each of ``docs`` (searcher document numbers), as a unicode array."""
+        """The article id of each of ``docs`` (searcher document numbers), as an object array of
+        strings."""
+        names = self.joined.names
+        if names is not None:   # one indexing, not a conversion of each segment's unicode names
+            return names[self.joined.numbers[1][docs]]
         out = np.empty(len(docs), dtype=object)
         which = np.searchsorted(self.joined.bases, docs, side="right") - 1
         order = np.argsort(which, kind="stable")
@@ -511,6 +515,7 @@ class Joined:
     bases: np.ndarray            # int64, each segment's first document number
     pids: np.ndarray             # int64 passage id per document
     keys: np.ndarray | None      # int64 article key per document; None if a segment lacks articles
+    segment_articles: tuple[SegmentArticles | None, ...] = ()   # each segment's, in order
 
     @classmethod
     def of(cls, units: list[tuple[int, SegmentPostings]]) -> "Joined":
@@ -520,7 +525,24 @@ class Joined:
         complete = all(s.articles is not None for s in segments)
         keys = (np.concatenate([s.articles.keys[s.articles.of] for s in segments]) if segments
                 else np.zeros(0, np.int64)) if complete else None
-        return cls(bases, pids.astype(np.int64), keys)
+        return cls(bases, pids.astype(np.int64), keys, tuple(s.articles for s in segments))
+
+    @cached_property
+    def names(self) -> np.ndarray | None:
+        """The article id of each article number (``numbers``), as Python strings; None without
+        keys, or where two ids share a key (then only the segments tell them apart)."""
+        if self.numbers is None:
+            return None
+        distinct = self.numbers[0]
+        names = np.full(len(distinct), None, dtype=object)
+        for articles in self.segment_articles:
+            at = np.searchsorted(distinct, articles.keys)
+            held = names[at]
+            ids = articles.names.astype(object)
+            if any(h is not None and h != i for h, i in zip(held.tolist(), ids.tolist())):
+                return None
+            names[at] = ids
+        return names
 
     @cached_property
     def articles(self) -> int:
