@@ -174,3 +174,19 @@ def test_readings_extend_the_typed_groups_and_only_add_matches_to_one_word(engin
         unread = replace(keyword, readings=((),))
         index = engine.keyword_index
         assert index.search(read, 10**6)[1] >= index.search(unread, 10**6)[1]
+
+
+def test_readings_are_remembered_per_searcher_and_read_again_after_a_write(tmp_path):
+    fillers = {a: b for a, b in ARTICLES.items() if a.startswith("filler")}
+    with Indexer(tmp_path / "index", vectors=False) as ix:
+        ix.add([Article(id=i, title="", body=b) for i, b in {**fillers, "tunis-typed-only": ARTICLES["tunis-typed-only"]}.items()])
+    with Engine(tmp_path / "index") as reader:
+        keyword = parse_query("بتونس").keyword
+        assert reader.keyword_index.read_clitics(keyword).readings == ((),)   # تونس is never written bare
+        assert reader.keyword_index.read_clitics(keyword).readings == ((),)   # remembered: the same
+        with Indexer(tmp_path / "index", vectors=False) as ix:
+            ix.add([Article(id=i, title="", body=b) for i, b in ARTICLES.items() if i.startswith("tunis-")])
+        assert reader.keyword_index.read_clitics(keyword).readings == ((),)   # the same searcher: what it saw
+        reader.keyword_index.refresh()
+        assert reader.keyword_index.read_clitics(keyword).readings == (("تونس",),)
+        assert found(reader, "بتونس") == TUNISIA

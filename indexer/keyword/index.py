@@ -158,6 +158,7 @@ class KeywordIndex:
         self._ix = None
         self._searcher = None
         self._whoosh_checked = False   # the searcher's Whoosh files checksummed (first Whoosh search)
+        self._readings = None          # (searcher, {word: its readings}): ``_readings_memo``
         self.compiled = CompiledPostings(layout.keyword_postings_dir, [
             f for f, _ in (*settings.stem_fields, *settings.root_fields, *settings.form_fields)])
 
@@ -345,7 +346,7 @@ class KeywordIndex:
             allowed = np.array([int(searcher.stored_fields(d)["pid"])
                                 for d in searcher.docs_for_query(filter_query(filters, searcher.reader()))], dtype=np.int64)
         if not query.readings:
-            query = read_clitics(view, query, self.settings)
+            query = read_clitics(view, query, self.settings, self._readings_memo(view))
         scores, matched = _match(view, query, self.settings)
         if filters.active():
             matched &= view.allowed(allowed)
@@ -353,7 +354,16 @@ class KeywordIndex:
 
     def read_clitics(self, query: KeywordQuery) -> KeywordQuery:
         """``query`` with the readings ``matches`` searches it with (see ``read_clitics``)."""
-        return read_clitics(self._view(), query, self.settings)
+        view = self._view()
+        return read_clitics(view, query, self.settings, self._readings_memo(view))
+
+    def _readings_memo(self, view: PostingsView) -> dict[str, list[str]]:
+        """The words read so far by this searcher, with their readings: those depend only on what
+        the index holds, which one searcher never sees change, and questions share many words
+        (each costs several look-ups over every segment). Bounded; a new searcher starts afresh."""
+        if self._readings is None or self._readings[0] is not view.searcher or len(self._readings[1]) >= READINGS_KEPT:
+            self._readings = (view.searcher, {})
+        return self._readings[1]
 
     def _view(self) -> PostingsView:
         searcher = self.searcher()
@@ -419,7 +429,8 @@ def _match(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -
     return scores, matched
 
 
-def read_clitics(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -> KeywordQuery:
+def read_clitics(view: PostingsView, query: KeywordQuery, settings: KeywordSettings,
+                 memo: dict[str, list[str]] | None = None) -> KeywordQuery:
     """``query`` with each group's readings (``KeywordQuery.readings``): a typed word the index
     holds is also read without a proclitic (``proclitic_readings``: بتونس as تونس) where the index
     holds the stripped word in a form of its own (not one of the typed word's), never holds the
@@ -429,11 +440,18 @@ def read_clitics(view: PostingsView, query: KeywordQuery, settings: KeywordSetti
     has no readings: without evidence, an absent name (فادي) would find an unrelated word (ادي).
     So a whole word whose letters look like a clitic keeps its meaning; and a reading only adds."""
     fields = [f for f, _ in settings.form_fields]
-    readings = tuple(tuple(dict.fromkeys(r for w in g for r in _readings(view, w, fields) if r not in g))
-                     for g in query.groups)
+    memo = {} if memo is None else memo   # ``view``'s words read before (``KeywordIndex._readings_memo``)
+
+    def of(word: str) -> list[str]:
+        if word not in memo:
+            memo[word] = _readings(view, word, fields)
+        return memo[word]
+    readings = tuple(tuple(dict.fromkeys(r for w in g for r in of(w) if r not in g)) for g in query.groups)
     return replace(query, readings=readings)
 
 
+# Words whose readings one keyword index remembers (``KeywordIndex._readings_memo``).
+READINGS_KEPT = 1 << 14
 # The level of the one-sided test that the articles holding a typed word mention its stripped form
 # more often than chance: the usual 1%, not fitted.
 CO_MENTION_LEVEL = 0.01
