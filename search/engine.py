@@ -93,6 +93,8 @@ class Engine:
         self.related_floor = math.inf if floor is None else floor
         self._answer_finder = None
         self._generations: tuple[int, int] | None = None   # (keyword, vectors) while reading()
+        # (keyword generation, store generation): no passage logged between the two was removed.
+        self._unremoved: tuple[int, int] | None = None
 
     def _check_states(self) -> None:
         """A reader never writes (it may have no right to, and must not take the writer's lock):
@@ -213,9 +215,22 @@ class Engine:
             return ranking, mode, notices, Owners.of_ids([found[pid].article_id for pid in ranking.pids.tolist()])
 
     def _keyword_current(self) -> bool:
-        """Is the keyword index read at the store snapshot's generation? Then it holds exactly the
-        store's current passages (a writer commits the store first, then the index, then its state)."""
-        return self._generations[0] == self.store.generation()
+        """Is every passage the keyword index holds (read at its generation) current in the store
+        snapshot? Then its matches need no check one by one. So it is at the snapshot's generation
+        (a writer commits the store first, then the index, then its state), and also while
+        ``baheth embed`` commits vectors, hours at a million passages: the store's generation moves
+        then, but no passage goes. The log since the index's generation is read once; after
+        another commit, only what that commit logged (a passage removed later is logged again)."""
+        indexed, store = self._generations[0], self.store.generation()
+        if indexed == store:
+            return True
+        base, through = self._unremoved if self._unremoved else (None, None)
+        start = through if base == indexed and through <= store else indexed
+        if self.store.removed_between(start, store):
+            self._unremoved = None
+            return False
+        self._unremoved = (indexed, store)
+        return True
 
     def all_matches(self) -> int:
         """A keyword depth that holds every match."""

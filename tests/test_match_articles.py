@@ -101,3 +101,28 @@ def test_two_ids_sharing_a_key_are_read_from_their_segments():
     assert joined.names is None and joined.numbers[1].tolist() == [0, 1, 0]
     alone = Joined.of([(0, SegmentPostings(np.array([1, 2]), {}, shared))])
     assert alone.names.tolist() == ["a", "b"]
+
+
+def test_while_vectors_are_committed_matches_still_come_from_the_postings(built_index, tmp_path, encoder, monkeypatch):
+    # `baheth embed` moves the store's generation past the keyword index's for hours at a million
+    # passages, and gives passages vectors only: every match is still current.
+    from indexer.store.sqlite import Store
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    with Engine(index, encoder=encoder) as engine:
+        before = everything(engine, "العراق", "keyword", "articles")
+    with Indexer(index, encoder=encoder) as ix:
+        pids = [pid for pid, _ in ix.store.conn.execute("SELECT pid, 1 FROM passages LIMIT 3")]
+        with ix.store.transaction():
+            ix.store.set_embeddings(pids, np.ones((3, 384), dtype=np.float32) / np.sqrt(384))
+    checked = []
+    monkeypatch.setattr(Store, "visible", lambda self, pids, generation: checked.append(generation) or {})
+    with Engine(index, encoder=encoder) as engine:
+        assert engine._generations is None and engine.keyword_index.generation < engine.store.generation()
+        assert everything(engine, "العراق", "keyword", "articles") == before and not checked
+    with Indexer(index, encoder=encoder) as ix:   # a replaced article, its passages logged and gone
+        with ix.store.transaction():
+            ix.store.replace_article(Article(id=before[4][0][2], title="بدل", body="نص آخر تماما"), "digest", [])
+    with Engine(index, encoder=encoder) as engine:
+        engine.search("العراق", mode="keyword")
+        assert checked   # the keyword index still holds the old version: checked one by one

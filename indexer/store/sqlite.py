@@ -287,6 +287,13 @@ class Store:
                 found[pid] = PassageVersion(article_id, retired)
         return found
 
+    def removed_between(self, after: int, through: int) -> bool:
+        """Was a passage logged in generations ``after`` (exclusive) to ``through`` removed since,
+        replaced or withdrawn? False when only vectors were given (``baheth embed``)."""
+        return self.conn.execute(
+            "SELECT 1 FROM log l WHERE l.seq > ? AND l.seq <= ? AND NOT EXISTS"
+            " (SELECT 1 FROM passages p WHERE p.pid = l.pid) LIMIT 1", (after, through)).fetchone() is not None
+
     def changed_since(self, generation: int) -> list[int]:
         rows = self.conn.execute("SELECT DISTINCT pid FROM log WHERE seq > ? ORDER BY pid", (generation,))
         return [r[0] for r in rows]
