@@ -216,3 +216,26 @@ def test_postings_gathered_per_segment_are_those_looked_up_term_by_term(engine, 
         for a, b in zip(new, old):
             assert a.dtype == b.dtype and np.array_equal(a, b)
     assert sum(len(docs) for docs, *_ in view._groups_postings(per_segment, groups)) > 0
+
+
+def test_faiss_is_asked_to_remove_only_ids_the_index_can_hold(tmp_path, monkeypatch):
+    # remove_ids walks every vector: asked for each batch of new passages, it made a million-passage
+    # fill quadratic. Passage ids are never reused, so ids above the largest held are new.
+    import faiss
+    layout = IndexLayout(tmp_path / "index")
+    layout.root.mkdir()
+    layout.manifest.write_text(json.dumps({"vector_index": KIND_FLAT}))
+    vectors = clustered(30)
+    written = VectorIndex(layout, 32)
+    written.add(np.arange(10, 20), vectors[:10])
+    written.save(1)
+    asked = []
+    remove_ids = faiss.IndexIDMap2.remove_ids
+    monkeypatch.setattr(faiss.IndexIDMap2, "remove_ids",
+                        lambda self, ids: asked.append(sorted(np.asarray(ids).tolist())) or remove_ids(self, ids))
+    reopened = VectorIndex(layout, 32)
+    reopened.remove(np.arange(20, 30))
+    reopened.add(np.arange(20, 30), vectors[10:20])
+    reopened.remove([15, 25, 40])
+    assert asked == [[15, 25]]
+    assert sorted(reopened.ids().tolist()) == [i for i in range(10, 30) if i not in (15, 25)]

@@ -139,6 +139,7 @@ class VectorIndex:
         self._floats = floats
         self._shared = shared
         self._index: faiss.Index | None = None
+        self._top_id: int | None = None   # the largest id the index holds, read when first needed
         # (inode, mtime) of the file loaded: every save renames a new file into place.
         self._loaded_stamp: tuple[int, int] | None = None
 
@@ -205,6 +206,7 @@ class VectorIndex:
         if path.exists():
             stamp = _stamp(path)
             self._index = self._shared.read(stamp, self._read) if self._shared else self._read()
+            self._top_id = None
             # Only once read: a file that failed its check is tried again by the next search.
             self._loaded_stamp = stamp
         elif read_state(self.layout.vectors_state).get("file"):
@@ -247,6 +249,7 @@ class VectorIndex:
 
     def reset(self) -> None:
         self._index = self._empty()
+        self._top_id = None
 
     @property
     def generation(self) -> int:
@@ -257,13 +260,26 @@ class VectorIndex:
 
     # -- writing -------------------------------------------------------------------
     def remove(self, pids: Sequence[int]) -> None:
+        # faiss's remove_ids walks every vector, so it is asked only for ids the index can hold:
+        # passage ids are never reused, and a passage given its first vector (indexing, `baheth
+        # embed`) has a larger id than any held; removing those made a million-passage fill quadratic.
+        pids = np.asarray(pids, dtype=np.int64)
         if len(pids) and self.index.ntotal:
-            self.index.remove_ids(np.asarray(pids, dtype=np.int64))
+            pids = pids[pids <= self._largest_id()]
+            if len(pids):
+                self.index.remove_ids(pids)
 
     def add(self, pids: np.ndarray, vectors: np.ndarray) -> None:
         if len(pids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.asarray(pids, dtype=np.int64))
+            self._top_id = max(self._largest_id(), int(np.max(pids)))
+
+    def _largest_id(self) -> int:
+        if self._top_id is None:
+            ids = self.ids()
+            self._top_id = int(ids.max()) if len(ids) else -1
+        return self._top_id
 
     def apply(self, store: Store, pids: Sequence[int]) -> None:
         """Make the vectors agree with the store for ``pids`` (drop each, re-add stored ones)."""
