@@ -180,10 +180,10 @@ class Indexer:
             self.keyword.rebuild(self.store)
             applied["keyword"] = self.store.count_passages()
         elif self.keyword.generation < generation:
-            pids = self.store.changed_since(self.keyword.generation)
-            self.keyword.apply(self.store, pids)
+            removed, new = self._keyword_behind(self.store.changed_since(self.keyword.generation))
+            self.keyword.apply(self.store, removed, new)
             self.keyword.set_generation(generation)
-            applied["keyword"] = len(pids)
+            applied["keyword"] = len(removed) + len(new)
         if self.vectors.generation < 0 or not self.layout.vectors.exists():
             self.vectors.rebuild(self.store)
             applied["vectors"] = self.store.count_passages(embedded_only=True)
@@ -201,6 +201,14 @@ class Indexer:
         if sketched := self._sketch_missing():
             applied["near_duplicates"] = sketched
         return applied
+
+    def _keyword_behind(self, changed: list[int]) -> tuple[list[int], list[int]]:
+        """Of the passages logged since the keyword index's generation, those it holds that the store
+        no longer has, and those newer than any it holds. The rest it holds as they are: their
+        vectors changed (``baheth embed`` stopped before it recorded that only vectors changed, or
+        a crash), and re-indexing them all took hours at a million passages."""
+        held, current = self.keyword.largest_pid(), self.store.current_pids(changed)
+        return [p for p in changed if p <= held and p not in current], [p for p in changed if p > held]
 
     # -- adding --------------------------------------------------------------------
     def add_paths(self, paths: Sequence[str], *, follow_links: bool = False, **options) -> IndexReport:

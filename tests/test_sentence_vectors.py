@@ -123,3 +123,31 @@ def test_embed_reads_each_batch_past_the_last_one_not_from_the_first_passage(tmp
         pids = sorted(pid for pid, _ in ix.store.conn.execute("SELECT pid, 1 FROM passages WHERE embedding IS NOT NULL"))
     assert filled == len(pids) == 7
     assert asked == [0, pids[2], pids[5], pids[6]]
+
+
+def test_a_stopped_embed_leaves_the_keyword_index_nothing_to_redo(tmp_path, encoder, monkeypatch):
+    # Vectors committed to the store, the keyword index's generation left behind (embed stopped
+    # before recording that only vectors changed): the next open re-indexed every such passage,
+    # hours at a million. Only passages removed since, or newer than any it holds, are applied.
+    from indexer.keyword.index import KeywordIndex
+    with Indexer(tmp_path / "ix", encoder=encoder, vectors=False) as ix:
+        ix.add([Article(id=f"a{i}", title=f"خبر {i}", body=f"نص الخبر رقم {i} عن الأسواق في المنطقة.") for i in range(5)])
+    with Engine(tmp_path / "ix", encoder=encoder) as engine:
+        before = [(h.article_id, h.score) for h in engine.search("الأسواق", mode="keyword", k=10).hits]
+    with Indexer(tmp_path / "ix", encoder=encoder) as ix:
+        rows = list(ix.store.conn.execute("SELECT pid, text FROM passages ORDER BY pid"))
+        with ix.store.transaction():
+            ix.store.set_embeddings([pid for pid, _ in rows], encoder.encode_passages([text for _, text in rows]))
+            withdrawn = ix.store.passages_of("a4")
+            ix.store.delete_article("a4")
+        assert ix.keyword.generation < ix.store.generation()
+    applied = []
+    apply = KeywordIndex.apply
+    monkeypatch.setattr(KeywordIndex, "apply", lambda self, store, pids, new_pids=():
+                        applied.append((list(pids), list(new_pids))) or apply(self, store, pids, new_pids))
+    with Indexer(tmp_path / "ix", encoder=encoder) as ix:
+        assert ix.keyword.generation == ix.store.generation()
+    assert applied == [([p.pid for p in withdrawn], [])]
+    with Engine(tmp_path / "ix", encoder=encoder) as engine:
+        assert [(h.article_id, h.score) for h in engine.search("الأسواق", mode="keyword", k=10).hits] == [
+            (a, s) for a, s in before if a != "a4"]

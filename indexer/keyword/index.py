@@ -352,6 +352,13 @@ class KeywordIndex:
             matched &= view.allowed(allowed)
         return view.run(scores, matched, limit)
 
+    def largest_pid(self) -> int:
+        """The largest passage id the index holds or held (deleted ones not merged away yet); -1
+        when none. Ids are never reused and reach the index in increasing order, so each current
+        passage of the store up to it is in the index as the store holds it."""
+        pids = self._view().joined.pids
+        return int(pids.max()) if len(pids) else -1
+
     def read_clitics(self, query: KeywordQuery) -> KeywordQuery:
         """``query`` with the readings ``matches`` searches it with (see ``read_clitics``)."""
         view = self._view()

@@ -287,6 +287,11 @@ class Store:
                 found[pid] = PassageVersion(article_id, retired)
         return found
 
+    def current_pids(self, pids: Sequence[int]) -> set[int]:
+        """Those of ``pids`` the store holds as current passages."""
+        return {r[0] for r in self.conn.execute(
+            "SELECT pid FROM passages WHERE pid IN (SELECT value FROM json_each(?))", (json.dumps([int(p) for p in pids]),))}
+
     def removed_between(self, after: int, through: int) -> bool:
         """Was a passage logged in generations ``after`` (exclusive) to ``through`` removed since,
         replaced or withdrawn? False when only vectors were given (``baheth embed``)."""
