@@ -239,3 +239,17 @@ def test_faiss_is_asked_to_remove_only_ids_the_index_can_hold(tmp_path, monkeypa
     reopened.remove([15, 25, 40])
     assert asked == [[15, 25]]
     assert sorted(reopened.ids().tolist()) == [i for i in range(10, 30) if i not in (15, 25)]
+
+
+def test_the_keyword_state_is_parsed_again_only_when_a_writer_replaced_it(index_copy, monkeypatch):
+    # Every search reads the keyword index's generation; its state file lists every file with its
+    # digest, half a megabyte at a million passages.
+    import indexer.keyword.index as keyword_module
+    parsed = []
+    read_state = keyword_module.read_state
+    monkeypatch.setattr(keyword_module, "read_state", lambda path: parsed.append(path) or read_state(path))
+    index = KeywordIndex(IndexLayout(index_copy), KeywordSettings())
+    first = index.generation
+    assert [index.generation for _ in range(5)] == [first] * 5 and len(parsed) == 1
+    index.set_generation(first + 7)
+    assert index.generation == first + 7 and KeywordIndex(IndexLayout(index_copy), KeywordSettings()).generation == first + 7

@@ -159,6 +159,7 @@ class KeywordIndex:
         self._searcher = None
         self._whoosh_checked = False   # the searcher's Whoosh files checksummed (first Whoosh search)
         self._readings = None          # (searcher, {word: its readings}): ``_readings_memo``
+        self._state = None             # (the state file's identity, its generation): ``generation``
         self.compiled = CompiledPostings(layout.keyword_postings_dir, [
             f for f, _ in (*settings.stem_fields, *settings.root_fields, *settings.form_fields)])
 
@@ -198,7 +199,18 @@ class KeywordIndex:
 
     @property
     def generation(self) -> int:
-        return int(read_state(self.layout.keyword_state)["generation"])
+        # Every search asks; the state file lists every file with its digest (half a megabyte at
+        # a million passages), so it is parsed again only when a writer has replaced it (always by
+        # a rename: a new inode).
+        path = self.layout.keyword_state
+        try:
+            stat = path.stat()
+            identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            identity = None
+        if identity is None or self._state is None or self._state[0] != identity:
+            self._state = (identity, int(read_state(path)["generation"]))
+        return self._state[1]
 
     def set_generation(self, generation: int) -> None:
         # Whoosh does not fsync; the segments must be on disk before the state says they are.
