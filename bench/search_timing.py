@@ -93,7 +93,7 @@ def retriever_latencies(path: Path, texts: list[str]) -> list[dict]:
         rows.append({"what": name, **stats, "ratio_to_peer": round(stats["p50_ms"] / peer_stats["p50_ms"], 1)})
     from indexer.vectors.index import VectorIndex
     store = Store(layout.store, readonly=True)
-    vectors = VectorIndex(layout, Manifest.load(layout).encoder.dim, store.embeddings)
+    vectors = VectorIndex.for_manifest(layout, Manifest.load(layout), store.embeddings)
     queries = index_encoder(path).encode_queries(texts)
     matrix = vectors._vectors()
     exact = latency(lambda q: numpy_exact(matrix, q, K), list(queries))

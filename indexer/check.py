@@ -159,7 +159,7 @@ def _row_problems(store: Store, manifest: Manifest) -> list[Problem]:
 
 def _derived_generation(layout: IndexLayout, manifest: Manifest) -> int:
     """The generation both derived indexes on disk have reached."""
-    return min(KeywordIndex(layout, manifest.keyword).generation, VectorIndex(layout, manifest.encoder.dim).generation)
+    return min(KeywordIndex(layout, manifest.keyword).generation, VectorIndex.for_manifest(layout, manifest).generation)
 
 
 def _check_keyword(layout: IndexLayout, manifest: Manifest, owners: dict[int, str],
@@ -190,7 +190,7 @@ def _check_keyword(layout: IndexLayout, manifest: Manifest, owners: dict[int, st
 
 def _check_vectors(layout: IndexLayout, manifest: Manifest, embedded: set[int],
                    generation: int) -> tuple[int, list[Problem]]:
-    vectors = VectorIndex(layout, manifest.encoder.dim)
+    vectors = VectorIndex.for_manifest(layout, manifest)
     if not layout.vectors.exists():
         return 0, [Problem("vectors", "the vector index file is missing")]
     try:
@@ -254,7 +254,7 @@ def _repair(layout: IndexLayout, manifest: Manifest, store: Store, parts: set[st
                     layout, writable)
         repaired.append("keyword")
     if "vectors" in parts:
-        VectorIndex(layout, manifest.encoder.dim, store.embeddings).rebuild(store)
+        VectorIndex.for_manifest(layout, manifest, store.embeddings).rebuild(store)
         repaired.append("vectors")
     if parts & {"keyword", "vectors", "retired"}:
         # Rebuilt indexes are past every retired version; the lock keeps writers out.

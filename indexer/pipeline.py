@@ -120,7 +120,7 @@ class Indexer:
         self.keyword = KeywordIndex(self.layout, self.manifest.keyword)
         self._keyword_backlog: tuple[list[int], list[int]] = ([], [])  # (removed, new) pids
         self._keyword_flushed_at = time.monotonic()
-        self.vectors = VectorIndex(self.layout, self.manifest.encoder.dim, self.store.embeddings)
+        self.vectors = VectorIndex.for_manifest(self.layout, self.manifest, self.store.embeddings)
         self._stop = threading.Event()
         self._duplicates: DuplicateFinder | None = None   # loaded from the store on first use
         self._cache_dir = cache_dir
@@ -456,6 +456,7 @@ class Indexer:
         if policy != self.manifest.vector_index:
             self.manifest = replace(self.manifest, vector_index=policy)
             self.manifest.save(self.layout, self.store)
+            self.vectors.policy = policy
             self.vectors.save(self.vectors.generation)
 
     def _save_vectors(self) -> None:

@@ -79,7 +79,7 @@ class Engine:
             self.store.close()
             raise
         self.keyword_index = KeywordIndex(self.layout, self.manifest.keyword).open()
-        self.vector_index = VectorIndex(self.layout, self.manifest.encoder.dim, self.store.embeddings, shared_vectors)
+        self.vector_index = VectorIndex.for_manifest(self.layout, self.manifest, self.store.embeddings, shared_vectors)
         self._encoder = encoder
         if encoder is not None:
             self._check_encoder(encoder)
@@ -103,7 +103,7 @@ class Engine:
         whose rebuild was interrupted holds nothing a reader can trust."""
         for path, generation in ((self.layout.keyword_state, KeywordIndex(self.layout, self.manifest.keyword).generation),
                                  (self.layout.vectors_state,
-                                  VectorIndex(self.layout, self.manifest.encoder.dim).generation)):
+                                  VectorIndex.for_manifest(self.layout, self.manifest).generation)):
             if generation < 0:
                 raise IndexDamaged(path, "missing or unreadable, or a rebuild was interrupted")
 

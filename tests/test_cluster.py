@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from cli import main
 from indexer.store.layout import IndexLayout
+from indexer.store.manifest import Manifest
 from indexer.store.sqlite import Store
 from indexer.vectors.index import VectorIndex
 from indexer.vectors.sentence_vectors import sentence_texts
@@ -158,7 +159,7 @@ def expect_every_vector_once(index, items) -> None:
     finally:
         store.close()
     assert sorted(stored) == sorted(pids)
-    vectors = VectorIndex(layout, 384)
+    vectors = VectorIndex.for_manifest(layout, Manifest.load(layout))
     assert sorted(vectors.ids().tolist()) == sorted(pids)      # the faiss index holds each passage once
 
     distinct = sorted(texts_of(items))

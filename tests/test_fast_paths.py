@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -13,6 +15,7 @@ from indexer.text.articles import Article
 from indexer.keyword.index import KeywordIndex, build_query, field_terms, filter_query
 from indexer.keyword.settings import KeywordSettings
 from indexer.store.layout import IndexLayout
+from indexer.store.manifest import Manifest
 from indexer.pipeline import Indexer
 from indexer.store.sqlite import Filters
 from bench.vector_choice import float_store
@@ -105,18 +108,18 @@ def test_ivf_finds_what_exact_search_finds():
 def test_forced_structure_is_recorded_and_searches_the_same(index_copy, encoder):
     layout = IndexLayout(index_copy)
     query = encoder.encode_queries(["الكاظمي طهران"])[0]
-    before = VectorIndex(layout, encoder.spec.dim).search(query, 5)
+    before = VectorIndex.for_manifest(layout, Manifest.load(layout)).search(query, 5)
     with Indexer(index_copy, encoder=encoder) as ix:
         ix.set_vector_index("ivf")
     assert json.loads(layout.manifest.read_text())["vector_index"] == "ivf"
     assert json.loads(layout.vectors_state.read_text())["kind"] == KIND_IVF
-    vectors = VectorIndex(layout, encoder.spec.dim)
+    vectors = VectorIndex.for_manifest(layout, Manifest.load(layout))
     assert vectors.kind == KIND_IVF
     # A tiny index has a single cell, so IVF is exact here.
     assert [pid for pid, _ in vectors.search(query, 5)] == [pid for pid, _ in before]
     with Indexer(index_copy, encoder=encoder) as ix:
         ix.set_vector_index("auto")
-    assert VectorIndex(layout, encoder.spec.dim).kind == KIND_FLAT
+    assert VectorIndex.for_manifest(layout, Manifest.load(layout)).kind == KIND_FLAT
 
 
 def test_ivf_sq8_rescores_its_candidates_with_the_stored_floats(tmp_path):
@@ -124,13 +127,13 @@ def test_ivf_sq8_rescores_its_candidates_with_the_stored_floats(tmp_path):
     store = float_store(tmp_path, np.vstack([np.zeros((10, 32), np.float32), vectors]))
     layout = IndexLayout(tmp_path / "index")
     layout.root.mkdir()
-    layout.manifest.write_text(json.dumps({"vector_index": KIND_IVF_SQ8}))
-    vectors_index = VectorIndex(layout, 32, store.embeddings)
+    sq8 = dict(policy=KIND_IVF_SQ8, settings=VectorSettings())
+    vectors_index = VectorIndex(layout, 32, **sq8, floats=store.embeddings)
     vectors_index.add(ids, vectors)
     vectors_index.save(1)
     assert json.loads(layout.vectors_state.read_text()) | {"file": None} == {
         "generation": 1, "kind": KIND_IVF_SQ8, "lists": 63, "probes": 32, "rerank": 100, "file": None}
-    reopened = VectorIndex(layout, 32, store.embeddings)
+    reopened = VectorIndex(layout, 32, **sq8, floats=store.embeddings)
     flat = build_index(KIND_FLAT, ids, vectors, 32)
     queries = clustered(50, seed=2)
     _, exact = flat.search(queries, 10)
@@ -140,8 +143,30 @@ def test_ivf_sq8_rescores_its_candidates_with_the_stored_floats(tmp_path):
     # The scores are the float vectors' cosines, not the 8-bit codes' estimates.
     assert [s for _, s in found[0]] == pytest.approx([float(vectors[pid - 10] @ queries[0]) for pid, _ in found[0]], abs=1e-6)
     with pytest.raises(RuntimeError, match="store's float vectors"):
-        VectorIndex(layout, 32).search(queries[0], 10)
+        VectorIndex(layout, 32, **sq8).search(queries[0], 10)
     store.close()
+
+
+_RECORDERS: list[list[str]] = []
+
+
+def _record_open(event: str, args: tuple) -> None:
+    if event == "open" and _RECORDERS:
+        _RECORDERS[-1].append(str(args[0]))
+
+
+@contextmanager
+def opened_files():
+    """The paths Python opens (``open`` audit events: ``open()``, ``Path.read_text``) inside."""
+    if not getattr(opened_files, "hooked", False):
+        sys.addaudithook(_record_open)   # hooks cannot be removed: it records only in here
+        opened_files.hooked = True
+    seen: list[str] = []
+    _RECORDERS.append(seen)
+    try:
+        yield seen
+    finally:
+        _RECORDERS.pop()
 
 
 def test_auto_switches_to_ivf_sq8_above_the_manifests_exact_limit(index_copy, encoder):
@@ -154,6 +179,7 @@ def test_auto_switches_to_ivf_sq8_above_the_manifests_exact_limit(index_copy, en
         assert len(ix.vectors) > 5 and ix.vectors.kind == KIND_FLAT
         ix.manifest = replace(ix.manifest, vector_settings=VectorSettings(exact_max=5))
         ix.manifest.save(ix.layout, ix.store)
+        ix.vectors.settings = ix.manifest.vector_settings
         ix.vectors.save(ix.vectors.generation)
     assert json.loads(layout.manifest.read_text())["vector_settings"] == asdict(VectorSettings(exact_max=5))
     assert json.loads(layout.vectors_state.read_text())["kind"] == KIND_IVF_SQ8
@@ -163,8 +189,13 @@ def test_auto_switches_to_ivf_sq8_above_the_manifests_exact_limit(index_copy, en
         approximate = engine.vector_index.search(query, 5)
         assert [pid for pid, _ in approximate] == [pid for pid, _ in exact]
         assert [s for _, s in approximate] == pytest.approx([s for _, s in exact], abs=1e-6)
-        after = engine.search("الكاظمي طهران", mode="dense", level="passages", k=5)
+        with opened_files() as opened:
+            after = engine.search("الكاظمي طهران", mode="dense", level="passages", k=5)
         assert [h.passage_id for h in after.hits] == [h.passage_id for h in before.hits]
+    # Its settings (candidates to re-score) were passed in when the engine opened: a search opens
+    # the state files, not the manifest.
+    assert str(layout.vectors_state) in opened   # the recorder sees the index's files
+    assert str(layout.manifest) not in opened
     with Indexer(index_copy, encoder=encoder) as ix:
         ix.delete([SEED_ID])
     with Engine(index_copy, encoder=encoder) as engine:
@@ -224,16 +255,16 @@ def test_faiss_is_asked_to_remove_only_ids_the_index_can_hold(tmp_path, monkeypa
     import faiss
     layout = IndexLayout(tmp_path / "index")
     layout.root.mkdir()
-    layout.manifest.write_text(json.dumps({"vector_index": KIND_FLAT}))
+    flat = dict(policy=KIND_FLAT, settings=VectorSettings())
     vectors = clustered(30)
-    written = VectorIndex(layout, 32)
+    written = VectorIndex(layout, 32, **flat)
     written.add(np.arange(10, 20), vectors[:10])
     written.save(1)
     asked = []
     remove_ids = faiss.IndexIDMap2.remove_ids
     monkeypatch.setattr(faiss.IndexIDMap2, "remove_ids",
                         lambda self, ids: asked.append(sorted(np.asarray(ids).tolist())) or remove_ids(self, ids))
-    reopened = VectorIndex(layout, 32)
+    reopened = VectorIndex(layout, 32, **flat)
     reopened.remove(np.arange(20, 30))
     reopened.add(np.arange(20, 30), vectors[10:20])
     reopened.remove([15, 25, 40])

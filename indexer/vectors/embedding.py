@@ -231,10 +231,10 @@ def _swap(layout: IndexLayout, store: Store, cache: EmbeddingCache, spec: Encode
             store.set_embeddings(pids, vectors)
             store.sentences.put(zip(pids, sentences))
         store.clear_token_counts()
-    vectors = VectorIndex(layout, spec.dim, store.embeddings)
-    vectors.rebuild(store)
     manifest = dataclasses.replace(Manifest.from_dict(read_json(layout.manifest)), encoder=spec,
                                    related_floor=related_floor(spec))
+    vectors = VectorIndex.for_manifest(layout, manifest, store.embeddings)
+    vectors.rebuild(store)
     _keep_keyword_current(KeywordIndex(layout, manifest.keyword), before, store.generation())
     manifest.save(layout, store)
     layout.encoder_switch.unlink()

@@ -7,10 +7,11 @@ with the store's float vectors) whose memory is a quarter of the floats'; ``ivf`
 floats in the cells instead. The choice was measured at a million vectors
 (``python -m bench.vector_choice``, docs/performance.md). Each sits inside an
 ``IndexIDMap2`` so passages can be removed by id. The manifest's ``vector_index`` (auto,
-flat, ivf or ivf-sq8) and ``vector_settings`` say which to use; the structure is switched,
-from the vectors already in the index, when the index is saved. The file is written under a
-temporary name and renamed into place, and ``vectors.json`` records the store generation it
-reflects and the structure it holds, with its parameters.
+flat, ivf or ivf-sq8) and ``vector_settings``, passed in by whoever read the manifest, say
+which to use; the structure is switched, from the vectors already in the index, when the index
+is saved. The file is written under a temporary name and renamed into place, and
+``vectors.json`` records the store generation it reflects and the structure it holds, with its
+parameters.
 """
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import faiss
 import numpy as np
 
-from indexer.store.layout import IndexDamaged, IndexLayout, file_digest, fsync_path, read_json, read_state, write_json_atomic
+from indexer.store.layout import IndexDamaged, IndexLayout, file_digest, fsync_path, read_state, write_json_atomic
 from indexer.store.sqlite import Store
+
+if TYPE_CHECKING:   # the manifest records VectorSettings: it imports this module
+    from indexer.store.manifest import Manifest
 
 KIND_FLAT = "flat"
 KIND_IVF = "ivf"
@@ -129,13 +133,17 @@ class SharedReads:
 
 
 class VectorIndex:
-    def __init__(self, layout: IndexLayout, dim: int, floats: FloatReader | None = None,
-                 shared: SharedReads | None = None):
-        """``floats``: the passages' float vectors by id (``Store.embeddings``), which an
+    def __init__(self, layout: IndexLayout, dim: int, *, policy: str, settings: VectorSettings,
+                 floats: FloatReader | None = None, shared: SharedReads | None = None):
+        """``policy`` and ``settings``: the manifest's ``vector_index`` and ``vector_settings``, read
+        by whoever opens the index (``for_manifest``), never from disk here, so a search reads no
+        manifest; ``floats``: the passages' float vectors by id (``Store.embeddings``), which an
         ``ivf-sq8`` index re-scores its candidates with and is rebuilt from; ``shared``: for a
         reader, the process's vector files already read (a writer passes none)."""
         self.layout = layout
         self.dim = dim
+        self.policy = policy
+        self.settings = settings
         self._floats = floats
         self._shared = shared
         self._index: faiss.Index | None = None
@@ -143,23 +151,19 @@ class VectorIndex:
         # (inode, mtime) of the file loaded: every save renames a new file into place.
         self._loaded_stamp: tuple[int, int] | None = None
 
+    @classmethod
+    def for_manifest(cls, layout: IndexLayout, manifest: Manifest, floats: FloatReader | None = None,
+                     shared: SharedReads | None = None) -> "VectorIndex":
+        """The vector index of the index whose ``manifest`` (``indexer.store.manifest``) the caller read."""
+        return cls(layout, manifest.encoder.dim, policy=manifest.vector_index, settings=manifest.vector_settings,
+                   floats=floats, shared=shared)
+
     def _empty(self) -> faiss.Index:
         return build_index(KIND_FLAT, np.empty(0, np.int64), np.empty((0, self.dim), np.float32), self.dim)
 
-    @property
-    def policy(self) -> str:
-        """The manifest's ``vector_index``: auto, flat or ivf."""
-        return read_json(self.layout.manifest, {}).get("vector_index", "auto")
-
-    @property
-    def settings(self) -> VectorSettings:
-        """The manifest's ``vector_settings``; an index from before them gets today's defaults."""
-        return VectorSettings(**read_json(self.layout.manifest, {}).get("vector_settings", {}))
-
     def wanted_kind(self, n: int) -> str:
         if self.policy == "auto":
-            settings = self.settings
-            return settings.approximate if n > settings.exact_max else KIND_FLAT
+            return self.settings.approximate if n > self.settings.exact_max else KIND_FLAT
         return self.policy
 
     @property
