@@ -24,7 +24,8 @@ With the dense similarity of every candidate and what the index says of every ca
 known, ``bench.answer_fit`` replays ``ask``'s ranking and confidence for any weights without an
 index, and the term evidence (``search.answers.confidence.evidence_from``) can change without
 extracting again.
-Kept indexes (``--keep``) are reused; an index is rebuilt when it is missing.
+Kept indexes (``--keep``) are reused when they hold all their articles; one missing or left partial
+by a killed build is built or finished (``bench.harness.complete_index``).
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ import click
 import numpy as np
 
 from bench.data import SHARED, eval_questions
-from bench.harness import ENCODER_OPTION, TITLES_OPTION, Task, build_index, eval_task, write_json
+from bench.harness import ENCODER_OPTION, TITLES_OPTION, Task, build_index, complete_index, eval_task, write_json
 from indexer.text.arabic import normalize
 from indexer.check import check_index
 from indexer.text.sentences import count_words
@@ -99,11 +99,12 @@ def summarize(rows: dict[str, list]) -> dict[str, float]:
 
 
 def open_index(task: Task, path: Path, cache_dir: Path, encoder) -> None:
-    """Build the task's index at ``path``, or bring a kept one up to the current analyzer."""
-    if not path.exists():
-        build_index(task, path, encoder=encoder, cache_dir=cache_dir)
-    else:
+    """Build the task's index at ``path``, or bring a kept one up to the current analyzer and finish
+    it if it lacks some of the task's articles (``complete_index``)."""
+    if path.exists():
         check_index(path, repair=True)
+    complete_index(path, (a.id for a in task.articles),
+                   lambda: build_index(task, path, encoder=encoder, cache_dir=cache_dir))
 
 
 def run_index(task: Task, golds, path: Path, cache_dir: Path, encoder, model: AnswerModel) -> dict:

@@ -21,6 +21,7 @@ import click
 
 from bench.answers import held_out, holds_answer
 from bench.data import eval_embeddings, eval_passages, eval_questions, warm_cache
+from bench.harness import complete_index
 from indexer.vectors.cache import EmbeddingCache
 
 
@@ -56,11 +57,15 @@ def main(eval_dir, cache_dir, work, no_answer, model_path):
     work.mkdir(parents=True, exist_ok=True)
     articles, questions, golds = write_inputs(eval_dir, work, no_answer)
     index = work / "index"
-    if not index.exists():
+
+    def build():
         cache = EmbeddingCache(Path(cache_dir))
         warm_cache(cache, [p.body for p in eval_passages(eval_dir)], eval_embeddings(eval_dir))
         cache.close()
         baheth("index", str(articles), "--index", str(index), "--cache", str(cache_dir), "--json")
+
+    with articles.open(encoding="utf-8") as lines:
+        complete_index(index, [json.loads(line)["id"] for line in lines], build)
     model = ["--answer-model", str(model_path)] if model_path else []
     lines = baheth("ask", "--batch", str(questions), "--json", "-k", "1", "--index", str(index), *model).splitlines()
     results = [json.loads(line) for line in lines]

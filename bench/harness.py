@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ from indexer.text.passages import ChunkingParams
 from indexer.keyword.settings import KeywordSettings
 from indexer.vectors.cache import EmbeddingCache
 from indexer.pipeline import Indexer
+from indexer.store.layout import IndexLayout
+from indexer.store.sqlite import Store
 from indexer.report import IndexReport
 from indexer.store.sqlite import Filters
 from search.engine import Engine
@@ -90,6 +94,41 @@ def build_index(task: Task, path: Path, *, encoder, cache_dir: Path, vectors: bo
     with Indexer(path, encoder=encoder, vectors=vectors, cache_dir=cache_dir, chunking=chunking,
                  keyword=keyword) as ix:
         return ix.add(task.articles, batch_size=256)
+
+
+def stored_ids(path: Path) -> set[str]:
+    """The article ids a kept index's store holds (none when the build died before the store)."""
+    layout = IndexLayout(path)
+    if not layout.store.exists():
+        return set()
+    store = Store(layout.store, readonly=True)
+    try:
+        return {row[0] for row in store.conn.execute("SELECT id FROM articles")}
+    finally:
+        store.close()
+
+
+def complete_index(path: Path, ids: Iterable[str], build: Callable[[], object]) -> None:
+    """Reuse the index at ``path`` only if it holds exactly ``ids``: a build killed part-way leaves
+    a valid but partial index (check_index accepts it) whose figures are silently wrong. A partial
+    one is finished by ``build`` (``Indexer.add`` skips the articles already there), one with other
+    articles rebuilt; said on stderr. Raises if the build still does not hold exactly ``ids``."""
+    wanted = set(ids)
+    held = stored_ids(path) if path.exists() else None
+    if held == wanted:
+        return
+    if held is not None:
+        extra = held - wanted
+        action = "rebuilding it" if extra else "finishing the build"
+        click.echo(f"{path}: kept index holds {len(held & wanted)} of the {len(wanted)} articles"
+                   f" and {len(extra)} others; {action}", err=True)
+        if extra:
+            shutil.rmtree(path)
+    build()
+    held = stored_ids(path)
+    if held != wanted:
+        raise click.ClickException(f"{path}: index holds {len(held & wanted)} of the {len(wanted)} articles"
+                                   f" and {len(held - wanted)} others after the build; no figures from it")
 
 
 class BatchedQueries:
