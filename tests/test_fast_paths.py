@@ -284,3 +284,34 @@ def test_the_keyword_state_is_parsed_again_only_when_a_writer_replaced_it(index_
     assert [index.generation for _ in range(5)] == [first] * 5 and len(parsed) == 1
     index.set_generation(first + 7)
     assert index.generation == first + 7 and KeywordIndex(IndexLayout(index_copy), KeywordSettings()).generation == first + 7
+
+
+def test_a_searcher_opened_while_a_writer_publishes_is_opened_again(index_copy, monkeypatch):
+    # A writer's commit deletes the files of the state it replaces; a reader that read that state
+    # just before found them gone and reported the index damaged (seen under serve while indexing).
+    from indexer.store.layout import IndexDamaged
+    index = KeywordIndex(IndexLayout(index_copy), KeywordSettings())
+    tries = []
+    open_searcher = KeywordIndex._open_searcher
+
+    def racing(self):
+        tries.append(self._published())
+        if len(tries) == 1:
+            self.set_generation(self.generation + 1)   # a writer published meanwhile
+            raise IndexDamaged(self.layout.keyword_dir, "_MAIN_13.toc: no such file")
+        return open_searcher(self)
+    monkeypatch.setattr(KeywordIndex, "_open_searcher", racing)
+    assert index.searcher() is not None and len(tries) == 2
+
+
+def test_damage_that_stays_while_nothing_is_published_is_reported(index_copy, monkeypatch):
+    from indexer.store.layout import IndexDamaged
+    tries = []
+
+    def damaged(self):
+        tries.append(1)
+        raise IndexDamaged(self.layout.keyword_dir, "a segment file is missing")
+    monkeypatch.setattr(KeywordIndex, "_open_searcher", damaged)
+    with pytest.raises(IndexDamaged, match="a segment file is missing"):
+        KeywordIndex(IndexLayout(index_copy), KeywordSettings()).searcher()
+    assert len(tries) == 1

@@ -37,6 +37,9 @@ from indexer.store.layout import IndexDamaged, IndexLayout, fsync_tree, read_sta
 from indexer.store.filters import Filters, spellings
 from indexer.store.sqlite import Store
 
+# Tries to open a searcher while a writer keeps publishing (each try fails only if one did).
+OPEN_ATTEMPTS = 5
+
 # Whoosh's in-memory postings buffer per write, spilled to disk when full: an indexing commit of
 # 8,192 passages fills about 232 with the exact-form fields (its own estimate; about 1.4 times that
 # in RSS), so a commit never spills (spilling cost a quarter of the commit) and a merge spills
@@ -325,14 +328,35 @@ class KeywordIndex:
     def searcher(self):
         self.open()
         if self._searcher is None:
-            self.compiled.recorded = read_state(self.layout.keyword_state).get("files", {})
-            self._raise_damage(deep=False)
-            try:
-                self._searcher = self._ix.searcher(weighting=scoring.BM25F(B=self.settings.bm25_b, K1=self.settings.bm25_k1))
-            except Exception as exc:  # a segment Whoosh cannot open: only a rebuild helps
-                raise IndexDamaged(self.layout.keyword_dir, exc) from None
+            for attempt in range(OPEN_ATTEMPTS):
+                before = self._published()
+                try:
+                    self._searcher = self._open_searcher()
+                    break
+                except IndexDamaged:
+                    # A writer's commit deletes the files of the state it replaces: a reader that
+                    # read that state just before finds them gone. Damage is what stays the same.
+                    if attempt == OPEN_ATTEMPTS - 1 or self._published() == before:
+                        raise
             self._whoosh_checked = False
         return self._searcher
+
+    def _open_searcher(self):
+        self.compiled.recorded = read_state(self.layout.keyword_state).get("files", {})
+        self._raise_damage(deep=False)
+        try:
+            return self._ix.searcher(weighting=scoring.BM25F(B=self.settings.bm25_b, K1=self.settings.bm25_k1))
+        except Exception as exc:  # a segment Whoosh cannot open: only a rebuild helps
+            raise IndexDamaged(self.layout.keyword_dir, exc) from None
+
+    def _published(self) -> tuple:
+        """What a writer changes when it publishes: Whoosh's latest table of contents, the state file."""
+        try:
+            stat = self.layout.keyword_state.stat()
+            state = (stat.st_ino, stat.st_mtime_ns)
+        except OSError:
+            state = None
+        return whoosh_index.TOC._latest_generation(_storage(self.layout.keyword_dir), "MAIN"), state
 
     def search(self, query: KeywordQuery, limit: int, filters: Filters = Filters(),
                allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:
