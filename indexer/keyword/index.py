@@ -192,8 +192,19 @@ class KeywordIndex:
 
     def exists(self) -> bool:
         """A table of contents is there (read nothing: ``whoosh.index.exists_in`` unpickles it)."""
-        folder = self.layout.keyword_dir
-        return folder.is_dir() and whoosh_index.TOC._latest_generation(_storage(folder), "MAIN") >= 0
+        return self.layout.keyword_dir.is_dir() and self._toc_generation() >= 0
+
+    def _toc_generation(self) -> int:
+        """The generation of Whoosh's latest table of contents (-1: none)."""
+        return whoosh_index.TOC._latest_generation(_storage(self.layout.keyword_dir), "MAIN")
+
+    def _state_identity(self) -> tuple[int, int, int] | None:
+        """Which state file is there: a writer always replaces it by a rename (a new inode)."""
+        try:
+            stat = self.layout.keyword_state.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -203,16 +214,10 @@ class KeywordIndex:
     @property
     def generation(self) -> int:
         # Every search asks; the state file lists every file with its digest (half a megabyte at
-        # a million passages), so it is parsed again only when a writer has replaced it (always by
-        # a rename: a new inode).
-        path = self.layout.keyword_state
-        try:
-            stat = path.stat()
-            identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            identity = None
+        # a million passages), so it is parsed again only when a writer has replaced it.
+        identity = self._state_identity()
         if identity is None or self._state is None or self._state[0] != identity:
-            self._state = (identity, int(read_state(path)["generation"]))
+            self._state = (identity, int(read_state(self.layout.keyword_state)["generation"]))
         return self._state[1]
 
     def set_generation(self, generation: int) -> None:
@@ -351,12 +356,7 @@ class KeywordIndex:
 
     def _published(self) -> tuple:
         """What a writer changes when it publishes: Whoosh's latest table of contents, the state file."""
-        try:
-            stat = self.layout.keyword_state.stat()
-            state = (stat.st_ino, stat.st_mtime_ns)
-        except OSError:
-            state = None
-        return whoosh_index.TOC._latest_generation(_storage(self.layout.keyword_dir), "MAIN"), state
+        return self._toc_generation(), self._state_identity()
 
     def search(self, query: KeywordQuery, limit: int, filters: Filters = Filters(),
                allowed: np.ndarray | None = None) -> tuple[list[tuple[int, float]], int]:

@@ -278,10 +278,7 @@ class Store:
     def versions(self, pids: Iterable[int]) -> dict[int, PassageVersion]:
         """The article version of each of ``pids`` that still exists, current or retired."""
         pids = [int(pid) for pid in pids]
-        # One statement over a JSON array, not one per 500 ids: search asks this of every keyword
-        # match, tens of thousands of passages at 100k (docs/performance.md, "Paging").
-        found = {pid: PassageVersion(article_id) for pid, article_id in self.conn.execute(
-            "SELECT pid, article_id FROM passages WHERE pid IN (SELECT value FROM json_each(?))", (json.dumps(pids),))}
+        found = {pid: PassageVersion(article_id) for pid, article_id in self._current(pids)}
         for chunk in _chunks(pids, 500) if self.retired.present else ():
             for pid, article_id, retired in self.retired.owners(chunk):
                 found[pid] = PassageVersion(article_id, retired)
@@ -289,8 +286,14 @@ class Store:
 
     def current_pids(self, pids: Sequence[int]) -> set[int]:
         """Those of ``pids`` the store holds as current passages."""
-        return {r[0] for r in self.conn.execute(
-            "SELECT pid FROM passages WHERE pid IN (SELECT value FROM json_each(?))", (json.dumps([int(p) for p in pids]),))}
+        return {pid for pid, _ in self._current([int(p) for p in pids])}
+
+    def _current(self, pids: list[int]):
+        """(pid, article id) of those of ``pids`` that are current passages."""
+        # One statement over a JSON array, not one per 500 ids: search asks this of every keyword
+        # match, tens of thousands of passages at 100k (docs/performance.md, "Paging").
+        return self.conn.execute(
+            "SELECT pid, article_id FROM passages WHERE pid IN (SELECT value FROM json_each(?))", (json.dumps(pids),))
 
     def removed_between(self, after: int, through: int) -> bool:
         """Was a passage logged in generations ``after`` (exclusive) to ``through`` removed since,
