@@ -86,6 +86,27 @@ def test_dropping_an_article_reads_its_pairs_by_index_not_by_scanning(wire_copy)
     store.close()
 
 
+def test_what_search_builds_from_the_pairs_follows_writes_on_either_connection(wire_copy):
+    from indexer.store.sqlite import Store
+    store, other = Store(IndexLayout(wire_copy).store), Store(IndexLayout(wire_copy).store)
+    built: list[list[tuple[str, str]]] = []
+
+    def build(rows):
+        built.append(sorted(rows))
+        return len(built)
+    assert store.duplicates.derived(build) == store.duplicates.derived(build) == 1   # built once
+    assert built[0] == sorted((a, b) for a in STORY for b in STORY - {a})
+    store.duplicates.drop_article("wa-cnn")
+    store.conn.commit()
+    assert store.duplicates.derived(build) == 2 and built[1] == [("wa-bbc", "wa-sky"), ("wa-sky", "wa-bbc")]
+    other.duplicates.drop_article("wa-sky")
+    other.conn.commit()
+    assert store.duplicates.derived(build) == 3 and built[2] == []
+    assert store.duplicates.of(["wa-bbc", "wa-cnn"]) == {}
+    store.close()
+    other.close()
+
+
 def test_a_store_from_before_sketches_is_sketched_on_the_next_write(wire_copy, encoder):
     with Indexer(wire_copy, encoder=encoder) as ix:
         with ix.store.transaction():
@@ -138,7 +159,7 @@ def folded_one_by_one(ranked: list[str], duplicates: dict[str, dict[str, float]]
 
 
 def folded_by_collapse(ranked: list[str], duplicates: dict[str, dict[str, float]]):
-    folding = collapse(article_keys(ranked), PairKeys.of(duplicates))
+    folding = collapse(article_keys(ranked), PairKeys.of((a, o) for a, others in duplicates.items() for o in others))
     kept = folding.kept.tolist()
     return kept, {at: [ranked[i] for i in folding.under(at).tolist()] for at in kept if len(folding.under(at))}
 

@@ -67,11 +67,15 @@ class FieldPostings:
                 if ok else None for i, ok in zip(at.tolist(), present.tolist())]
 
 
-def article_keys(article_ids) -> np.ndarray:
-    """An int64 per article id (the first 8 bytes of its BLAKE2b): search groups a query's matches by
+def article_key(article_id: str) -> int:
+    """The article id's int64 (the first 8 bytes of its BLAKE2b): search groups a query's matches by
     article in numpy with these. Two of a million articles share a key with odds of about 3e-8."""
-    return np.array([int.from_bytes(hashlib.blake2b(a.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
-                     for a in article_ids], dtype=np.int64)
+    return int.from_bytes(hashlib.blake2b(article_id.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+def article_keys(article_ids) -> np.ndarray:
+    """``article_key`` of each of ``article_ids``."""
+    return np.array([article_key(a) for a in article_ids], dtype=np.int64)
 
 
 @dataclass(frozen=True)

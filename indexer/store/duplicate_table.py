@@ -29,8 +29,7 @@ class DuplicateTable:
     def __init__(self, conn: sqlite3.Connection, present: bool):
         self.conn = conn
         self.present = present
-        self._cached: tuple[int, dict[str, dict[str, float]]] | None = None
-        self._derived: dict[Callable, tuple[dict, object]] = {}
+        self._derived: dict[Callable, tuple[tuple[int, int], object]] = {}
 
     def put(self, article_id: str, sketch: np.ndarray, matches: Iterable[tuple[str, float]]) -> None:
         self.conn.execute("INSERT OR REPLACE INTO article_sketches VALUES (?,?)",
@@ -60,32 +59,33 @@ class DuplicateTable:
 
     def of(self, article_ids: Iterable[str]) -> dict[str, dict[str, float]]:
         """Each of ``article_ids`` that has near-duplicates -> {other id: similarity}."""
-        pairs = self.pairs()
-        return {a: pairs[a] for a in dict.fromkeys(article_ids) if a in pairs}
-
-    def pairs(self) -> dict[str, dict[str, float]]:
-        """Every article that has near-duplicates -> {other id: similarity} (do not change it)."""
-        # Search collapses over every match (tens of thousands of articles at 100k passages), and
-        # few articles have near-duplicates (2,344 of 29,000 news articles): the whole table, read
-        # again only after another connection commits (SQLite's data_version).
+        out: dict[str, dict[str, float]] = {}
         if not self.present:
-            return {}
-        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        if self._cached is None or self._cached[0] != version:
-            pairs: dict[str, dict[str, float]] = {}
-            for a, other, s in self.conn.execute("SELECT article_id, other_id, similarity FROM near_duplicates"):
-                pairs.setdefault(a, {})[other] = s
-            self._cached = (version, pairs)
-        return self._cached[1]
+            return out
+        for a in dict.fromkeys(article_ids):
+            for other, s in self.conn.execute(
+                    "SELECT other_id, similarity FROM near_duplicates WHERE article_id=?", (a,)):
+                out.setdefault(a, {})[other] = s
+        return out
 
-    def derived(self, build: Callable[[dict[str, dict[str, float]]], T]) -> T:
-        """``build(self.pairs())``, built again only when the pairs are read again: what search
-        makes of the pairs for every query (``search.collapse.PairKeys``)."""
-        pairs = self.pairs()
+    def derived(self, build: Callable[[Iterable[tuple[str, str]]], T]) -> T:
+        """``build`` of every pair (article id, other id), both ways: what search makes of the pairs
+        for every query (``search.collapse.PairKeys``). Built again only once this connection or
+        another one has written since (``total_changes``, SQLite's ``data_version``), and only the
+        built value is kept: at a million passages the pairs as Python dicts held 210 MiB of a
+        search process (1.3 million rows), their arrays 20."""
+        version = (self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes)
         cached = self._derived.get(build)
-        if cached is None or cached[0] is not pairs:
-            cached = self._derived[build] = (pairs, build(pairs))
+        if cached is None or cached[0] != version:
+            cached = self._derived[build] = (version, build(self._pair_rows()))
         return cached[1]
+
+    def _pair_rows(self) -> Iterable[tuple[str, str]]:
+        if not self.present:
+            return ()
+        cursor = self.conn.cursor()
+        cursor.row_factory = None   # plain tuples: a million sqlite3.Row objects cost more
+        return cursor.execute("SELECT article_id, other_id FROM near_duplicates")
 
     def count(self) -> tuple[int, int]:
         """(articles sketched, pairs of near-duplicates)."""
