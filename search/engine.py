@@ -79,7 +79,8 @@ class Engine:
             self.store.close()
             raise
         self.keyword_index = KeywordIndex(self.layout, self.manifest.keyword).open()
-        self.vector_index = VectorIndex.for_manifest(self.layout, self.manifest, self.store.embeddings, shared_vectors)
+        self.vector_index = VectorIndex.for_manifest(self.layout, self.manifest, self.store.embeddings, shared_vectors,
+                                                     mapped=True)
         self._encoder = encoder
         if encoder is not None:
             self._check_encoder(encoder)
@@ -126,6 +127,7 @@ class Engine:
         if self._answer_finder is not None:
             self._answer_finder.close()
         self.keyword_index.close()
+        self.vector_index.close()
         self.store.close()
 
     # -- search --------------------------------------------------------------------

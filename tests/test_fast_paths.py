@@ -147,6 +147,37 @@ def test_ivf_sq8_rescores_its_candidates_with_the_stored_floats(tmp_path):
     store.close()
 
 
+def mapped_files() -> set[str]:
+    """The files this process maps (/proc/self/maps), a replaced one with " (deleted)"."""
+    rows = (line.split(maxsplit=5) for line in open("/proc/self/maps", encoding="utf-8"))
+    return {row[5].strip() for row in rows if len(row) == 6}
+
+
+@pytest.mark.parametrize("kind", [KIND_FLAT, KIND_IVF_SQ8])
+def test_a_reader_maps_the_vector_file_and_keeps_its_version_while_a_writer_replaces_it(tmp_path, kind):
+    vectors, ids = clustered(4000), np.arange(10, 4010, dtype=np.int64)
+    store = float_store(tmp_path, np.vstack([np.zeros((10, 32), np.float32), vectors]))
+    layout = IndexLayout(tmp_path / "index")
+    layout.root.mkdir()
+    options = dict(policy=kind, settings=VectorSettings(), floats=store.embeddings)
+    writer = VectorIndex(layout, 32, **options)
+    writer.add(ids, vectors)
+    writer.save(1)
+    reader, copied = VectorIndex(layout, 32, **options, mapped=True), VectorIndex(layout, 32, **options)
+    queries = clustered(20, seed=2)
+    before = [reader.search(q, 10) for q in queries]
+    assert before == [copied.search(q, 10) for q in queries]
+    assert str(layout.vectors) in mapped_files()
+    writer.remove(ids[:2000])
+    writer.save(2)
+    # The reader still searches the version it mapped, then takes the new one.
+    assert f"{layout.vectors} (deleted)" in mapped_files()
+    assert [reader.search(q, 10) for q in queries] == before
+    reader.reload_if_changed()
+    assert all(pid >= 2010 for q in queries for pid, _ in reader.search(q, 10))
+    store.close()
+
+
 _RECORDERS: list[list[str]] = []
 
 
