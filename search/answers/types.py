@@ -47,6 +47,16 @@ _AMBIGUOUS_MONTHS = norm_set("مارس آب ماي".split())
 _HIJRI_MONTHS = norm_set("محرم ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة".split())
 _WEEKDAYS = norm_set("الأحد الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت".split())
 _YEAR_CUES = norm_set("عام العام سنة السنة القرن قرن عامي".split())
+# A century or a year of an era is often named by an ordinal, not a number: «القرن التاسع عشر»,
+# «في السنة الثانية من الهجرة».
+_ORDINALS = norm_set(
+    "الأول الأولى الثاني الثانية الثالث الثالثة الرابع الرابعة الخامس الخامسة السادس السادسة "
+    "السابع السابعة الثامن الثامنة التاسع التاسعة العاشر العاشرة الحادي الحادية".split()
+)
+# A decade is named by the plural of its tens word: «الثمانينيات», «أربعينات القرن الماضي».
+_DECADE_RE = re.compile(r"(?:عشرين|ثلاثين|اربعين|خمسين|ستين|سبعين|ثمانين|تسعين)ي?ات")
+# A number before a unit of time is a span of time, how «منذ متى» is answered: «منذ 66 مليون سنة».
+_TIME_UNITS = norm_set("سنة سنوات سنين عام أعوام شهر أشهر شهور أسبوع أسابيع يوم أيام قرن قرون عقد عقود".split())
 
 _PLACE_CUES = norm_set(
     "مدينة دولة بلدة محافظة ولاية منطقة عاصمة العاصمة قرية جزيرة إقليم قارة "
@@ -184,6 +194,12 @@ def _date_score(sentence: str, words: list[str]) -> float:
             scores.append(1.0 if _year_follows(words, i) else MONTH_WITHOUT_YEAR)
         elif not stems.isdisjoint(_YEAR_CUES) and i + 1 < len(words) and _is_number_word(words[i + 1]):
             scores.append(1.0)
+        elif not stems.isdisjoint(_YEAR_CUES) and i + 1 < len(words) and words[i + 1] in _ORDINALS:
+            scores.append(ORDINAL_OR_DECADE)
+        elif any(_DECADE_RE.fullmatch(stem) for stem in stems):
+            scores.append(ORDINAL_OR_DECADE)
+        elif not stems.isdisjoint(_TIME_UNITS) and i > 0 and _is_number_word(words[i - 1]):
+            scores.append(ORDINAL_OR_DECADE)
         elif not stems.isdisjoint(_HIJRI_MONTHS):
             scores.append(0.6)
         elif not stems.isdisjoint(_WEEKDAYS):
@@ -206,6 +222,8 @@ def _is_number_word(word: str) -> bool:
 # A month with no year after it («في آب الماضي») is a relative date, a weaker answer to «متى»
 # than a full one («في تموز يوليو عام 2020»).
 MONTH_WITHOUT_YEAR = 0.7
+# A century, a decade or a span of time answers «متى» less precisely than a year or a full date.
+ORDINAL_OR_DECADE = 0.8
 
 
 def _year_follows(words: list[str], i: int) -> bool:
