@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from bench.answer_features import arrays, question_rows
 from bench.answer_fit import (FeatureSet, concat, fit, fit_families, fit_logistic, fit_ranking, fit_signed_logistic,
-                              keyword_firsts, load_sets, replay)
+                              keyword_firsts, leave_one_set_out, load_sets, replay, threshold_table)
 from search.answers.confidence import EVIDENCE, keyword_first
 from search.answers.features import FEATURES
 from search.answers.finder import AnswerFinder
@@ -85,6 +85,17 @@ def test_the_threshold_keeps_every_fitting_sets_false_claims_under_the_rule():
         r = replay(s, model.weights)
         claims = [model.confidence(row) >= model.threshold for row in r.rows[~s.answerable]]
         assert np.mean(claims) <= 0.1
+
+
+def test_the_threshold_table_at_a_models_own_threshold_is_its_leave_one_set_out_row():
+    rng = np.random.default_rng(4)
+    sets = [toy_set("easy", rng, 2.0, 3.0), toy_set("hard", rng, 2.0, 0.5)]
+    loso, models = leave_one_set_out(sets)
+    for s in sets:
+        row = threshold_table(sets, np.array([models[s.name].threshold])).splitlines()[sets.index(s) + 2]
+        cells = row.strip("|").split("|")
+        m = loso[s.name]
+        assert [float(c) for c in cells[2:5]] == [m["answered"], m["answered_correct"], m["false_claims"]]
 
 
 def test_a_set_whose_no_answer_questions_are_easy_still_holds_the_hard_ones_to_their_bound():
