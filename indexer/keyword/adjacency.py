@@ -1,9 +1,11 @@
-"""Which documents hold a sequence of words at given distances, read from Whoosh's positions.
+"""Which documents hold a sequence of words at given distances.
 
-The compiled postings hold no positions; names and phrases need them only for the documents
-already known to hold every word. The compiled postings say which of a word's forms each such
-document holds, so positions are decoded from the Whoosh segment for exactly those (document,
-form) pairs (``skip_to``), never for a whole posting list.
+Names and phrases need positions only for the documents already known to hold every word. Where
+the compiled postings hold a field's positions (``indexer/keyword/positions.py``), every word's
+occurrences in those documents are gathered and intersected as (document, start) keys in numpy.
+Elsewhere (a folder from before positions) positions are decoded from the Whoosh segment for
+exactly the (document, form) pairs the compiled postings say hold a form (``skip_to``), never for
+a whole posting list; both give the same documents (``tests/test_adjacency.py``).
 """
 from __future__ import annotations
 
@@ -11,28 +13,63 @@ from typing import Sequence
 
 import numpy as np
 
+from indexer.keyword.positions import in_sorted, occurrences
 
-def adjacent(leaves, per_leaf, docs: np.ndarray, sequence: Sequence[tuple[int, frozenset[str]]],
+# A start key is (document << _POSITION_BITS) | position: positions are uint16.
+_POSITION_BITS = 16
+
+
+def adjacent(view, docs: np.ndarray, sequence: Sequence[tuple[int, frozenset[str]]],
              fields: Sequence[str]) -> np.ndarray:
     """For each of ``docs`` (sorted searcher document numbers): does one of ``fields`` hold, for each
     (offset, forms) of ``sequence``, one of the forms at a start position plus that offset? The
-    offsets are the words' places in the query, stopwords counted: the fields leave a stopped
-    word's position empty, so «بان كي مون» is بان at 0 and مون at 2. ``per_leaf`` gives each of
-    the ``leaves`` its compiled postings and where the leaf starts in them (``PostingsView``)."""
+    offsets are the words' places in the query, stopwords counted: the form fields leave a stopped
+    word's position empty, so «بان كي مون» is بان at 0 and مون at 2. ``view``: the searcher's
+    ``PostingsView``. Deleted documents never hold it, as Whoosh's matchers skip them."""
     found = np.zeros(len(docs), dtype=bool)
-    for (leaf, base), (segment, start) in zip(leaves, per_leaf):
-        lo, hi = np.searchsorted(docs, [base, base + leaf.doc_count_all()])
-        if lo == hi:
-            continue
-        local = docs[lo:hi] - base
-        together: set[int] = set()
-        for field in fields:
-            together |= _adjacent_in_field(leaf, segment.fields[field], start, field, local, sequence)
-        found[lo:hi] = [d in together for d in local.tolist()]
-    return found
+    for field in fields:
+        boost = view.searcher.schema[field].format.field_boost
+        for base, unit in view.units:
+            if unit.fields[field].positions is not None:
+                _check(found, docs, base, len(unit.pids),
+                       lambda local: _adjacent_compiled(unit.fields[field], boost, local, sequence))
+        for (leaf, base), (unit, start) in zip(view.leaves, view.per_leaf):
+            if unit.fields[field].positions is None:
+                _check(found, docs, base, leaf.doc_count_all(),
+                       lambda local: _adjacent_in_leaf(leaf, unit.fields[field], start, field, local, sequence))
+    return found & view.live[docs]
 
 
-def _adjacent_in_field(leaf, postings, start: int, field: str, docs: np.ndarray, sequence) -> set[int]:
+def _check(found: np.ndarray, docs: np.ndarray, base: int, size: int, holding) -> None:
+    """Mark in ``found`` the ``docs`` from ``base`` to ``base + size`` not found yet that
+    ``holding`` (numbered from ``base``, sorted, to the sorted ones it holds) says hold it."""
+    lo, hi = np.searchsorted(docs, [base, base + size])
+    open_ = lo + np.flatnonzero(~found[lo:hi])
+    if len(open_):
+        local = docs[open_] - base
+        found[open_] = in_sorted(local, holding(local))
+
+
+def _adjacent_compiled(postings, boost: float, docs: np.ndarray, sequence) -> np.ndarray:
+    """The sorted ``docs`` (numbered as ``postings`` number them) holding ``sequence`` in the field
+    of ``postings``, from its positions: the starts where each word stands, intersected."""
+    starts = None
+    first = sequence[0][0]
+    for offset, word_forms in sequence:
+        doc, position = occurrences(postings, np.array(sorted(word_forms), dtype=str), docs, boost)
+        shift = offset - first
+        at = position >= shift   # the first word would stand before the field's start
+        keys = (doc[at] << _POSITION_BITS) | (position[at] - shift)
+        starts = np.unique(keys) if starts is None else np.intersect1d(starts, keys)
+        docs = np.unique(starts >> _POSITION_BITS)   # only these can still hold the rest
+        if not len(docs):
+            break
+    return docs
+
+
+def _adjacent_in_leaf(leaf, postings, start: int, field: str, docs: np.ndarray, sequence) -> np.ndarray:
+    """``_adjacent_compiled`` for one Whoosh segment reader, from Whoosh's positions: its unit's
+    ``postings`` number the leaf's documents from ``start``."""
     starts: dict[int, set[int]] | None = None
     first = sequence[0][0]
     for offset, word_forms in sequence:
@@ -45,8 +82,8 @@ def _adjacent_in_field(leaf, postings, start: int, field: str, docs: np.ndarray,
             starts = {d: {p for p in ps if p + offset in positions.get(d, ())} for d, ps in starts.items()}
         starts = {d: ps for d, ps in starts.items() if ps}
         if not starts:
-            return set()
-    return set(starts)
+            break
+    return np.array(sorted(starts or ()), dtype=np.int64)
 
 
 def _positions(leaf, postings, start: int, field: str, word_forms: frozenset[str],
@@ -58,7 +95,7 @@ def _positions(leaf, postings, start: int, field: str, word_forms: frozenset[str
     for form, held in zip(forms, postings.postings(np.array(forms, dtype=str))):
         if held is None:
             continue
-        holding = _among(docs + start, held[0]) - start
+        holding = docs[in_sorted(docs + start, held[0])]
         if not len(holding):
             continue
         m = leaf.postings(field, form)
@@ -70,11 +107,3 @@ def _positions(leaf, postings, start: int, field: str, word_forms: frozenset[str
             if m.id() == d:
                 out.setdefault(d, set()).update(m.value_as("positions"))
     return out
-
-
-def _among(docs: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
-    """The ``docs`` that are in ``sorted_ids``: a binary search per doc, as ``docs`` are few."""
-    at = np.searchsorted(sorted_ids, docs)
-    inside = at < len(sorted_ids)
-    inside[inside] = sorted_ids[at[inside]] == docs[inside]
-    return docs[inside]

@@ -27,7 +27,7 @@ from indexer.text.stemmers import get_stemmer
 from indexer.keyword.fields import ArabicText
 from indexer.keyword.merge import tiered_merge
 from indexer.keyword.adjacency import adjacent
-from indexer.keyword.groups import merge_runs
+from indexer.keyword.groups import add_positions, merge_runs
 from indexer.keyword.postings import CompiledPostings, MatchRun, PostingsView, SegmentArticles
 from indexer.keyword.safe_pickle import SafeFileIndex
 from indexer.keyword.settings import FORM_FIELD_NAMES, KeywordSettings
@@ -287,16 +287,20 @@ class KeywordIndex:
         self.set_generation(self.generation)   # same generation, the merged segment's files
 
     def complete_compiled(self) -> int:
-        """What a writer's open does: articles for the compiled copies written before they were
-        recorded, and groups for runs of bulk segments not grouped yet (an index from before
-        groups); returns how many folders it wrote."""
+        """What a writer's open does: articles and positions for the compiled copies written
+        before they were recorded (positions: a re-export of the positional fields of each such
+        segment, then merged into its groups), and groups for runs of bulk segments not grouped
+        yet (an index from before groups); returns how many folders it wrote."""
         folders = self.layout.keyword_postings_dir
         if not folders.is_dir():
             return 0
         self.open()
-        incomplete = sum(SegmentArticles.load(f) is None for f in folders.iterdir() if f.is_dir())
+        schema = self._ix.schema
+        incomplete = sum(SegmentArticles.load(f) is None or self.compiled.lacks_positions(f, schema)
+                         for f in folders.iterdir() if f.is_dir())
         if incomplete:
             self.compiled.sync(self._ix)
+            add_positions(self.compiled, schema)
         with self._ix.reader() as reader:
             written = merge_runs(self.compiled, reader, self.settings.merge_segments)
         if incomplete or written:
@@ -573,7 +577,7 @@ def _adjacent_mask(view: PostingsView, sequence, candidates: np.ndarray,
     docs = np.flatnonzero(candidates)
     mask = np.zeros(view.total_docs, dtype=bool)
     if len(docs):
-        mask[docs[adjacent(view.leaves, view.per_leaf, docs, sequence, fields)]] = True
+        mask[docs[adjacent(view, docs, sequence, fields)]] = True
     return mask
 
 

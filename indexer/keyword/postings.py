@@ -11,8 +11,9 @@ the BM25F object's B and K1), so rankings match Whoosh's up to floating-point su
 Per segment and field the folder holds ``terms`` (sorted, as numpy unicode), ``offsets``
 into ``docs``/``weights`` (raw int32/float32 files, streamed while exporting; the postings, deleted documents included, as Whoosh keeps
 them until a merge), and ``lengths`` (each document's field length as Whoosh quantizes
-it); ``pids.npy`` maps segment document numbers to passage ids. Deletions are read live
-from the Whoosh segment. The engine's writer (``indexer/keyword/writer.py``) writes each
+it); ``pids.npy`` maps segment document numbers to passage ids; the fields with positions
+also hold those (``indexer/keyword/positions.py``). Deletions are read live from the Whoosh
+segment. The engine's writer (``indexer/keyword/writer.py``) writes each
 folder while Whoosh writes the segment; ``export_segment`` copies a segment written any other
 way. A segment not yet copied (a writer is publishing it) is copied into memory for the search.
 """
@@ -33,7 +34,8 @@ import numpy as np
 from whoosh.scoring import BM25F, bm25
 
 from indexer.keyword.files import Digests, check_folder
-from indexer.store.layout import IndexDamaged, IndexLayout
+from indexer.keyword.positions import POSITION_DTYPE, PositionsWriter, positional
+from indexer.store.layout import IndexDamaged, IndexLayout, position_offsets_file, positions_file
 
 Hits = list[tuple[int, float]]
 # Groups of segments' compiled postings merged by the writer (indexer/keyword/groups.py).
@@ -49,6 +51,9 @@ class FieldPostings:
     docs: np.ndarray       # int32 segment document numbers
     weights: np.ndarray    # float32 term weights (frequency times field boost)
     lengths: np.ndarray    # float32 field length per document, as Whoosh scores it
+    # Word positions (``indexer/keyword/positions.py``); None in a folder from before them.
+    positions: np.ndarray | None = None          # uint16, each posting's, in posting order
+    position_offsets: np.ndarray | None = None   # int64, len(terms) + 1, into positions
 
     def ranges(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each of ``terms`` (a unicode array) has its postings in ``docs``/``weights``:
@@ -125,20 +130,27 @@ class SegmentPostings:
         # One thread at a time: np.load parses each header with ast.literal_eval, and CPython 3.11
         # before 3.11.8 can fail that ("AST constructor recursion depth mismatch") when two threads
         # parse at once, as the server's engines did loading segments (tests/test_server.py).
+        def positions(field):
+            if not (folder / position_offsets_file(field)).is_file():   # written last
+                return None, None
+            return (np.memmap(folder / positions_file(field), dtype=POSITION_DTYPE, mode="r").view(np.ndarray)
+                    if (folder / positions_file(field)).stat().st_size else np.zeros(0, POSITION_DTYPE),
+                    arr(position_offsets_file(field)[:-len(".npy")]))
         with _LOADING:
             return cls(arr("pids"), {f: FieldPostings(arr(f"{f}.terms"), arr(f"{f}.offsets"),
                                                       raw(f"{f}.docs", np.int32), raw(f"{f}.weights", np.float32),
-                                                      arr(f"{f}.lengths"))
+                                                      arr(f"{f}.lengths"), *positions(f))
                                      for f in fields}, SegmentArticles.load(folder))
 
 
 def export_segment(reader, fields: Sequence[str], folder: Path) -> None:
     """Copy one Whoosh segment reader's postings into ``folder`` (written whole, then renamed)."""
-    out = SegmentFolderWriter(folder, fields)
+    out = SegmentFolderWriter(folder, fields, positional(reader.schema, fields))
     try:
         ndocs = reader.doc_count_all()
         for field in fields:
             fmt = reader.schema[field].format
+            with_values = field in out.positional
             for btext in reader.lexicon(field):
                 # The raw leaf matcher (deleted documents included) read a block at a time; going
                 # posting by posting through the public API is ~100x slower. Whoosh's W3 codec.
@@ -147,7 +159,9 @@ def export_segment(reader, fields: Sequence[str], folder: Path) -> None:
                 while m.is_active():
                     m._read_ids()
                     m._read_weights()
-                    out.add_postings(field, term, m._ids, m._weights)
+                    if with_values:
+                        m._read_values()
+                    out.add_postings(field, term, m._ids, m._weights, m._values if with_values else ())
                     m._next_block()
         stored = [reader.stored_fields(d) for d in range(ndocs)]
         out.finish(np.fromiter((int(f["pid"]) for f in stored), dtype=np.int64, count=ndocs),
@@ -163,27 +177,35 @@ class SegmentFolderWriter:
     """Writes one segment's folder: each field's postings term by term, in the order of the
     terms, streamed to disk a buffer at a time (exporting a large merged segment never holds it
     whole), then the pids and field lengths. Written in a temporary folder and renamed by
-    ``finish``, so a crash never leaves a partial copy under the segment's name."""
+    ``finish``, so a crash never leaves a partial copy under the segment's name. The
+    ``positional`` fields (field -> boost, ``positions.positional``) also get their positions,
+    from the Whoosh values of their postings."""
 
     FLUSH_POSTINGS = 1 << 16
 
-    def __init__(self, folder: Path, fields: Sequence[str]):
+    def __init__(self, folder: Path, fields: Sequence[str], positional: dict[str, float] | None = None):
         self.folder = folder
         self.fields = tuple(fields)
+        self.positional = dict(positional or {})
         self._tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
         self._done: set[str] = set()
         self._field: str | None = None
+        self._positions: PositionsWriter | None = None
         self._term: str | None = None
 
-    def add_postings(self, field: str, term: str, docs, weights) -> None:
-        """Append postings of ``term`` in ``field``; fields and terms arrive grouped, terms sorted."""
+    def add_postings(self, field: str, term: str, docs, weights, values: Sequence[bytes] = ()) -> None:
+        """Append postings of ``term`` in ``field``, with their Whoosh ``values`` for a positional
+        field; fields and terms arrive grouped, terms sorted."""
         if field != self._field:
             self._close_field()
             self._open_field(field)
-        if term != self._term:
+        new_term = term != self._term
+        if new_term:
             self._terms.append(term)
             self._counts.append(0)
             self._term = term
+        if self._positions is not None:
+            self._positions.add(new_term, weights, values)
         self._docs.extend(docs)
         self._weights.extend(weights)
         self._counts[-1] += len(docs)
@@ -207,6 +229,8 @@ class SegmentFolderWriter:
         if self._field is not None:
             self._docs_out.close()
             self._weights_out.close()
+            if self._positions is not None:
+                self._positions.abort()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _open_field(self, field: str) -> None:
@@ -217,8 +241,12 @@ class SegmentFolderWriter:
         self._weights: list[float] = []
         self._docs_out = open(self._tmp / f"{field}.docs.bin", "wb")
         self._weights_out = open(self._tmp / f"{field}.weights.bin", "wb")
+        boost = self.positional.get(field)
+        self._positions = None if boost is None else PositionsWriter(self._tmp, field, boost)
 
     def _flush(self) -> None:
+        if self._positions is not None:
+            self._positions.flush(self._weights)
         # Raw int32/float32, the dtypes SegmentPostings.load maps them with.
         np.asarray(self._docs, dtype=np.int32).tofile(self._docs_out)
         np.asarray(self._weights, dtype=np.float32).tofile(self._weights_out)
@@ -231,6 +259,8 @@ class SegmentFolderWriter:
         self._flush()
         self._docs_out.close()
         self._weights_out.close()
+        if self._positions is not None:
+            self._positions.close()
         offsets = np.zeros(len(self._terms) + 1, dtype=np.int64)
         np.cumsum(self._counts, out=offsets[1:])
         terms = np.array(self._terms, dtype=str) if self._terms else np.array([], dtype="U1")
@@ -252,7 +282,8 @@ class CompiledPostings:
 
     def sync(self, ix) -> None:
         """Copy every Whoosh segment not copied yet; drop copies of merged-away segments. A copy
-        from before articles were recorded gets them (search reads them instead of the store)."""
+        from before articles were recorded gets them (search reads them instead of the store), and
+        one from before positions gets those (names and phrases are then checked in numpy)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with ix.reader() as reader:
             live = set()
@@ -261,12 +292,22 @@ class CompiledPostings:
                 live.add(segment_id)
                 if not (self.folder / segment_id).is_dir():
                     export_segment(leaf, self.fields, self.folder / segment_id)
-                elif SegmentArticles.load(self.folder / segment_id) is None:
+                    continue
+                if SegmentArticles.load(self.folder / segment_id) is None:
                     _add_articles(leaf, self.folder / segment_id)
+                if self.lacks_positions(self.folder / segment_id, leaf.schema):
+                    _add_positions(leaf, self.folder / segment_id, self.fields)
             live |= {name for name, (members, _) in self.groups().items() if set(members) <= live}
         for path in self.folder.iterdir():
             if path.name not in live:
                 shutil.rmtree(path, ignore_errors=True)
+
+    def lacks_positions(self, folder: Path, schema) -> bool:
+        """Was ``folder`` written before positions were (it holds none of them, where the schema
+        has positional fields)? A field whose positions could not be held (``positions.py``)
+        leaves the others'."""
+        wanted = positional(schema, self.fields)
+        return bool(wanted) and not any((folder / position_offsets_file(f)).is_file() for f in wanted)
 
     def groups(self) -> dict[str, tuple[tuple[str, ...], tuple[int, ...]]]:
         """Each group folder's (segment ids, document counts): see ``indexer/keyword/groups.py``."""
@@ -607,8 +648,9 @@ def _in_memory(leaf, fields: Sequence[str]) -> SegmentPostings:
     with tempfile.TemporaryDirectory() as tmp:
         export_segment(leaf, fields, Path(tmp) / "segment")
         seg = SegmentPostings.load(Path(tmp) / "segment", fields)
-        return SegmentPostings(np.array(seg.pids), {f: FieldPostings(*(np.array(a) for a in (
-            fp.terms, fp.offsets, fp.docs, fp.weights, fp.lengths))) for f, fp in seg.fields.items()},
+        return SegmentPostings(np.array(seg.pids), {f: FieldPostings(*(None if a is None else np.array(a) for a in (
+            fp.terms, fp.offsets, fp.docs, fp.weights, fp.lengths, fp.positions, fp.position_offsets)))
+            for f, fp in seg.fields.items()},
             SegmentArticles(*(np.array(a) for a in (seg.articles.names, seg.articles.of, seg.articles.keys))))
 
 
@@ -621,6 +663,22 @@ def _add_articles(leaf, folder: Path) -> None:
         with open(tmp, "wb") as f:
             np.save(f, array)
         os.replace(tmp, folder / f"{name}.npy")
+
+
+def _add_positions(leaf, folder: Path, fields: Sequence[str]) -> None:
+    """Give the positional fields of a segment copied before positions were their positions: the
+    segment's copy exported again with those fields only, and their position files moved in, the
+    offsets last (a reader sees a field's positions whole, or none: ``SegmentPostings.load``)."""
+    wanted = list(positional(leaf.schema, fields))
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp") as tmp:
+        export_segment(leaf, wanted, Path(tmp) / "copy")
+        for field in wanted:
+            copy = Path(tmp) / "copy"
+            terms = f"{field}.terms.npy"
+            if (copy / position_offsets_file(field)).is_file() and np.array_equal(np.load(copy / terms),
+                                                                                  np.load(folder / terms)):
+                os.replace(copy / positions_file(field), folder / positions_file(field))
+                os.replace(copy / position_offsets_file(field), folder / position_offsets_file(field))
 
 
 def read_members(folder: Path) -> tuple[tuple[str, ...], tuple[int, ...]] | None:

@@ -7,7 +7,8 @@ of the commit. Here the postings Whoosh is about to write, sorted by field and t
 a ``SegmentFolderWriter`` on their way, and the length columns are read into memory once, one
 byte per document and field. The Whoosh segment holds what Whoosh's own writer would write, and
 the compiled copy equals one read back (``tests/test_keyword_writer.py``). Merges go through the
-same path: Whoosh merges segments by adding their documents to the writer's pool.
+same path: Whoosh merges segments by adding their documents to the writer's pool. The postings of
+the fields with positions carry them in Whoosh's encoding, which the folder writer decodes.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from whoosh.codec import whoosh3
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
+from indexer.keyword.positions import positional
 from indexer.keyword.postings import SegmentFolderWriter
 
 # Whoosh names segments, runs and temporary files with the global ``random`` (``whoosh.util``), so
@@ -57,7 +59,8 @@ class CompilingWriter(SegmentWriter):
         finally:
             pdr.close()
         self.compiled_folder.mkdir(parents=True, exist_ok=True)
-        out = SegmentFolderWriter(self.compiled_folder / segment.segment_id(), self.compiled_fields)
+        out = SegmentFolderWriter(self.compiled_folder / segment.segment_id(), self.compiled_fields,
+                                  positional(self.schema, self.compiled_fields))
         try:
             pids = np.full(ndocs, -1, dtype=np.int64)
             articles: list[str | None] = [None] * ndocs
@@ -78,8 +81,10 @@ class CompilingWriter(SegmentWriter):
         field = term = None
         docs: list[int] = []
         weights: list[float] = []
+        values: list[bytes] = []   # only for a field with positions (``out.positional``)
+        keep_values = False
         for posting in postings:
-            fieldname, btext, docnum, weight, _ = posting
+            fieldname, btext, docnum, weight, value = posting
             if docnum >= 0:   # docnum -1 marks a spelling word, not a posting
                 if fieldname == id_field:
                     pids[docnum] = int(btext)
@@ -88,13 +93,16 @@ class CompilingWriter(SegmentWriter):
                 elif fieldname in fields:
                     if btext != term or fieldname != field:
                         if docs:
-                            out.add_postings(field, term.decode("utf-8"), docs, weights)
-                        field, term, docs, weights = fieldname, btext, [], []
+                            out.add_postings(field, term.decode("utf-8"), docs, weights, values)
+                        field, term, docs, weights, values = fieldname, btext, [], [], []
+                        keep_values = fieldname in out.positional
                     docs.append(docnum)
                     weights.append(weight)
+                    if keep_values:
+                        values.append(value)
             yield posting
         if docs:
-            out.add_postings(field, term.decode("utf-8"), docs, weights)
+            out.add_postings(field, term.decode("utf-8"), docs, weights, values)
 
 
 def _length_bytes(pdr, field: str, ndocs: int) -> bytes:

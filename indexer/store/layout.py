@@ -7,7 +7,8 @@
       vectors.faiss      faiss index (derived from the store)
       vectors.json       which store generation vectors.faiss reflects
       keyword.json       which store generation keyword/ reflects
-      keyword-postings/  keyword/'s segments as numpy arrays, one folder per segment (derived)
+      keyword-postings/  keyword/'s segments as numpy arrays, one folder per segment (derived);
+                         with word positions for names and phrases (``positions_file``)
       writer.lock        held by the one process allowed to write
       encoder-switch.json  only while `baheth embed --model` swaps in another encoder's vectors
 """
@@ -87,6 +88,17 @@ class IndexLayout:
 
     def size_on_disk(self) -> int:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+
+def positions_file(field: str) -> str:
+    """A compiled segment folder's positions of ``field``: uint16, each posting's in posting order."""
+    return f"{field}.positions.bin"
+
+
+def position_offsets_file(field: str) -> str:
+    """Where each term's positions start in ``positions_file`` (int64, one per term and one past
+    the end). Written last: a folder holds a field's positions when it holds this file."""
+    return f"{field}.position_offsets.npy"
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
