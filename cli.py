@@ -453,18 +453,23 @@ def delete(article_ids, index_dir, source, before, wait, fmt):
 
 @main.command()
 @index_option
+@click.option("--compiled-only", is_flag=True,
+              help="Only bring the compiled postings of an index written by an older baheth up to date (word"
+                   " positions, articles, groups), as any writer does when it opens the index; no merge.")
 @wait_option
 @format_option
-def optimize(index_dir, wait, fmt):
+def optimize(index_dir, compiled_only, wait, fmt):
     """Merge the keyword index into one segment: faster keyword search on an archive indexed in many runs."""
     require_index(index_dir)
     started = time.perf_counter()
     with user_errors(), Indexer(index_dir, wait=wait) as indexer:
-        before, after = indexer.optimize()
+        before, after = (indexer.keyword.segment_count,) * 2 if compiled_only else indexer.optimize()
     summary = {"segments_before": before, "segments_after": after,
+               "compiled_folders_completed": indexer.caught_up.get("keyword_compiled", 0),
                "seconds": round(time.perf_counter() - started, 1)}
     emit(fmt, summary, key_values(summary),
-         lambda: click.echo(f"keyword index: {before} segment(s) -> {after}, {summary['seconds']}s"))
+         lambda: click.echo(f"keyword index: {before} segment(s) -> {after}, {summary['compiled_folders_completed']}"
+                            f" compiled folder(s) completed, {summary['seconds']}s"))
 
 
 REPAIRS = {"manifest": "rewrote manifest.json from the store's copy",

@@ -133,7 +133,7 @@ class Indexer:
             self.store.save_manifest(self.manifest.to_dict())
         for leftover in self.layout.temp_files():
             leftover.unlink(missing_ok=True)
-        self.sync()
+        self.caught_up = self.sync()   # what the open brought up to date (``baheth optimize`` reports it)
 
     # -- context -------------------------------------------------------------------
     def __enter__(self) -> "Indexer":
