@@ -127,15 +127,16 @@ class SegmentPostings:
         def raw(name, dtype):
             path = folder / f"{name}.bin"
             return np.memmap(path, dtype=dtype, mode="r").view(np.ndarray) if path.stat().st_size else np.zeros(0, dtype)
+        def positions(field):
+            if not (folder / position_offsets_file(field)).is_file():   # written last: none, or all
+                return None, None
+            path = folder / positions_file(field)
+            return (np.memmap(path, dtype=POSITION_DTYPE, mode="r").view(np.ndarray) if path.stat().st_size
+                    else np.zeros(0, POSITION_DTYPE),
+                    np.load(folder / position_offsets_file(field), mmap_mode="r").view(np.ndarray))
         # One thread at a time: np.load parses each header with ast.literal_eval, and CPython 3.11
         # before 3.11.8 can fail that ("AST constructor recursion depth mismatch") when two threads
         # parse at once, as the server's engines did loading segments (tests/test_server.py).
-        def positions(field):
-            if not (folder / position_offsets_file(field)).is_file():   # written last
-                return None, None
-            return (np.memmap(folder / positions_file(field), dtype=POSITION_DTYPE, mode="r").view(np.ndarray)
-                    if (folder / positions_file(field)).stat().st_size else np.zeros(0, POSITION_DTYPE),
-                    arr(position_offsets_file(field)[:-len(".npy")]))
         with _LOADING:
             return cls(arr("pids"), {f: FieldPostings(arr(f"{f}.terms"), arr(f"{f}.offsets"),
                                                       raw(f"{f}.docs", np.int32), raw(f"{f}.weights", np.float32),
@@ -671,10 +672,10 @@ def _add_positions(leaf, folder: Path, fields: Sequence[str]) -> None:
     offsets last (a reader sees a field's positions whole, or none: ``SegmentPostings.load``)."""
     wanted = list(positional(leaf.schema, fields))
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp") as tmp:
-        export_segment(leaf, wanted, Path(tmp) / "copy")
+        copy = Path(tmp) / "copy"
+        export_segment(leaf, wanted, copy)
         for field in wanted:
-            copy = Path(tmp) / "copy"
-            terms = f"{field}.terms.npy"
+            terms = f"{field}.terms.npy"   # the same segment's lexicon: a check, never expected to differ
             if (copy / position_offsets_file(field)).is_file() and np.array_equal(np.load(copy / terms),
                                                                                   np.load(folder / terms)):
                 os.replace(copy / positions_file(field), folder / positions_file(field))
