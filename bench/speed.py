@@ -275,15 +275,36 @@ def fill(path, out):
 
 @main.command()
 @timing_options
-def engine(path, queries, n, out):
-    """Every mode and level timed in a process that only searches, then its resident memory."""
-    from bench.search_timing import engine_latencies
+@click.option("--memory-cap", type=click.IntRange(256), metavar="MIB",
+              help="Run the searching process in a memory cgroup of MIB, from a cold page cache (needs root).")
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Print the figures as one JSON line.")
+def engine(path, queries, n, out, memory_cap, as_json):
+    """Every mode and level timed in a process that only searches, then its resident memory;
+    with ``--memory-cap``, that process runs in a memory cgroup of so many MiB, started from a
+    cold page cache (``bench.memory_cap``)."""
     started = load_avg()
-    rows = engine_latencies(Path(path), questions(Path(queries), n))
-    figures = {"index": path, "rows": rows, **resident(), "load_start": started, "load_end": load_avg()}
-    click.echo(table(rows, ["what", "p50_ms", "p95_ms", "n"]))
+    if memory_cap:
+        from bench.memory_cap import CapUnavailable, run_capped
+        args = ["bench.speed", "engine", "--index", path, "--queries", queries, "-n", str(n)]
+        try:
+            stdout, capped = run_capped([*args, "--json"], memory_cap, Path(path))
+        except (CapUnavailable, RuntimeError) as exc:
+            raise click.ClickException(str(exc)) from None
+        figures = {**json.loads(stdout.strip().splitlines()[-1]), **capped, "load_start": started}
+    else:
+        from bench.search_timing import engine_latencies
+        rows = engine_latencies(Path(path), questions(Path(queries), n))
+        figures = {"index": path, "rows": rows, **resident(), "load_start": started}
+    figures["load_end"] = load_avg()
+    if as_json:
+        click.echo(json.dumps(figures))
+        return
+    click.echo(table(figures["rows"], ["what", "p50_ms", "p95_ms", "n"]))
     click.echo(f"\nsearch process RSS {figures['rss_mib']} MiB (anonymous {figures['anon_mib']}, files mapped"
                f" {figures['file_mib']}), peak {figures['peak_rss_mib']} MiB; load {started} -> {figures['load_end']}")
+    if memory_cap:
+        click.echo(f"in a memory cgroup of {memory_cap} MiB, from a cold page cache ({figures['evicted_mib']} MiB of"
+                   f" index files evicted): its peak {figures['cgroup_peak_mib']} MiB, limit hits {figures['limit_hits']}")
     if out:
         write_json(figures, Path(out))
 
