@@ -30,12 +30,13 @@ from indexer.keyword.postings import article_key, article_keys
 
 @dataclass(frozen=True)
 class PairKeys:
-    """The near-duplicate pairs as article keys (``article_keys``), both ways: ``src`` sorted, its
-    partner in ``dst``, and ``having`` the keys that have any."""
+    """The near-duplicate pairs as a graph over article keys (``article_keys``): ``table`` holds the
+    keys that have any, and the ``i``-th of them pairs with ``partners[starts[i]:starts[i + 1]]``
+    (indexes into the same keys). Built once per reading of the pairs, so a search only gathers."""
 
-    src: np.ndarray
-    dst: np.ndarray
-    having: np.ndarray
+    table: "KeyTable"
+    starts: np.ndarray     # int64, one more than the keys
+    partners: np.ndarray   # int64
 
     @classmethod
     def of(cls, pairs: Iterable[tuple[str, str]]) -> "PairKeys":
@@ -50,8 +51,53 @@ class PairKeys:
                 k = key.get(article)
                 out.append(key.setdefault(article, article_key(article)) if k is None else k)
         src_keys, dst_keys = np.frombuffer(src, dtype=np.int64), np.frombuffer(dst, dtype=np.int64)
-        order = np.argsort(src_keys, kind="stable")
-        return cls(src_keys[order], dst_keys[order], np.unique(src_keys))
+        table = KeyTable.of(np.unique(src_keys))
+        node, partner = table.find(src_keys), table.find(dst_keys)
+        # A partner without pairs of its own (a table stored one way) is never folded with.
+        node, partner = node[partner >= 0], partner[partner >= 0]
+        order = np.argsort(node, kind="stable")
+        starts = np.searchsorted(node[order], np.arange(len(table.keys) + 1))
+        return cls(table, starts.astype(np.int64), partner[order])
+
+
+@dataclass(frozen=True)
+class KeyTable:
+    """Sorted distinct int64 ``keys`` that are hashes (``article_keys``: uniform over int64), and
+    where each key a search brings is among them. A directory of the keys' top bits sends a key
+    to the one or two keys that share them, so a batch is looked up in a few gathers: a binary
+    search of an unsorted batch (``np.searchsorted``) misses the cache at nearly every step, and
+    took most of a search's time folding the matches of a question at a million passages."""
+
+    keys: np.ndarray
+    shift: int               # a key's bucket is its top 64 - shift bits
+    directory: np.ndarray    # int64: where each bucket's keys start among ``keys``, and the end
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> "KeyTable":
+        # At most one key per bucket on average (2**bits > len(keys)); keys that do not spread
+        # (not hashes) are still found, only more slowly.
+        shift = 64 - max(1, len(keys).bit_length())
+        directory = np.searchsorted(_bucket(keys, shift), np.arange((1 << (64 - shift)) + 1))
+        return cls(keys, shift, directory.astype(np.int64))
+
+    def find(self, wanted: np.ndarray) -> np.ndarray:
+        """The index in ``keys`` of each of ``wanted``, -1 where it is not there."""
+        bucket = _bucket(wanted, self.shift)
+        at, end = self.directory[bucket], self.directory[bucket + 1]
+        found = np.full(len(wanted), -1, dtype=np.int64)
+        looking = np.flatnonzero(at < end)
+        while len(looking):   # once per key of the fullest bucket met, at most
+            here = at[looking]
+            hit = self.keys[here] == wanted[looking]
+            found[looking[hit]] = here[hit]
+            at[looking] = here + 1
+            looking = looking[~hit & (here + 1 < end[looking])]
+        return found
+
+
+def _bucket(keys: np.ndarray, shift: int) -> np.ndarray:
+    """The top bits of signed ``keys``, from 0."""
+    return (np.asarray(keys, dtype=np.int64) >> shift) + (1 << (63 - shift))
 
 
 @dataclass(frozen=True)
@@ -71,52 +117,58 @@ class Folding:
 def collapse(keys: np.ndarray, pairs: PairKeys) -> Folding:
     """``keys[i]``: the article of the ranking's item ``i``."""
     everything = np.arange(len(keys))
-    candidates = everything[_member(keys, pairs.having)]
+    node_of = pairs.table.find(keys)          # each item's article among those with pairs, or -1
+    candidates = np.flatnonzero(node_of >= 0)
     if not len(candidates):
         return Folding(everything, everything[:0], everything[:0])
-    nodes, first_at, node_of = np.unique(keys[candidates], return_index=True, return_inverse=True)
-    first = candidates[first_at]                      # each article's first position
-    earlier, later = _edges(nodes, first, pairs)
+    nodes, first, rank = _first_places(node_of[candidates], candidates, len(pairs.table.keys), len(keys))
+    earlier, later = _edges(nodes, rank, pairs)
     state = _decide(len(nodes), earlier, later)
-    # Each folded article goes under the first-placed of its kept earlier partners.
+    # Each folded article goes under the first-placed of its kept earlier partners (every folded
+    # one has one); nodes are numbered in rank order, so the first-placed is the smallest number.
     under = (state[earlier] == KEPT) & (state[later] == FOLDED)
-    by_later = np.lexsort((first[earlier[under]], later[under]))
-    folded_nodes, at = np.unique(later[under][by_later], return_index=True)
-    into = first[earlier[under][by_later][at]]
-    order = np.lexsort((first[folded_nodes], into))
+    home = np.full(len(nodes), len(nodes), dtype=np.int64)
+    np.minimum.at(home, later[under], earlier[under])
+    folded_nodes = np.flatnonzero(state == FOLDED)
+    into = first[home[folded_nodes]]
+    order = np.argsort(into, kind="stable")   # by (into, position): folded nodes ascend by position
     kept = np.ones(len(keys), dtype=bool)
-    kept[candidates[state[node_of.reshape(-1)] == FOLDED]] = False
+    kept[candidates[state[rank[node_of[candidates]]] == FOLDED]] = False
     return Folding(np.flatnonzero(kept), first[folded_nodes][order], into[order])
 
 
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    if not len(sorted_set):
-        return np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[at] == values
+def _first_places(node_of: np.ndarray, positions: np.ndarray, nodes: int,
+                  size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The articles ranked (``node_of[j]`` is at ascending ``positions[j]``; an article may be at
+    several), numbered in the order they first appear: (each one's node, its first position), and
+    each node's number, -1 for those not ranked."""
+    first_at = np.full(nodes, size, dtype=np.int64)
+    np.minimum.at(first_at, node_of, positions)
+    is_first = first_at[node_of] == positions
+    ranked, first = node_of[is_first], positions[is_first]
+    rank = np.full(nodes, -1, dtype=np.int64)
+    rank[ranked] = np.arange(len(ranked))
+    return ranked, first, rank
 
 
 UNDECIDED, KEPT, FOLDED = 0, 1, 2
 
 
-def _edges(nodes: np.ndarray, first: np.ndarray, pairs: PairKeys) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs between ranked articles as (earlier, later) node numbers, by first position."""
-    lo = np.searchsorted(pairs.src, nodes, side="left")
-    counts = np.searchsorted(pairs.src, nodes, side="right") - lo
+def _edges(nodes: np.ndarray, rank: np.ndarray, pairs: PairKeys) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs between ranked articles as (earlier, later) numbers (``_first_places``)."""
+    lo = pairs.starts[nodes]
+    counts = pairs.starts[nodes + 1] - lo
     owner = np.repeat(np.arange(len(nodes)), counts)
     at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-    partner_keys = pairs.dst[at]
-    partner = np.minimum(np.searchsorted(nodes, partner_keys), len(nodes) - 1)
-    ranked = (nodes[partner] == partner_keys) & (partner != owner)
-    a, b = owner[ranked], partner[ranked]
-    forward = first[a] < first[b]
-    return a[forward], b[forward]
+    partner = rank[pairs.partners[at]]
+    forward = partner > owner     # unranked partners are -1
+    return owner[forward], partner[forward]
 
 
 def _decide(n: int, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
     """KEPT or FOLDED per node: folded once an earlier partner is kept, kept once every earlier
     partner is settled and none is kept. The first undecided node in rank order always settles, so
-    every round makes progress."""
+    every round makes progress; a pair whose later node is settled is not looked at again."""
     state = np.zeros(n, dtype=np.int8)
     while (state == UNDECIDED).any():
         before = state[earlier]
@@ -125,4 +177,6 @@ def _decide(n: int, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
         open_now = state == UNDECIDED
         state[open_now & has_kept] = FOLDED
         state[open_now & ~has_kept & ~has_open] = KEPT
+        pending = state[later] == UNDECIDED
+        earlier, later = earlier[pending], later[pending]
     return state

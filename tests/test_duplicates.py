@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
@@ -17,7 +18,7 @@ from indexer.store.manifest import Manifest
 from indexer.text.articles import Article
 from indexer.text.near_duplicates import SketchParams, similarity, sketch
 from indexer.keyword.postings import article_keys
-from search.collapse import PairKeys, collapse
+from search.collapse import KeyTable, PairKeys, collapse
 from search.engine import Engine
 from tests.conftest import FIXTURES
 
@@ -178,6 +179,20 @@ def test_collapse_folds_as_the_rule_reads_one_item_after_another(ranked, edges):
     shown = {ranked[i] for i in kept}
     assert not any(b in duplicates.get(a, {}) for a in shown for b in shown)
     assert shown | {a for group in named.values() for a in group} == set(ranked)
+
+
+KEYS = st.integers(-2**63, 2**63 - 1)
+
+
+@settings(deadline=None)
+@given(st.lists(KEYS | st.integers(-40, 40) | st.integers(2**62, 2**62 + 40), unique=True),
+       st.lists(KEYS | st.integers(-40, 40) | st.integers(2**62, 2**62 + 40)))
+def test_the_key_table_finds_what_a_binary_search_finds(held, wanted):
+    # Small and clustered keys share their top bits: whole lists of them in one bucket.
+    keys, wanted = np.array(sorted(held), dtype=np.int64), np.array(wanted, dtype=np.int64)
+    at = np.searchsorted(keys, wanted)
+    present = (at < len(keys)) & (keys[np.minimum(at, max(len(keys) - 1, 0))] == wanted) if len(keys) else at < 0
+    assert KeyTable.of(keys).find(wanted).tolist() == np.where(present, at, -1).tolist()
 
 
 def test_a_story_printed_many_times_folds_under_its_first_and_a_drifting_chain_does_not():
