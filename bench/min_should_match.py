@@ -18,7 +18,7 @@ import click
 import numpy as np
 
 from bench.data import eval_passages, eval_questions
-from indexer.keyword.index import _holding
+from indexer.keyword.index import group_masks
 from indexer.pipeline import Indexer
 from search.engine import Engine
 from search.query import parse_query
@@ -58,8 +58,8 @@ def main(eval_dir):
                 scores, held = view.score([*((f, b, groups) for f, b in settings.stem_fields),
                                            *((f, b, roots) for f, b in settings.root_fields)])
                 fields = len(settings.stem_fields)
-                stem_held = _holding(view, held[:fields], range(len(groups)))
-                root_held = _holding(view, held[fields:], range(len(groups)))
+                stem_held = np.array(list(group_masks(view, held[:fields], len(groups)))).reshape(len(groups), view.total_docs)
+                root_held = np.array(list(group_masks(view, held[fields:], len(groups)))).reshape(len(groups), view.total_docs)
                 for name, matched in rules(stem_held, root_held).items():
                     docs = np.flatnonzero(matched & view.live)
                     ranked = list(dict.fromkeys(article[docs[np.lexsort((docs, -scores[docs]))]]))[:10]

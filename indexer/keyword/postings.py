@@ -279,6 +279,7 @@ class CompiledPostings:
         self.fields = tuple(fields)
         self._loaded: dict[str, SegmentPostings] = {}
         self._last_units: tuple | None = None   # (searcher's segments, units, per leaf, Joined)
+        self._last_view: PostingsView | None = None
         self.recorded: Digests = {}   # the writer's digests of the index files (keyword.json)
 
     def sync(self, ix) -> None:
@@ -358,8 +359,13 @@ class CompiledPostings:
         if self._last_units is None or self._last_units[0] != key:
             units, per_leaf = self._units(leaves)
             self._last_units = (key, units, per_leaf, Joined.of(units))
+            self._last_view = None
         _, units, per_leaf, joined = self._last_units
-        return PostingsView(searcher, leaves, units, per_leaf, joined)
+        # One view per searcher: what it works out once (deletions, average field lengths) holds
+        # for every search the searcher serves.
+        if self._last_view is None or self._last_view.searcher is not searcher:
+            self._last_view = PostingsView(searcher, leaves, units, per_leaf, joined)
+        return self._last_view
 
     def _units(self, leaves) -> tuple[list[tuple[int, SegmentPostings]], list[tuple[SegmentPostings, int]]]:
         """(document base, compiled postings) of each unit searched, in order, and for each leaf
@@ -420,18 +426,23 @@ class PostingsView:
         self.per_leaf = per_leaf    # each leaf's unit, and where the leaf starts in it
         self.joined = joined
         self.total_docs = searcher.doc_count_all()
-        self._live = None
+        self._avg_lengths: dict[str, float] = {}
 
-    @property
+    @cached_property
     def live(self) -> np.ndarray:
         """False for deleted documents."""
-        if self._live is None:
-            live = np.ones(self.total_docs, dtype=bool)
-            for leaf, base in self.leaves:
-                if leaf.has_deletions():
-                    live[base + np.fromiter(leaf.deleted_docs_set, dtype=np.int64)] = False
-            self._live = live
-        return self._live
+        live = np.ones(self.total_docs, dtype=bool)
+        for leaf, base in self.leaves:
+            if leaf.has_deletions():
+                live[base + np.fromiter(leaf.deleted_docs_set, dtype=np.int64)] = False
+        live.flags.writeable = False   # shared by every search of the searcher
+        return live
+
+    def avg_length(self, field: str) -> float:
+        """The searcher's average length of ``field`` (Whoosh adds it up segment by segment)."""
+        if field not in self._avg_lengths:
+            self._avg_lengths[field] = self.searcher.avg_field_length(field) or 1
+        return self._avg_lengths[field]
 
     def allowed(self, pids: np.ndarray) -> np.ndarray:
         return np.isin(self.joined.pids, pids)
@@ -449,7 +460,7 @@ class PostingsView:
             holding.append([])
             if not groups:
                 continue
-            avg_length = self.searcher.avg_field_length(field) or 1
+            avg_length = self.avg_length(field)
             b = weighting._field_B.get(field, weighting.B)
             per_segment = [(base, seg.fields[field]) for base, seg in self.units]
             for group, (docs, weights, lengths) in zip(groups, self._groups_postings(per_segment, groups)):
