@@ -524,7 +524,7 @@ def _readings(view: PostingsView, word: str, fields: Sequence[str]) -> list[str]
 
 def _co_mentioned(typed: np.ndarray, stripped: np.ndarray, articles: int) -> bool:
     """Do the ``typed`` articles hold ``stripped`` more often than independence would have them?
-    (A one-sided Poisson test at ``CO_MENTION_LEVEL``; both sorted unique article keys.) Never when
+    (A one-sided Poisson test at ``CO_MENTION_LEVEL``; both sorted article numbers.) Never when
     no article holds the typed word: nothing shows what it is."""
     together = len(np.intersect1d(typed, stripped, assume_unique=True))
     expected = len(typed) * len(stripped) / max(articles, 1)

@@ -479,15 +479,21 @@ class PostingsView:
         return scores, holding
 
     def articles_holding(self, terms: Sequence[str], fields: Sequence[str]) -> np.ndarray:
-        """The sorted article keys (``Joined.keys``) of the live passages holding any of ``terms`` in
-        any of ``fields``; their document numbers where the segments do not all record articles."""
+        """The sorted article numbers (``Joined.numbers``, one to one with article keys) of the live
+        passages holding any of ``terms`` in any of ``fields``; their document numbers where the
+        segments do not all record articles."""
         if not terms:
             return np.zeros(0, np.int64)
-        docs = np.unique(np.concatenate([
+        docs = np.concatenate([
             next(self._groups_postings([(base, seg.fields[field]) for base, seg in self.units], [terms]))[0]
-            for field in fields]))
+            for field in fields])
         docs = docs[self.live[docs]]
-        return docs if self.joined.keys is None else np.unique(self.joined.keys[docs])
+        if self.joined.numbers is None:
+            return np.unique(docs)
+        # Marked in a table of the articles, not sorted: a common word is in many of them.
+        held = np.zeros(len(self.joined.numbers[0]), dtype=bool)
+        held[self.joined.numbers[1][docs]] = True
+        return np.flatnonzero(held)
 
     @property
     def article_count(self) -> int:
