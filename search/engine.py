@@ -397,8 +397,7 @@ class Engine:
 def _owners(ranking: Ranking, run: MatchRun, found: dict[int, PassageVersion]) -> Owners:
     """The article of each ranked passage: from the compiled postings for keyword matches, from
     ``found`` (the store) for the few the dense side adds."""
-    # A keyword ranking is the run itself: no table of where each passage stands in it.
-    at = np.arange(len(run.pids)) if ranking.pids is run.pids else positions(run.pids, ranking.pids)
+    at = positions(run.pids, ranking.pids) if ranking.run_at is None else ranking.run_at
     in_run = at < len(run.pids)
     keys, numbers = np.empty(len(at), dtype=np.int64), np.empty(len(at), dtype=np.int64)
     keys[in_run], numbers[in_run] = run.keys_at(at[in_run]), run.article_numbers(at[in_run])

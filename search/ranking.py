@@ -32,6 +32,10 @@ class Ranking:
     pids: np.ndarray       # int64, best first
     scores: np.ndarray     # float64
     matched: np.ndarray    # bool: the passage holds the query's words (a keyword match)
+    # int64: where each passage stands in the keyword run ranked (one of its places, were it there
+    # twice; len(run) if not there), known while ranking; None where not given. The engine reads
+    # each match's article through it, without a second table of the run.
+    run_at: np.ndarray | None = None
 
     @property
     def matches(self) -> int:
@@ -45,7 +49,8 @@ class Ranking:
         return list(zip(self.pids.tolist(), self.scores.tolist()))
 
     def where(self, keep: np.ndarray) -> "Ranking":
-        return Ranking(self.pids[keep], self.scores[keep], self.matched[keep])
+        return Ranking(self.pids[keep], self.scores[keep], self.matched[keep],
+                       None if self.run_at is None else self.run_at[keep])
 
 
 # A run as (pids, scores) arrays, best first: the keyword side's every match, without a tuple each.
@@ -93,7 +98,7 @@ def positions(run: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 def keyword_ranking(keyword: Hits | Run) -> Ranking:
     pids, scores = _arrays(keyword)
-    return Ranking(pids, scores, np.ones(len(pids), bool))
+    return Ranking(pids, scores, np.ones(len(pids), bool), np.arange(len(pids), dtype=np.int64))
 
 
 def dense_ranking(keyword: Hits | Run, dense: Hits, floor: float) -> Ranking:
@@ -101,11 +106,13 @@ def dense_ranking(keyword: Hits | Run, dense: Hits, floor: float) -> Ranking:
     matches it did not reach, in keyword order, with score 0 (no dense score of their own)."""
     keyword_pids, _ = _arrays(keyword)
     pids, scores = _arrays(dense)
-    matched = _Positions(keyword_pids).of(pids) < len(keyword_pids)
-    head = Ranking(pids, scores, matched).where(matched | (scores >= floor))
-    rest = keyword_pids[_Positions(pids).of(keyword_pids) == len(pids)]
-    return Ranking(np.concatenate([head.pids, rest]), np.concatenate([head.scores, np.zeros(len(rest))]),
-                   np.concatenate([head.matched, np.ones(len(rest), bool)]))
+    at = _Positions(keyword_pids).of(pids)
+    matched = at < len(keyword_pids)
+    head = Ranking(pids, scores, matched, at).where(matched | (scores >= floor))
+    rest_at = np.flatnonzero(_Positions(pids).of(keyword_pids) == len(pids))
+    return Ranking(np.concatenate([head.pids, keyword_pids[rest_at]]),
+                   np.concatenate([head.scores, np.zeros(len(rest_at))]),
+                   np.concatenate([head.matched, np.ones(len(rest_at), bool)]), np.concatenate([head.run_at, rest_at]))
 
 
 def fused_ranking(keyword: Hits | Run, dense: Hits, floor: float, fusion: str, dense_weight: float,
@@ -132,7 +139,7 @@ def fused_ranking(keyword: Hits | Run, dense: Hits, floor: float, fusion: str, d
     pids, scores = weighted_sum([keyword_pids, dense_pids[kept]], [values[0], values[1][kept]], weights)
     keyword_rank = in_keyword.of(pids)
     order = np.lexsort((pids, keyword_rank, -scores))
-    return Ranking(pids[order], scores[order], keyword_rank[order] < len(keyword_pids))
+    return Ranking(pids[order], scores[order], keyword_rank[order] < len(keyword_pids), keyword_rank[order])
 
 
 def _merged(keyword_pids: np.ndarray, keyword_values: np.ndarray, dense_pids: np.ndarray, dense_values: np.ndarray,
@@ -170,7 +177,7 @@ def _merged(keyword_pids: np.ndarray, keyword_values: np.ndarray, dense_pids: np
     pids, scores, rank = np.empty(total, np.int64), np.empty(total, np.float64), np.empty(total, np.int64)
     pids[slots], scores[slots], rank[slots] = head_pids, head_scores, head_rank
     pids[~in_head], scores[~in_head], rank[~in_head] = keyword_pids[rest_rank], rest_scores, rest_rank
-    return Ranking(pids, scores, rank < size)
+    return Ranking(pids, scores, rank < size, rank)
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,7 @@ def by_article(ranking: Ranking, numbers: np.ndarray) -> ArticleRanking:
     positions = np.sort(first[first < size])
     counts = np.bincount(numbers, weights=ranking.matched, minlength=slots)[numbers[positions]].astype(np.int64)
     best = ranking.where(positions)
-    return ArticleRanking(Ranking(best.pids, best.scores, counts > 0), counts, positions)
+    return ArticleRanking(Ranking(best.pids, best.scores, counts > 0, best.run_at), counts, positions)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 from search.engine import _article_numbers
 from search.fusion import weighted_sum
-from search.ranking import NORMALIZATIONS, Ranking, _Positions, by_article, fused_ranking
+from search.ranking import NORMALIZATIONS, Ranking, _Positions, by_article, dense_ranking, fused_ranking, \
+    keyword_ranking
 
 FAST = settings(derandomize=True, max_examples=400, deadline=None)
 
@@ -74,6 +75,25 @@ def test_merged_hybrid_ranking_is_the_sorted_one(both, fusion, dense_weight, flo
     assert got.pids.tolist() == pids.tolist()
     assert got.scores.tolist() == scores.tolist()     # the same floats, summed in the same order
     assert got.matched.tolist() == matched.tolist()
+    assert_stands_in_run(got, keyword[0])
+
+
+def assert_stands_in_run(ranking, run):
+    """``run_at`` holds a place of each passage in the run (a passage twice there: either), and
+    len(run) for each passage not in it."""
+    inside = ranking.run_at < len(run)
+    assert run[ranking.run_at[inside]].tolist() == ranking.pids[inside].tolist()
+    assert inside.tolist() == (positions_by_sorting(run)(ranking.pids) < len(run)).tolist()
+    assert (ranking.run_at[~inside] == len(run)).all()
+
+
+@FAST
+@given(runs(), st.sampled_from([0.0, 0.5, 2.0]))
+def test_dense_and_keyword_rankings_know_where_each_passage_stands_in_the_run(both, floor):
+    keyword, dense = both
+    for got in (dense_ranking(keyword, dense, floor), keyword_ranking(keyword)):
+        assert_stands_in_run(got, keyword[0])
+        assert got.where(got.scores > 0.5).run_at.tolist() == got.run_at[got.scores > 0.5].tolist()
 
 
 @FAST
