@@ -42,6 +42,17 @@ CELL_CODES = {KIND_IVF: "Flat", KIND_IVF_SQ8: "SQ8"}
 IVF_TRAIN_PER_LIST = 64
 IVF_SEED = 13
 DIGEST_ATTEMPTS = 3
+# ``search_many`` on a flat index: queries from which one matrix product over all the vectors
+# costs less CPU per query than faiss's scan per query (`python -m bench.dense_batching`,
+# docs/performance.md), the rows of vectors per product (a block stays in cache while its
+# scores are added to the heaps), and the candidates kept beyond ``limit`` per query, among which
+# faiss's own scores pick the results.
+MANY_FROM = 4
+MANY_BLOCK = 4096
+MANY_EXTRA = 32
+# float32 unit roundoff: a dot product of d terms is within d * u (relative) of exact, whatever
+# order its terms are added in (Higham, "Accuracy and Stability of Numerical Algorithms", 3.1).
+UNIT_ROUNDOFF = 2.0 ** -24
 
 # (ids, float vectors) batches of the given passage ids, as ``Store.embeddings`` yields them.
 FloatReader = Callable[[Sequence[int]], Iterable[tuple[np.ndarray, np.ndarray]]]
@@ -119,6 +130,43 @@ MAPPED = {KIND_FLAT: faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY,
           KIND_IVF_SQ8: faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY}
 
 
+def _stored_rows(flat: faiss.Index) -> np.ndarray:
+    """A flat index's vectors as an (n, d) array over faiss's own memory (no copy): valid while
+    the index lives."""
+    return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+
+
+def _product_top(rows: np.ndarray, queries: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's ``keep`` largest inner products with ``rows`` and their row positions, best
+    first, by matrix products over blocks of rows and faiss's heaps."""
+    scores = np.empty((len(queries), keep), dtype=np.float32)
+    positions = np.empty((len(queries), keep), dtype=np.int64)
+    heaps = faiss.float_minheap_array_t()
+    heaps.nh, heaps.k = len(queries), keep
+    heaps.val, heaps.ids = faiss.swig_ptr(scores), faiss.swig_ptr(positions)
+    heaps.heapify()
+    for start in range(0, len(rows), MANY_BLOCK):
+        block = np.ascontiguousarray((rows[start:start + MANY_BLOCK] @ queries.T).T)
+        heaps.addn(block.shape[1], faiss.swig_ptr(block), start)
+    heaps.reorder()
+    return scores, positions
+
+
+def _tie_at_cut(scores: np.ndarray, limit: int) -> bool:
+    """Whether the ``limit``-th best of ``scores`` equals the next one."""
+    if limit >= len(scores):
+        return False
+    best = -np.partition(-scores, limit)[:limit + 1]
+    return bool(np.min(best[:limit]) == best[limit])
+
+
+def _faiss_order(ids: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
+    """The ``limit`` best of ``ids`` (no equal scores at the cut: ``_tie_at_cut``) in the order
+    faiss's flat search lists them: best first, equal scores largest id first."""
+    order = np.lexsort((-ids, -scores))[:limit]
+    return [(int(i), float(s)) for i, s in zip(ids[order], scores[order])]
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_ino, stat.st_mtime_ns
@@ -163,6 +211,7 @@ class VectorIndex:
         self._top_id: int | None = None   # the largest id the index holds, read when first needed
         # (inode, mtime) of the file loaded: every save renames a new file into place.
         self._loaded_stamp: tuple[int, int] | None = None
+        self._largest_norm: tuple[faiss.Index, float] | None = None   # (index, its largest vector norm)
 
     @classmethod
     def for_manifest(cls, layout: IndexLayout, manifest: Manifest, floats: FloatReader | None = None,
@@ -378,6 +427,42 @@ class VectorIndex:
             # 8-bit codes order the candidates only roughly: their float vectors decide.
             return exact_top(q, self._floats(ids[0][ids[0] >= 0].tolist()), limit)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def search_many(self, queries: np.ndarray, limit: int) -> list[list[tuple[int, float]]]:
+        """``search(query, limit)`` of each row of ``queries``, with exactly its results (ids,
+        scores, order). On a flat index of ``MANY_FROM`` queries or more the vectors are read once
+        for all of them (``_flat_many``); otherwise each is searched alone."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(len(queries), -1)
+        if len(queries) < MANY_FROM or self.kind != KIND_FLAT or self.index.ntotal == 0 or limit <= 0:
+            return [self.search(q, limit) for q in queries]
+        return self._flat_many(queries, limit)
+
+    def _flat_many(self, queries: np.ndarray, limit: int) -> list[list[tuple[int, float]]]:
+        """One matrix product (in blocks) finds each query's best candidates; faiss's own kernel
+        then scores them, so the scores are the ones ``search`` gives. A query is searched alone
+        where that could differ: the product's scores differ from faiss's by rounding, so when the
+        ``limit``-th and the last candidates are within twice its bound a passage left out might
+        belong; and which of equal scores at the cut faiss keeps depends on how its scan met them."""
+        flat = faiss.downcast_index(self.index.index)
+        keep = min(limit + MANY_EXTRA, flat.ntotal)
+        rough, positions = _product_top(_stored_rows(flat), queries, keep)
+        id_map = faiss.vector_to_array(self.index.id_map)
+        found = []
+        for query, scores, held in zip(queries, rough, positions):
+            exact = np.empty(keep, dtype=np.float32)
+            flat.compute_distance_subset(1, faiss.swig_ptr(query), keep, faiss.swig_ptr(exact), faiss.swig_ptr(held))
+            margin = 2 * self._rounding_bound(flat, query) if keep < flat.ntotal else -np.inf
+            settled = scores[min(limit, keep) - 1] - scores[-1] > margin and not _tie_at_cut(exact, limit)
+            found.append(_faiss_order(id_map[held], exact, limit) if settled else self.search(query, limit))
+        return found
+
+    def _rounding_bound(self, flat: faiss.Index, query: np.ndarray) -> float:
+        """How far a float32 inner product of ``query`` with any stored vector may be from exact."""
+        if self._largest_norm is None or self._largest_norm[0] is not self.index:
+            rows = _stored_rows(flat)
+            self._largest_norm = (self.index, float(np.sqrt(np.einsum("ij,ij->i", rows, rows).max())))
+        d = flat.d * UNIT_ROUNDOFF
+        return d / (1 - d) * self._largest_norm[1] * float(np.linalg.norm(query))
 
     def ids(self) -> np.ndarray:
         """Every stored id, duplicates included."""
