@@ -33,6 +33,7 @@ from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS,
 from search.query import QueryError
 from search.topics import TopicError, read_topics, trec_run_lines
 from search.ordering import SORTS
+from server.batching import Batching
 from search.export import FORMATS, answer_rows, key_values, rows_csv, rows_jsonl, search_rows, to_json
 from search.render import counted, print_answers, print_article, print_results, print_similar, printable
 
@@ -538,12 +539,17 @@ def embed(index_dir, model, encoder_options, cluster, cache_dir, wait, fmt):
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Server processes, each with its own engines and query encoder"
                    " (Python runs one thread at a time per process).")
-def serve(index_dir, host, port, engines, workers):
+@click.option("--max-batch", type=click.IntRange(1, 256), default=Batching.max_batch, show_default=True,
+              help="Concurrent searches whose questions are encoded and searched together (1: each alone).")
+@click.option("--max-wait-ms", type=click.FloatRange(0, 100), default=Batching.max_wait_ms, show_default=True,
+              help="How long a search waits for others to join its batch.")
+def serve(index_dir, host, port, engines, workers, max_batch, max_wait_ms):
     """Serve the index: an Arabic search page at / and a JSON API under /api (docs at /docs)."""
     from server.app import DEFAULT_ENGINES, serve as run_server
     with user_errors():
         run_server(index_dir, host, port, engines or DEFAULT_ENGINES, workers, opened=lambda: click.echo(
-            f"serving {index_dir} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True))
+            f"serving {index_dir} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True),
+            batching=Batching(max_batch, max_wait_ms))
 
 
 if __name__ == "__main__":  # pragma: no cover

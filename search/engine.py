@@ -34,7 +34,7 @@ from search.ranking import ArticleRanking, Owners, Ranking, by_article, dense_ra
     positions
 from search.results import MATCH, RELATED, AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle, \
     absence_notice
-from search.retrievers import DenseRetriever, Hits, KeywordRetriever
+from search.retrievers import BatchedSearch, DenseRetriever, Hits, KeywordRetriever
 from search.versions import newest_versions
 
 if TYPE_CHECKING:  # the answer model is loaded with the answer finder, on the first question
@@ -58,11 +58,13 @@ class Engine:
     def __init__(self, path: str | Path, *, encoder: Encoder | None = None,
                  fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT,
                  answer_model: AnswerModel | None = None, related_floor: float | None = None,
-                 shared_vectors: SharedReads | None = None):
+                 shared_vectors: SharedReads | None = None, dense_search: BatchedSearch | None = None):
         """``related_floor``: the dense score a passage without the query's words needs to be shown
         as related; by default the manifest's (calibrated per encoder by ``bench.similarity_floor``;
         none shown for an encoder without one). ``shared_vectors``: vector files read once for
-        several engines of one process (``baheth serve``'s)."""
+        several engines of one process (``baheth serve``'s); ``dense_search``: how an unfiltered
+        dense search gets its question's vector and hits instead of asking the encoder and the
+        vector index itself (``baheth serve`` batches them: server/pool.py)."""
         self.layout = IndexLayout(Path(path))
         if self.layout.store.is_file() and not self.layout.manifest.is_file():
             raise IndexDamaged(self.layout.manifest, "missing", REPAIR_MANIFEST)
@@ -85,7 +87,7 @@ class Engine:
         if encoder is not None:
             self._check_encoder(encoder)
         self.keyword = KeywordRetriever(self.keyword_index)
-        self.dense = DenseRetriever(self.vector_index, self.encoder, self.store.sentences.get)
+        self.dense = DenseRetriever(self.vector_index, self.encoder, self.store.sentences.get, dense_search)
         _check_choice("fusion", fusion, FUSIONS)
         self.fusion = fusion
         self.dense_weight = dense_weight

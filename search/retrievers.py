@@ -15,6 +15,9 @@ from indexer.vectors.index import VectorIndex
 from search.query import ParsedQuery
 
 Hits = list[tuple[int, float]]
+# (question, vector index, limit) -> (the question's vector, its top ``limit`` hits): the same as
+# encoding it and searching the index, by another route (``baheth serve``'s batcher).
+BatchedSearch = Callable[[str, VectorIndex, int], tuple[np.ndarray, Hits]]
 
 
 class KeywordRetriever:
@@ -36,10 +39,11 @@ class DenseRetriever:
     (``indexer.vectors.sentence_vectors.SentenceVectors``), which ``sentences`` reads from the store."""
 
     def __init__(self, vectors: VectorIndex, encoder: Callable[[], Encoder],
-                 sentences: Callable[[list[int]], dict[int, np.ndarray]]):
+                 sentences: Callable[[list[int]], dict[int, np.ndarray]], batched: BatchedSearch | None = None):
         self.vectors = vectors
         self._encoder = encoder
         self._sentences = sentences
+        self._batched = batched
         self._last: tuple[str, object] | None = None
 
     def available(self) -> bool:
@@ -53,6 +57,10 @@ class DenseRetriever:
         return self._last[1]
 
     def search(self, query: ParsedQuery, k: int, allowed: np.ndarray | None = None) -> Hits:
+        if self._batched is not None and allowed is None:   # filtered searches stay on their own
+            vector, hits = self._batched(query.dense_text, self.vectors, k)
+            self._last = (query.dense_text, vector)
+            return self.rescore(hits, vector)
         vector = self.encode(query.dense_text)
         return self.rescore(self.vectors.search(vector, k, allowed), vector)
 

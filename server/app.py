@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -19,6 +20,7 @@ from indexer.store.filters import FilterError
 from search.engine import Engine
 from search.query import QueryError, UnknownArticle
 from server import api, pages
+from server.batching import Batching, BatcherClosed
 from server.pool import EnginePool, PoolBusy
 from server.security import SecurityHeaders
 
@@ -31,18 +33,25 @@ WORKER_SETTINGS = "BAHETH_SERVE_WORKER"
 # requests' work, and e5-openvino spent 14 CPU ms a question on one thread against 16 on two
 # (`python -m bench.query_batching`, docs/performance.md).
 ENCODER_THREADS = 1
+# numpy's matrix products on one thread, for the same reason: the batched dense search's product
+# over the vectors cost 16.7 CPU ms a question in batches of 8 with numpy's default two threads
+# on the shared machine, against 8.4 searched alone (`python -m bench.dense_batching
+# --blas-threads 0`, docs/performance.md).
+BLAS_THREADS = 1
 WORKER_PING_S = 120
 
 
 def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_model=None,
-               encoder_threads: int | None = None, close_connections: bool = False) -> FastAPI:
+               encoder_threads: int | None = None, close_connections: bool = False,
+               batching: Batching = Batching()) -> FastAPI:
     """The app over the index at ``index_dir``; opens the engines now, so a missing index fails
     here (``IndexNotFound``), not on the first request. Whoever creates it closes
     ``app.state.pool`` when done (not on the app's shutdown: one app may be started twice).
     ``answer_model``: ``ask``'s model (``search.answers.model.AnswerModel``; None: the shipped one);
     ``encoder_threads``: the query encoder's threads (None: its default); ``close_connections``:
-    each response closes its connection (``serve`` with several workers: see ``worker_app``)."""
-    pool = EnginePool(index_dir, engines, answer_model, encoder_threads)
+    each response closes its connection (``serve`` with several workers: see ``worker_app``);
+    ``batching``: how concurrent requests share the query encoder and the dense search."""
+    pool = EnginePool(index_dir, engines, answer_model, encoder_threads, batching)
     app = FastAPI(title="baheth", version="1", docs_url=None, redoc_url=None,
                   description="Search an Arabic news archive: keyword, dense and hybrid search, questions, articles.")
     app.state.pool = pool
@@ -53,13 +62,15 @@ def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_mod
     return app
 
 
-def serve(index_dir: str | Path, host: str, port: int, engines: int, workers: int, opened=lambda: None) -> None:
+def serve(index_dir: str | Path, host: str, port: int, engines: int, workers: int, opened=lambda: None,
+          batching: Batching = Batching()) -> None:
     """Answer HTTP until interrupted: ``workers`` processes (Python runs one thread at a time per
-    process), each with its own ``engines`` and query encoder (docs/performance.md, "Serving").
-    ``opened`` is called once the index has opened, before the first request."""
+    process), each with its own ``engines``, query encoder and ``batching`` of dense searches
+    (docs/performance.md, "Serving"). ``opened`` is called once the index has opened, before the
+    first request."""
     import uvicorn
     settings = {"index": str(index_dir), "engines": engines, "encoder_threads": ENCODER_THREADS,
-                "close_connections": workers > 1}
+                "close_connections": workers > 1, "batching": asdict(batching)}
     options = dict(host=host, port=port, log_level="warning", server_header=False)
     if workers == 1:
         app = worker_app(settings)
@@ -85,9 +96,11 @@ def worker_app(settings: dict | None = None) -> FastAPI:
     With several workers each response closes its connection: the workers share one listening
     socket, and a kept-alive connection stays with the worker that accepted it (16 clients' were
     split 16/0 and 11/5 between two workers), while a new one goes to whichever is free first."""
+    from threadpoolctl import threadpool_limits
     settings = settings or json.loads(os.environ[WORKER_SETTINGS])
+    threadpool_limits(BLAS_THREADS, user_api="blas")   # for the life of this server process
     return create_app(settings["index"], settings["engines"], encoder_threads=settings["encoder_threads"],
-                      close_connections=settings["close_connections"])
+                      close_connections=settings["close_connections"], batching=Batching(**settings["batching"]))
 
 
 def wants_json(request: Request) -> bool:
@@ -131,6 +144,10 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolBusy)
     async def busy(request: Request, exc: PoolBusy):
         return error_response(request, 503, str(exc))
+
+    @app.exception_handler(BatcherClosed)
+    async def stopping(request: Request, exc: BatcherClosed):
+        return error_response(request, 503, "the server is stopping")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -14,6 +14,7 @@ import queue
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -21,9 +22,10 @@ import numpy as np
 
 from indexer.store.manifest import Manifest
 from indexer.vectors.encoders import BUILTIN
-from indexer.vectors.index import SharedReads
+from indexer.vectors.index import SharedReads, VectorIndex
 from indexer.vectors.loading import load_encoder
 from search.engine import Engine
+from server.batching import Batching, MicroBatcher
 
 # A request waits this long for an engine before it is refused (HTTP 503), not queued forever.
 BORROW_TIMEOUT_S = 30.0
@@ -35,22 +37,11 @@ class PoolBusy(RuntimeError):
     """Every engine stayed busy for ``BORROW_TIMEOUT_S``."""
 
 
-class _Waiting:
-    """One request's query texts, waiting in ``SharedEncoder``'s queue for their vectors."""
-
-    def __init__(self, texts: list[str]):
-        self.texts = texts
-        self.vectors: np.ndarray | None = None
-        self.error: BaseException | None = None
-
-
 class SharedEncoder:
     """The index's query encoder (``EnginePool`` loads it when it opens an index with vectors),
-    with the last ``QUERY_VECTORS_KEPT`` query vectors remembered. One inference at a time; the
-    queries of requests that arrive while one runs are encoded together in the next (one call
-    for several queries costs less CPU per query than one call each: docs/performance.md,
-    "Serving"). Whichever waiting request finds the encoder free takes everything queued, so a
-    request that arrives alone waits for nobody."""
+    one model call at a time, with the last ``QUERY_VECTORS_KEPT`` query vectors remembered.
+    Several queries share a model call only where each gets exactly the vector it gets alone
+    (``_exact_groups``), so a query's results never depend on what else was asked with it."""
 
     def __init__(self, manifest: Manifest, threads: int | None = None):
         self._manifest = manifest
@@ -58,10 +49,8 @@ class SharedEncoder:
         self._threads = threads
         self._model = None
         self._model_lock = threading.Lock()     # the model runs one call at a time
-        self._queue_lock = threading.Condition()
-        self._queued: list[_Waiting] = []
-        self._encoding = False
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     def _loaded(self):
         if self._model is None:
@@ -77,69 +66,121 @@ class SharedEncoder:
             self._loaded()
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._queue_lock:
+        with self._queries_lock:
             found = {t: self._queries[t] for t in texts if t in self._queries}
             for text in found:
                 self._queries.move_to_end(text)
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            found.update(zip(missing, self._encode_queued(missing)))
+            encoded = self._encode(missing)
+            found.update(encoded)
+            self._remember(encoded)
         return np.stack([found[t] for t in texts])
 
-    def _encode_queued(self, texts: list[str]) -> np.ndarray:
-        """Queue ``texts``; encode the queue when the encoder is free, else wait for whoever does."""
-        mine = _Waiting(texts)
-        with self._queue_lock:
-            self._queued.append(mine)
-            while self._encoding and mine.vectors is None and mine.error is None:
-                self._queue_lock.wait()
-            batch = []
-            if mine.vectors is None and mine.error is None:
-                batch, self._queued, self._encoding = self._queued, [], True
-        if batch:
-            self._encode_batch(batch)
-        if mine.error is not None:
-            raise mine.error
-        return mine.vectors
+    def _encode(self, texts: list[str]) -> dict[str, np.ndarray]:
+        with self._model_lock:
+            model = self._loaded()
+            vectors = {}
+            for group in _exact_groups(model, texts):
+                together = [texts[i] for i in group]
+                vectors.update(zip(together, model.encode_queries(together)))
+            return vectors
 
-    def _encode_batch(self, batch: list[_Waiting]) -> None:
-        texts = list(dict.fromkeys(t for waiting in batch for t in waiting.texts))
-        vectors, error = {}, None
-        try:
-            with self._model_lock:
-                vectors = dict(zip(texts, self._loaded().encode_queries(texts)))
-        except BaseException as exc:   # every request in the batch gets the error, not only this one
-            error = exc
-        with self._queue_lock:
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._queries_lock:
             self._queries.update(vectors)
             while len(self._queries) > QUERY_VECTORS_KEPT:
                 self._queries.popitem(last=False)
-            for waiting in batch:
-                waiting.error = error
-                waiting.vectors = None if error else np.stack([vectors[t] for t in waiting.texts])
-            self._encoding = False
-            self._queue_lock.notify_all()
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         with self._model_lock:
             return self._loaded().encode_passages(texts)
 
 
+def _exact_groups(model, texts: list[str]) -> list[list[int]]:
+    """Positions of ``texts`` that one model call encodes exactly as it encodes each alone:
+    queries of one row of the same length where the encoder tells them (e5-openvino's
+    ``query_shapes``: nothing padded); any other query, and every query of an encoder that does
+    not tell, alone."""
+    shapes = model.query_shapes(texts) if hasattr(model, "query_shapes") else [None] * len(texts)
+    groups: dict[object, list[int]] = {}
+    for i, shape in enumerate(shapes):
+        groups.setdefault(shape if shape is not None and len(shape) == 1 else ("alone", i), []).append(i)
+    return list(groups.values())
+
+
+@dataclass(frozen=True)
+class DenseRequest:
+    """A question's text, and, for a search, the vectors to search and how many hits."""
+    text: str
+    vectors: VectorIndex | None = None
+    limit: int = 0
+
+
+class BatchedQueries:
+    """The server's query encoder and dense search with requests that arrive together batched
+    (``server.batching``): their questions encoded in shared calls (``SharedEncoder``) and the
+    searches of one vector file in one pass over its vectors (``VectorIndex.search_many``), each
+    result exactly what the request gets alone. Engines use it as their encoder and dense search."""
+
+    def __init__(self, encoder: SharedEncoder, batching: Batching):
+        self.encoder = encoder
+        self.spec = encoder.spec
+        self._batcher = MicroBatcher(self._run, max_batch=batching.max_batch, max_wait_s=batching.max_wait_ms / 1000,
+                                     name="baheth-dense-batcher")
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._batcher.submit(DenseRequest(t))[0] for t in texts])
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder.encode_passages(texts)
+
+    def search(self, text: str, vectors: VectorIndex, limit: int) -> tuple[np.ndarray, list[tuple[int, float]]]:
+        """The question's vector and its top ``limit`` (pid, cosine) pairs in ``vectors``."""
+        return self._batcher.submit(DenseRequest(text, vectors, limit))
+
+    def close(self) -> None:
+        self._batcher.close()
+
+    def _run(self, requests: Sequence[DenseRequest]) -> list[tuple[np.ndarray, list | None]]:
+        vectors = self.encoder.encode_queries([r.text for r in requests])
+        hits: list[list | None] = [None] * len(requests)
+        for group in _searches(requests):
+            first = requests[group[0]]
+            for i, found in zip(group, first.vectors.search_many(vectors[group], first.limit)):
+                hits[i] = found
+        return list(zip(vectors, hits))
+
+
+def _searches(requests: Sequence[DenseRequest]) -> list[list[int]]:
+    """Positions of the searches that can run together: the same vector file (engines of one
+    version share its faiss index) and the same number of hits."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, request in enumerate(requests):
+        if request.vectors is not None:
+            groups.setdefault((id(request.vectors.index), request.limit), []).append(i)
+    return list(groups.values())
+
+
 class EnginePool:
-    def __init__(self, index_dir: str | Path, size: int, answer_model=None, encoder_threads: int | None = None):
-        """``encoder_threads``: the query encoder's threads (None: the encoder's own default)."""
+    def __init__(self, index_dir: str | Path, size: int, answer_model=None, encoder_threads: int | None = None,
+                 batching: Batching = Batching()):
+        """``encoder_threads``: the query encoder's threads (None: the encoder's own default);
+        ``batching``: how concurrent requests share the encoder and the dense search."""
         if size < 1:
             raise ValueError("an engine pool needs at least one engine")
         # The first engine catches up lagging derived indexes as the CLI does; the rest find them current.
         first = Engine(index_dir)
         self.encoder = SharedEncoder(first.manifest, encoder_threads)
         first.close()
+        self.batched = BatchedQueries(self.encoder, batching) if batching.max_batch > 1 else None
         self.index_dir = Path(index_dir)
         self.size = size
         self._idle: queue.LifoQueue[Engine] = queue.LifoQueue()
         shared = SharedReads()
         for _ in range(size):
-            engine = Engine(index_dir, encoder=self.encoder, answer_model=answer_model, shared_vectors=shared)
+            engine = Engine(index_dir, encoder=self.batched or self.encoder, answer_model=answer_model,
+                            shared_vectors=shared, dense_search=self.batched and self.batched.search)
             engine.vector_index.load()   # read the vectors now, not in the first requests
             self._idle.put(engine)
         if len(engine.vector_index):
@@ -164,7 +205,10 @@ class EnginePool:
             self._idle.put(engine)
 
     def close(self) -> None:
-        """Close the engines, waiting for borrowed ones to come back; a second call does nothing."""
+        """Stop the batcher (requests still waiting for it get ``BatcherClosed``), then close the
+        engines, waiting for borrowed ones to come back; a second call does nothing."""
+        if self.batched is not None:
+            self.batched.close()
         while self.size:
             self._idle.get().close()
             self.size -= 1

@@ -409,34 +409,94 @@ def test_serve_with_two_workers_answers_as_one_process_does_and_stops_whole(clie
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)
 
 
-def test_queries_waiting_for_the_encoder_are_encoded_together_each_with_its_own_vector(served_index):
+BATCHED_QUERIES = ["أسعار النفط", "النفط", "كم يبلغ حجم التبادل التجاري بين العراق وإيران؟", "المنتخب الوطني",
+                   "من فاز بالمباراة؟", "بايدن والنفط", "الأسواق العالمية", "الطاقة في العراق"]
+
+
+def concurrently(pool, work, items) -> dict:
+    """``work(engine, item)`` for every item at once, each on its own thread and engine; item -> result or exception."""
+    got, start = {}, threading.Barrier(len(items))
+
+    def one(item):
+        start.wait()
+        try:
+            with pool.engine() as engine:
+                got[item] = work(engine, item)
+        except Exception as exc:
+            got[item] = exc
+
+    threads = [threading.Thread(target=one, args=(item,)) for item in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a request was left waiting"
+    return got
+
+
+def answers(engine, query):
+    if query.endswith("؟"):
+        return engine.ask(query, k=2).to_dict()
+    return engine.search(query, k=5, level="passages").to_dict()
+
+
+def test_concurrent_requests_through_the_batcher_get_exactly_what_sequential_ones_get(served_index, monkeypatch):
+    from indexer.vectors.index import MANY_FROM, VectorIndex
+    from server.batching import Batching
     from server.pool import EnginePool
 
-    pool = EnginePool(served_index, 1)
-    shared, texts = pool.encoder, [f"كم بلغ سعر النفط في الشهر {i}؟" for i in range(12)]
-    model = shared._loaded()
-    alone = {t: model.encode_queries([t])[0] for t in texts}
-    calls, encode = [], model.encode_queries
-    model.encode_queries = lambda batch: calls.append(len(batch)) or encode(batch)
-    got = {}
-
-    def ask(text):
-        got[text] = shared.encode_queries([text])[0]
-
-    threads = [threading.Thread(target=ask, args=(t,)) for t in texts]
+    alone = EnginePool(served_index, 1, batching=Batching(max_batch=1))
     try:
-        with shared._model_lock:   # the encoder is busy: the first caller waits for it, the rest queue
-            for t in threads:
-                t.start()
-            while len(shared._queued) < len(texts) - 1:
-                threading.Event().wait(0.01)
-        for t in threads:
-            t.join(timeout=60)
+        with alone.engine() as engine:
+            expected = {q: answers(engine, q) for q in BATCHED_QUERIES}
+    finally:
+        alone.close()
+    searched, search_many = [], VectorIndex.search_many
+    monkeypatch.setattr(VectorIndex, "search_many", lambda self, queries, limit: searched.append(len(queries))
+                        or search_many(self, queries, limit))
+    # A long wait, so that the eight requests meet in one batch however slow the machine.
+    pool = EnginePool(served_index, len(BATCHED_QUERIES), batching=Batching(max_batch=8, max_wait_ms=500))
+    try:
+        got = concurrently(pool, answers, BATCHED_QUERIES)
     finally:
         pool.close()
-    assert calls == [1, len(texts) - 1]
-    assert all(np.allclose(got[t], alone[t], atol=1e-4) for t in texts)
-    assert np.allclose(shared.encode_queries([texts[0]])[0], got[texts[0]]) and calls == [1, len(texts) - 1]  # remembered
+    assert got == expected
+    assert max(searched) >= MANY_FROM   # the shared pass over the vectors ran, not only searches alone
+
+
+def test_a_failing_batch_gives_each_of_its_requests_a_clear_error(served_index):
+    from server.batching import BatchFailed, Batching
+    from server.pool import EnginePool
+
+    pool = EnginePool(served_index, 4, batching=Batching(max_batch=4, max_wait_ms=500))
+    model = pool.encoder._loaded()
+
+    def broken(texts):
+        raise RuntimeError("inference failed")
+
+    model.encode_queries = broken
+    try:
+        got = concurrently(pool, lambda engine, q: engine.search(q, k=3), BATCHED_QUERIES[:4])
+    finally:
+        pool.close()
+    assert all(isinstance(e, BatchFailed) and "inference failed" in str(e) for e in got.values()), got
+
+
+def test_the_batcher_stops_with_the_pool_and_a_stopped_server_says_so(served_index):
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+
+    app = create_app(served_index, engines=1)
+    names = lambda: {t.name for t in threading.enumerate()}
+    assert "baheth-dense-batcher" in names()
+    with TestClient(app) as c:
+        assert c.get("/api/search", params={"q": "النفط"}).status_code == 200
+        app.state.pool.batched.close()
+        late = c.get("/api/search", params={"q": "النفط"})
+    app.state.pool.close()
+    assert "baheth-dense-batcher" not in names()
+    assert late.status_code == 503 and late.json() == {"error": "the server is stopping"}
 
 
 def test_the_engines_of_a_pool_read_the_vectors_once_and_share_them(served_index):

@@ -39,6 +39,18 @@ class OpenVinoEncoder:
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.spec.passage_prompt)
 
+    def query_shapes(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
+        """Each query's model rows' lengths. Queries of one row and the same length, encoded in
+        one call, get exactly the vectors each gets alone: nothing is padded. Padding does change
+        some: the model runs in bfloat16 where the CPU has it, and a row padded to 32 tokens or
+        more moved 3 of 64 XQuAD-ar questions' vectors by up to 0.024 in a coordinate
+        (`python -m bench.dense_batching`, docs/performance.md)."""
+        owners, rows, _ = self._tokenizer.windows([self.spec.query_prompt + t for t in texts])
+        shapes: list[list[int]] = [[] for _ in texts]
+        for owner, row in zip(owners.tolist(), rows):
+            shapes[owner].append(len(row))
+        return [tuple(shape) for shape in shapes]
+
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         out = np.zeros((len(texts), self.spec.dim), dtype=np.float64)
         if not texts:
