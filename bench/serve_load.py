@@ -57,10 +57,11 @@ def build(path: Path, articles: int) -> None:
                f"{fill_synthetic_vectors(path)} synthetic vectors", err=True)
 
 
-def start_server(index: Path, port: int, engines: int, workers: int) -> subprocess.Popen:
+def start_server(index: Path, port: int, engines: int, workers: int, batching: list[str]) -> subprocess.Popen:
+    """``baheth serve`` with these settings; ``batching``: its batching options, if any."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--index", str(index), "--port", str(port),
-                               "--engines", str(engines), "--workers", str(workers)], env=env)
+                               "--engines", str(engines), "--workers", str(workers), *batching], env=env)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -136,20 +137,24 @@ def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, sec
 @click.option("--seconds", type=click.FloatRange(1), default=60, show_default=True, help="Per endpoint.")
 @click.option("--engines", type=click.IntRange(1), default=4, show_default=True, help="The server's --engines.")
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="The server's --workers.")
+@click.option("--max-batch", type=click.IntRange(1), default=None, help="The server's --max-batch (default: its own).")
+@click.option("--max-wait-ms", type=click.FloatRange(0), default=None, help="The server's --max-wait-ms (default: its own).")
 @click.option("--port", type=click.IntRange(1024, 65535), default=8765, show_default=True)
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SHARED / "eval" / "xquad_ar" / "queries.jsonl", show_default=True)
 @click.option("--endpoint", "endpoints", type=click.Choice(list(ENDPOINTS)), multiple=True,
               help="Measure only these (repeat; default all).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures as JSON.")
-def main(index, articles, clients, seconds, engines, workers, port, queries, endpoints, out):
+def main(index, articles, clients, seconds, engines, workers, max_batch, max_wait_ms, port, queries, endpoints, out):
     """Throughput and p50/p95 latency of keyword search, hybrid search and ask under load."""
     if not index.exists():
         build(index, articles)
     # More distinct questions than the server keeps query vectors (server.pool), so a repeat is
     # never served from its cache.
     texts = questions(queries, 10**6)
-    server = start_server(index, port, engines, workers)
+    batching = [*(["--max-batch", str(max_batch)] if max_batch else []),
+                *(["--max-wait-ms", str(max_wait_ms)] if max_wait_ms is not None else [])]
+    server = start_server(index, port, engines, workers, batching)
     try:
         base = f"http://127.0.0.1:{port}"
         asyncio.run(run_clients(base, "hybrid", texts[::-1], clients, 5))   # warm-up, not reported
@@ -161,11 +166,12 @@ def main(index, articles, clients, seconds, engines, workers, port, queries, end
         server.wait()
     click.echo(table(rows, ["endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "server CPU ms/req"]))
     click.echo(f"\n{stats['passages']} passages ({stats['articles']} articles), {clients} clients, {seconds:.0f} s "
-               f"per endpoint, server --workers {workers} --engines {engines}, {os.cpu_count()} CPUs; load average {load_before} "
+               f"per endpoint, server --workers {workers} --engines {engines} {' '.join(batching)}, {os.cpu_count()} CPUs; "
+               f"load average {load_before} "
                f"before, {load_avg()} after")
     if out:
         write_json({"rows": rows, "passages": stats["passages"], "clients": clients, "seconds": seconds,
-                    "engines": engines, "workers": workers, "load_before": load_before, "load_after": load_avg()}, out)
+                    "engines": engines, "workers": workers, "batching": batching, "load_before": load_before, "load_after": load_avg()}, out)
 
 
 if __name__ == "__main__":
