@@ -136,30 +136,36 @@ class BatchedQueries:
         return self.encoder.encode_passages(texts)
 
     def search(self, text: str, vectors: VectorIndex, limit: int) -> tuple[np.ndarray, list[tuple[int, float]]]:
-        """The question's vector and its top ``limit`` (pid, cosine) pairs in ``vectors``."""
-        return self._batcher.submit(DenseRequest(text, vectors, limit))
+        """The question's vector and its top ``limit`` (pid, cosine) pairs in ``vectors``: from
+        the batch, or searched on this thread where the batch held too few searches to share one
+        (the batcher's one thread would search them one after the other; requests' own threads
+        search at once)."""
+        vector, hits = self._batcher.submit(DenseRequest(text, vectors, limit))
+        return vector, vectors.search(vector, limit) if hits is None else hits
 
     def close(self) -> None:
         self._batcher.close()
 
     def _run(self, requests: Sequence[DenseRequest]) -> list[tuple[np.ndarray, list | None]]:
+        """Each request's vector, and its hits where its search was shared (else None)."""
         vectors = self.encoder.encode_queries([r.text for r in requests])
         hits: list[list | None] = [None] * len(requests)
-        for group in _searches(requests):
+        for group in _shared_searches(requests):
             first = requests[group[0]]
             for i, found in zip(group, first.vectors.search_many(vectors[group], first.limit)):
                 hits[i] = found
         return list(zip(vectors, hits))
 
 
-def _searches(requests: Sequence[DenseRequest]) -> list[list[int]]:
-    """Positions of the searches that can run together: the same vector file (engines of one
-    version share its faiss index) and the same number of hits."""
+def _shared_searches(requests: Sequence[DenseRequest]) -> list[list[int]]:
+    """Positions of the searches that share one pass over their vectors: the same vector file
+    (engines of one version share its faiss index), the same number of hits, and enough of them
+    (``VectorIndex.shares_search``)."""
     groups: dict[tuple[int, int], list[int]] = {}
     for i, request in enumerate(requests):
         if request.vectors is not None:
             groups.setdefault((id(request.vectors.index), request.limit), []).append(i)
-    return list(groups.values())
+    return [group for group in groups.values() if requests[group[0]].vectors.shares_search(len(group))]
 
 
 class EnginePool:

@@ -433,9 +433,14 @@ class VectorIndex:
         scores, order). On a flat index of ``MANY_FROM`` queries or more the vectors are read once
         for all of them (``_flat_many``); otherwise each is searched alone."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(len(queries), -1)
-        if len(queries) < MANY_FROM or self.kind != KIND_FLAT or self.index.ntotal == 0 or limit <= 0:
+        if not self.shares_search(len(queries)) or limit <= 0:
             return [self.search(q, limit) for q in queries]
         return self._flat_many(queries, limit)
+
+    def shares_search(self, queries: int) -> bool:
+        """Whether ``search_many`` of this many queries reads the vectors once for all (else it
+        searches them one by one, which callers on several threads can do at once)."""
+        return queries >= MANY_FROM and self.index.ntotal > 0 and self.kind == KIND_FLAT
 
     def _flat_many(self, queries: np.ndarray, limit: int) -> list[list[tuple[int, float]]]:
         """One matrix product (in blocks) finds each query's best candidates; faiss's own kernel
