@@ -2,8 +2,9 @@
 
 A ``MicroBatcher`` owns one worker thread. A caller puts its item in the queue and waits for
 its own result; the worker takes the first item waiting, then whatever else arrives within
-``max_wait_s`` of it, up to ``max_batch`` items, and hands them to ``run`` in one call. A lone
-request waits at most ``max_wait_s`` for company. If ``run`` fails, every caller of that batch
+``max_wait_s`` of that item's arrival, up to ``max_batch`` items, and hands them to ``run`` in
+one call. A lone request waits at most ``max_wait_s`` for company; one that already waited that
+long for the worker (which was busy with the batch before) waits no more. If ``run`` fails, every caller of that batch
 gets a ``BatchFailed`` naming the cause (none is left waiting); after ``close`` a caller gets
 ``BatcherClosed`` instead of waiting forever.
 """
@@ -57,9 +58,9 @@ class MicroBatcher(Generic[Item, Result]):
         if self._closed.is_set():
             raise BatcherClosed("the batcher is closed")
         future: Future = Future()
-        self._queue.put((item, future))
+        self._queue.put((item, future, time.monotonic()))
         if self._closed.is_set():   # closed between the check and the put: the worker may be gone
-            self._fail([(item, future)], BatcherClosed("the batcher is closed"))
+            self._fail([(item, future, 0.0)], BatcherClosed("the batcher is closed"))
         return future.result()
 
     def close(self) -> None:
@@ -82,11 +83,11 @@ class MicroBatcher(Generic[Item, Result]):
                 return
 
     def _next_batch(self) -> tuple[list, bool]:
-        """The first request waiting (blocking), then whatever else arrives within ``max_wait_s``."""
+        """The first request waiting (blocking), then whatever else arrives within ``max_wait_s`` of it."""
         first = self._queue.get()
         if first is _STOP:
             return [], True
-        batch, deadline = [first], time.monotonic() + self.max_wait_s
+        batch, deadline = [first], first[2] + self.max_wait_s
         while len(batch) < self.max_batch:
             try:
                 entry = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -99,7 +100,7 @@ class MicroBatcher(Generic[Item, Result]):
 
     def _answer(self, batch: list) -> None:
         try:
-            results = self._run([item for item, _ in batch])
+            results = self._run([item for item, _, _ in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"a batch of {len(batch)} got {len(results)} results")
         except Exception as exc:   # every caller learns why; the worker goes on with the next batch
@@ -107,7 +108,7 @@ class MicroBatcher(Generic[Item, Result]):
             failed.__cause__ = exc
             self._fail(batch, failed)
             return
-        for (_, future), result in zip(batch, results):
+        for (_, future, _), result in zip(batch, results):
             future.set_result(result)
 
     def _drain(self) -> list:
@@ -122,7 +123,7 @@ class MicroBatcher(Generic[Item, Result]):
 
     @staticmethod
     def _fail(batch: list, error: BaseException) -> None:
-        for _, future in batch:
+        for _, future, _ in batch:
             try:
                 future.set_exception(error)
             except InvalidStateError:   # answered meanwhile (close and a late submit both fail it)
