@@ -8,7 +8,8 @@ Encoder (one inference thread, as ``baheth serve`` runs it), per batch size:
 - "padded": the batch in one ``encode_queries`` call, rows padded to the longest (how the server
   batched before ``server.batching``);
 - "exact groups": the server's way now (``server.pool._exact_groups``): only questions of the
-  same token count share a call.
+  same token count share a call;
+- "padded below 32": not shipped, a candidate: questions shorter than 32 tokens padded together.
 Each batch size is given distinct XQuAD-ar questions (none repeated within a row). Then, over
 the same questions, how many vectors padding changed (against each encoded alone), by how much,
 and how many questions' top-100 passages (the dense depth of a hybrid search) or top-10 changed.
@@ -39,6 +40,9 @@ from server.pool import _exact_groups
 
 BATCHES = (1, 4, 8, 16)
 DEPTH = 100
+# Padding to 32 tokens or more is what moved vectors (docs/performance.md): padding below it is
+# measured as a candidate, not shipped.
+BELOW = 32
 
 
 def cpu_ms_per_item(work, batches: list) -> tuple[float, list]:
@@ -52,8 +56,22 @@ def split(items, size: int) -> list:
 
 
 def encode_exact(encoder: OpenVinoEncoder, texts: list[str]) -> np.ndarray:
+    return encode_grouped(encoder, texts, _exact_groups(encoder, texts))
+
+
+def encode_below(encoder: OpenVinoEncoder, texts: list[str], width: int) -> np.ndarray:
+    """Not shipped, measured to weigh it: one-row questions shorter than ``width`` tokens padded
+    together, the rest in exact groups."""
+    short = [i for i, shape in enumerate(encoder.query_shapes(texts)) if len(shape) == 1 and shape[0] < width]
+    rest = [i for i in range(len(texts)) if i not in set(short)]
+    groups = [short] if short else []
+    groups += [[rest[j] for j in g] for g in _exact_groups(encoder, [texts[i] for i in rest])]
+    return encode_grouped(encoder, texts, groups)
+
+
+def encode_grouped(encoder: OpenVinoEncoder, texts: list[str], groups: list[list[int]]) -> np.ndarray:
     out = np.empty((len(texts), encoder.spec.dim), dtype=np.float32)
-    for group in _exact_groups(encoder, texts):
+    for group in groups:
         out[group] = encoder.encode_queries([texts[i] for i in group])
     return out
 
@@ -62,7 +80,8 @@ def encoder_rows(encoder: OpenVinoEncoder, texts: list[str], count: int) -> list
     rows, offset = [], 0
     for size in BATCHES:
         row = {"batch": size}
-        for name, work in (("padded", encoder.encode_queries), ("exact groups", lambda b: encode_exact(encoder, b))):
+        for name, work in (("padded", encoder.encode_queries), ("exact groups", lambda b: encode_exact(encoder, b)),
+                           (f"padded below {BELOW}", lambda b: encode_below(encoder, b, BELOW))):
             batch = texts[offset:offset + count]
             offset += count
             row[f"encoder {name} CPU ms/q"] = round(cpu_ms_per_item(work, split(batch, size))[0], 2)
@@ -74,6 +93,7 @@ def padding_effect(encoder: OpenVinoEncoder, vectors: VectorIndex, texts: list[s
     alone = np.concatenate([encoder.encode_queries([t]) for t in texts])
     padded = np.concatenate([encoder.encode_queries(b) for b in split(texts, size)])
     exact = np.concatenate([encode_exact(encoder, b) for b in split(texts, size)])
+    below = np.concatenate([encode_below(encoder, b, BELOW) for b in split(texts, size)])
     changed = np.abs(padded - alone).max(axis=1)
     top = lambda v, k: [pid for pid, _ in vectors.search(v, k)]
     moved = [i for i in np.nonzero(changed)[0]]
@@ -81,7 +101,8 @@ def padding_effect(encoder: OpenVinoEncoder, vectors: VectorIndex, texts: list[s
             "largest change": float(changed.max()),
             "top-100 changed": sum(top(padded[i], DEPTH) != top(alone[i], DEPTH) for i in moved),
             "top-10 changed": sum(top(padded[i], 10) != top(alone[i], 10) for i in moved),
-            "exact groups identical": bool((exact == alone).all())}
+            "exact groups identical": bool((exact == alone).all()),
+            f"changed padded below {BELOW}": int((below != alone).any(axis=1).sum())}
 
 
 def faiss_rows(vectors: VectorIndex, queries: np.ndarray, count: int) -> list[dict]:
@@ -100,9 +121,11 @@ def faiss_rows(vectors: VectorIndex, queries: np.ndarray, count: int) -> list[di
 @click.option("--n", "count", type=click.IntRange(16), default=64, show_default=True, help="Questions per row.")
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SHARED / "eval" / "xquad_ar" / "queries.jsonl", show_default=True)
+@click.option("--padded", type=click.IntRange(8), default=256, show_default=True,
+              help="Questions encoded alone and in padded batches of 8, to count what padding changes.")
 @click.option("--blas-threads", type=click.IntRange(0), default=BLAS_THREADS, show_default=True,
               help="numpy's BLAS threads (the server's by default; 0: numpy's own default).")
-def main(index_dir, count, queries, blas_threads):
+def main(index_dir, count, queries, padded, blas_threads):
     """CPU ms per question of the encoder and of faiss, alone and in batches; what batching changes."""
     if blas_threads:
         threadpool_limits(blas_threads, user_api="blas")
@@ -114,7 +137,7 @@ def main(index_dir, count, queries, blas_threads):
     encoder.encode_queries(texts[:8])   # warm-up
     load_before = load_avg()
     enc = encoder_rows(encoder, texts[16:], count)
-    effect = padding_effect(encoder, vectors, texts[16:16 + 4 * count], 8)
+    effect = padding_effect(encoder, vectors, texts[16:16 + padded], 8)
     found = faiss_rows(vectors, encode_exact(encoder, texts[:count]), count)
     click.echo(table(enc, list(enc[0])))
     click.echo("\n" + table([effect], list(effect)))
