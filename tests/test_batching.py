@@ -7,26 +7,12 @@ import threading
 import pytest
 
 from server.batching import BatcherClosed, BatchFailed, MicroBatcher
+from tests.threads import all_at_once
 
 
 def submit_all(batcher: MicroBatcher, items: list) -> dict:
     """Each item submitted from its own thread at once; item -> result or the exception raised."""
-    got, start = {}, threading.Barrier(len(items))
-
-    def one(item):
-        start.wait()
-        try:
-            got[item] = batcher.submit(item)
-        except Exception as exc:
-            got[item] = exc
-
-    threads = [threading.Thread(target=one, args=(item,)) for item in items]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not any(t.is_alive() for t in threads), "a caller was left waiting"
-    return got
+    return all_at_once(batcher.submit, items, timeout=30)
 
 
 def test_requests_arriving_together_share_calls_and_each_gets_its_own_result():

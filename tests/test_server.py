@@ -16,6 +16,7 @@ from cli import main
 from server.coverage import bars
 from server.options import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 from tests.conftest import IMG_TITLE, SCRIPT_TITLE, SEED_ID
+from tests.threads import all_at_once
 
 QUESTION = "كم يبلغ حجم التبادل التجاري بين العراق وإيران؟"
 
@@ -349,12 +350,21 @@ def test_readers_never_see_a_half_written_article_while_the_index_is_written(ser
                     if len(found) != 1:
                         problems.append(data["title"])
 
-    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(4)]
+    def guarded(body):
+        def run():   # a thread's exception would end it silently: it is a problem too
+            try:
+                body()
+            except Exception as exc:
+                problems.append(repr(exc))
+        return run
+
+    threads = [threading.Thread(target=guarded(write))] + [threading.Thread(target=guarded(read)) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=300)
     app.state.pool.close()
+    assert not any(t.is_alive() for t in threads)
     assert not problems
     assert len(seen) > 1   # the readers did overlap the writer
 
@@ -415,23 +425,10 @@ BATCHED_QUERIES = ["أسعار النفط", "النفط", "كم يبلغ حجم 
 
 def concurrently(pool, work, items) -> dict:
     """``work(engine, item)`` for every item at once, each on its own thread and engine; item -> result or exception."""
-    got, start = {}, threading.Barrier(len(items))
-
     def one(item):
-        start.wait()
-        try:
-            with pool.engine() as engine:
-                got[item] = work(engine, item)
-        except Exception as exc:
-            got[item] = exc
-
-    threads = [threading.Thread(target=one, args=(item,)) for item in items]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a request was left waiting"
-    return got
+        with pool.engine() as engine:
+            return work(engine, item)
+    return all_at_once(one, items, timeout=120)
 
 
 def answers(engine, query):
