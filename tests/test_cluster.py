@@ -128,7 +128,10 @@ def test_cluster_encodes_every_vector_once_despite_a_lost_worker(cluster, tmp_pa
     report = json.loads(built.stdout)   # the report alone: Ray's messages go to stderr
     # The node died with work in flight, and the surviving worker did the rest.
     assert 0 < seen["rows_at_kill"] < len(texts_of(first))
-    assert report["cluster"] == {"address": local.address, "workers": 2, "lost": 1}
+    # At least the killed node's worker. A run on a loaded machine reported 2: the replacement the
+    # run asks for can itself be lost (placed on the node going away); what matters is below.
+    assert {**report["cluster"], "lost": None} == {"address": local.address, "workers": 2, "lost": None}
+    assert report["cluster"]["lost"] >= 1
     assert (report["added"], report["passages"], report["encoded"]) == (200, 200, len(texts_of(first)))
 
     # More articles, keyword side only, then `embed --cluster` on the one node left: it encodes
