@@ -43,7 +43,7 @@ def arrange(store, owners: Owners, matched: np.ndarray, *, sort: str, collapse: 
     more = Arrangement._more
     if collapse and len(order):
         before = order
-        folding = fold(owners.keys[before], store.duplicates.derived(PairKeys.of))
+        folding = fold(owners.keys[before], store.duplicates.derived(PairKeys.of), owners.numbers[before], owners.distinct)
         order = before[folding.kept]
 
         def more(shown: int) -> tuple[str, ...]:

@@ -412,7 +412,7 @@ def _owners(ranking: Ranking, run: MatchRun, found: dict[int, PassageVersion]) -
         out[mine] = run.article_ids(at[where[mine]])
         out[~mine] = [found[pid].article_id for pid in ranking.pids[where[~mine]].tolist()]
         return out.tolist()
-    return Owners(keys, numbers, ids)
+    return Owners(keys, numbers, ids, run.distinct_keys)
 
 
 def _article_numbers(keys: np.ndarray, distinct: np.ndarray) -> np.ndarray:

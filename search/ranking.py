@@ -209,18 +209,22 @@ class Owners:
     """The article of each item of a ranking: ``keys`` (int64, ``article_keys``, one per article)
     that near-duplicate pairs are matched by, ``numbers`` (int64, small and not negative, one per
     article: the same grouping) to group by in a table, and ``ids`` to read their article ids (all
-    of them, or those at the positions given)."""
+    of them, or those at the positions given). ``distinct``: where ``numbers`` are the keyword
+    index's article numbers, the sorted keys they index (a number past them is an article the
+    index does not hold yet), so near-duplicate folding looks up numbers instead of keys; None
+    where the numbers are only this ranking's."""
 
     keys: np.ndarray
     numbers: np.ndarray
     _ids: Callable[[np.ndarray], list[str]]
+    distinct: np.ndarray | None = None
 
     def ids(self, at: np.ndarray | None = None) -> list[str]:
         return self._ids(np.arange(len(self.keys)) if at is None else at)
 
     def at(self, positions: np.ndarray) -> "Owners":
         """The owners of the items at ``positions``, in that order."""
-        return Owners(self.keys[positions], self.numbers[positions], lambda at: self.ids(positions[at]))
+        return Owners(self.keys[positions], self.numbers[positions], lambda at: self.ids(positions[at]), self.distinct)
 
     @classmethod
     def of_ids(cls, article_ids: Sequence[str]) -> "Owners":

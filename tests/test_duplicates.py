@@ -181,6 +181,47 @@ def test_collapse_folds_as_the_rule_reads_one_item_after_another(ranked, edges):
     assert shown | {a for group in named.values() for a in group} == set(ranked)
 
 
+def folding_lists(folding) -> tuple[list[int], list[int], list[int]]:
+    return folding.kept.tolist(), folding.folded.tolist(), folding.into.tolist()
+
+
+@settings(deadline=None)
+@given(st.lists(st.sampled_from("abcdefghijkl"), max_size=40),
+       st.sets(st.tuples(st.sampled_from("abcdefghijkl"), st.sampled_from("abcdefghijkl"))),
+       st.sets(st.sampled_from("abcdefghijklmn")))
+def test_folding_by_article_numbers_folds_as_by_keys(ranked, edges, indexed):
+    # ``indexed``: the articles the keyword index numbers; the others (added by the dense side,
+    # not indexed yet) are numbered past them, as the engine's ``_article_numbers`` numbers them.
+    pairs = PairKeys.of(edges)
+    keys = article_keys(ranked)
+    distinct = np.unique(article_keys(sorted(indexed)))
+    at, known = np.searchsorted(distinct, keys), np.isin(keys, distinct)
+    _, new = np.unique(keys[~known], return_inverse=True)
+    numbers = at.astype(np.int64)
+    numbers[~known] = len(distinct) + new.reshape(-1)
+    by_keys = folding_lists(collapse(keys, pairs))
+    assert folding_lists(collapse(keys, pairs, numbers, distinct)) == by_keys
+    assert folding_lists(collapse(keys, pairs, numbers, distinct)) == by_keys   # from the table kept
+    other = distinct.copy()   # an equal array that is not the same: the index's segments changed
+    assert folding_lists(collapse(keys, pairs, numbers, other)) == by_keys
+
+
+def test_the_engine_folds_by_the_index_article_numbers_as_by_keys(wire_index, monkeypatch):
+    import search.arrange
+    seen = []
+
+    def by_keys_only(keys, pairs, numbers=None, distinct=None):
+        seen.append(distinct is not None)
+        return collapse(keys, pairs)
+    with Engine(wire_index) as engine:
+        searches = [(q, mode, level) for q in ("واتساب التشفير", "الرسائل النفط") for mode in ("keyword", "hybrid")
+                    for level in ("articles", "passages")]
+        fast = [engine.search(q, mode=mode, level=level, k=20).to_dict() for q, mode, level in searches]
+        monkeypatch.setattr(search.arrange, "fold", by_keys_only)
+        assert [engine.search(q, mode=mode, level=level, k=20).to_dict() for q, mode, level in searches] == fast
+    assert all(seen) and any(h["more_like_it"] for r in fast for h in r["hits"])
+
+
 KEYS = st.integers(-2**63, 2**63 - 1)
 
 
