@@ -25,6 +25,7 @@ from typing import Iterable
 
 import numpy as np
 
+from indexer.keyword.positions import spans
 from indexer.keyword.postings import article_key, article_keys
 
 
@@ -186,8 +187,7 @@ def _edges(nodes: np.ndarray, rank: np.ndarray, pairs: PairKeys) -> tuple[np.nda
     lo = pairs.starts[nodes]
     counts = pairs.starts[nodes + 1] - lo
     owner = np.repeat(np.arange(len(nodes)), counts)
-    at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-    partner = rank[pairs.partners[at]]
+    partner = rank[pairs.partners[spans(lo, counts)]]
     forward = partner > owner     # unranked partners are -1
     return owner[forward], partner[forward]
 

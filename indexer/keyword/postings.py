@@ -34,7 +34,7 @@ import numpy as np
 from whoosh.scoring import BM25F, bm25
 
 from indexer.keyword.files import Digests, check_folder
-from indexer.keyword.positions import POSITION_DTYPE, PositionsWriter, positional
+from indexer.keyword.positions import POSITION_DTYPE, PositionsWriter, positional, spans
 from indexer.store.layout import IndexDamaged, IndexLayout, position_offsets_file, positions_file
 
 Hits = list[tuple[int, float]]
@@ -519,11 +519,9 @@ class PostingsView:
             first, counts = starts[flat], ends[flat] - starts[flat]
             total = int(counts.sum())
             if total:
-                ends_at = np.cumsum(counts)
-                # Posting k of the gathering is term j's (k - where j begins) th: one index for all.
-                index = np.arange(total) + np.repeat(first - (ends_at - counts), counts)
+                index = spans(first, counts)   # every wanted term's postings, one index for all
                 docs = fp.docs[index]
-                bounds = np.concatenate(([0], ends_at))[edges].tolist()
+                bounds = np.concatenate(([0], np.cumsum(counts)))[edges].tolist()
                 gathered.append((np.add(docs, base, dtype=np.int64), fp.weights[index], fp.lengths[docs], bounds))
         for g in range(len(groups)):
             parts = [(docs[b[g]:b[g + 1]], weights[b[g]:b[g + 1]], lengths[b[g]:b[g + 1]])
