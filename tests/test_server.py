@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html as htmllib
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -381,10 +382,10 @@ def test_the_profile_benchmark_calls_the_handlers_as_the_server_does(served_inde
     assert handler in result.output and "CPU ms per request" in result.output
 
 
-def test_serve_with_two_workers_answers_as_one_process_does_and_stops_whole(client, served_index):
-    """`baheth serve --workers 2`: two processes answer, with the in-process app's JSON, and a
-    Ctrl-C stops them all."""
-    import os
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_serve_runs_a_process_per_core_that_answer_as_one_process_does_and_stop_whole(client, served_index):
+    """`baheth serve` on two cores (no --workers): two processes answer, with the in-process
+    app's JSON, and a Ctrl-C stops them all."""
     import signal
     import socket
     import subprocess
@@ -398,8 +399,10 @@ def test_serve_with_two_workers_answers_as_one_process_does_and_stops_whole(clie
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parent.parent
-    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--index", str(served_index), "--port", str(port),
-                               "--workers", "2", "--engines", "1"], env={**os.environ, "PYTHONPATH": str(root)})
+    two_cores = set(sorted(os.sched_getaffinity(0))[:2])
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--index", str(served_index), "--port", str(port)],
+                              env={**os.environ, "PYTHONPATH": str(root)},
+                              preexec_fn=lambda: os.sched_setaffinity(0, two_cores))
     url = f"http://127.0.0.1:{port}/api/search?q=النفط&mode=keyword&k=5"
     try:
         deadline, answer = time.monotonic() + 120, None
