@@ -7,7 +7,7 @@ versions of the code can be held equal (a speed-up must not change a result):
 
 The requests go through the app (FastAPI's routing, the handlers, the JSON and HTML
 responses) in this process, one at a time: search in every mode and level, pages past the
-first, sorted, with facets, without folding, phrases, OR and excluded words, ask, and the
+first, sorted, with facets, without folding, filtered, phrases, OR and excluded words, ask, and the
 search page. Questions are XQuAD-ar's; short queries are two or three of their words, which
 take the short-query (name) path.
 """
@@ -41,6 +41,12 @@ def requests_for(q: str) -> list[tuple[str, dict]]:
     searches = [{"mode": m, "level": lv} for m in ("hybrid", "keyword", "dense") for lv in ("articles", "passages")]
     searches += [{"offset": 10}, {"sort": "newest", "facets": "true"}, {"collapse": "false", "level": "passages"},
                  {"mode": "keyword", "offset": 20, "k": 5}]
+    # Keyword mode by relevance pages without ordering every match (search/keyword_page.py):
+    # unfolded, deep at the passage level, filtered; sorted by date it ranks them all.
+    searches += [{"mode": "keyword", "collapse": "false", "offset": 3},
+                 {"mode": "keyword", "level": "passages", "offset": 30, "k": 7},
+                 {"mode": "keyword", "source": "skynews", "since": "2015"},
+                 {"mode": "keyword", "level": "passages", "sort": "newest"}]
     return [*(("/api/search", {"q": q, **s}) for s in searches), ("/api/ask", {"q": q, "k": 3}), ("/", {"q": q})]
 
 

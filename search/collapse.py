@@ -20,6 +20,7 @@ earlier near-duplicates are all settled; a story printed ten times takes two rou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from array import array
 from typing import Iterable
 
@@ -63,6 +64,30 @@ class PairKeys:
         order = np.argsort(node, kind="stable")
         starts = np.searchsorted(node[order], np.arange(len(table.keys) + 1))
         return cls(table, starts.astype(np.int32), partner[order].astype(np.int32))
+
+    @cached_property
+    def stories(self) -> np.ndarray:
+        """Each node's story where the nodes paired with it make a clique on their own: each paired
+        with every other, both ways, and none with a node outside. Folding keeps the first-ranked
+        of a story and folds every other under it, so a search decides those by one reduction
+        instead of gathering their n(n - 1) pairs (``search.collapse_scored``): at a million
+        passages of reprints, 97% of the nodes. A story is its smallest node; -1 for other nodes."""
+        count = len(self.table.keys)
+        degree = np.diff(self.starts.astype(np.int64))
+        owner = np.repeat(np.arange(count), degree)
+        partners = self.partners.astype(np.int64)
+        story = np.arange(count)
+        np.minimum.at(story, owner, partners)
+        # A node is in a clique on its own when its partners are its story's other nodes, each once.
+        fine = degree == np.bincount(story, minlength=count)[story] - 1
+        apart = story[owner] != story[partners]
+        fine[owner[apart]] = False
+        fine[partners[apart]] = False
+        pair = np.sort(owner * count + partners)
+        fine[pair[1:][pair[1:] == pair[:-1]] // count] = False
+        spoiled = np.zeros(count, dtype=bool)
+        spoiled[story[~fine]] = True
+        return np.where(spoiled[story], -1, story)
 
     def nodes(self, keys: np.ndarray, numbers: np.ndarray | None = None,
               distinct: np.ndarray | None = None) -> np.ndarray:

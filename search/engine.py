@@ -30,7 +30,9 @@ from search.highlight import snippet, term_spans
 from search.arrange import arrange
 from search.ordering import SORTS, UNDATED, facet_counts
 from search.query import ParsedQuery, QueryError, check_count, parse_query, require_terms
-from search.ranking import ArticleRanking, Owners, Ranking, by_article, dense_ranking, fused_ranking, keyword_ranking, \
+from search.collapse import PairKeys
+from search.keyword_page import KeywordPage, keyword_page
+from search.ranking import Owners, Ranking, by_article, dense_ranking, fused_ranking, keyword_ranking, \
     positions
 from search.results import MATCH, RELATED, AnswerResults, ArticleHit, PassageHit, SearchResults, StoredArticle, \
     absence_notice
@@ -151,19 +153,26 @@ class Engine:
         with self.reading():
             # Read once for the ranking and the highlights alike.
             parsed = replace(parsed, keyword=self.keyword_index.read_clitics(parsed.keyword))
-            ranking, mode_used, notices, owners = self.ranking(parsed, mode, filters)
+            mode_used, notices = self._mode_available(mode)
+            allowed = self.store.filtered_pids(filters) if filters.active() else None
+            run = self.keyword_index.matches(parsed.keyword, filters, allowed)
+            page = None
+            if mode_used == "keyword" and sort == "relevance" and not facets and self._compiled(run, {}):
+                page = keyword_page(run, self._pairs() if collapse else None, level, k, offset)
+            if page is not None:
+                return self._keyword_results(parsed, level, k, offset, page, notices)
+            ranking, owners = self._ranked(parsed, mode_used, run, allowed)
             options = dict(sort=sort, collapse=collapse, facets=facets)
             if level == "passages":
                 counted = ranking
                 view = arrange(self.store, owners, ranking.matched, **options)
-                hits = self._page(ranking.where(view.order), parsed, k, offset)
+                hits = self._shown(ranking.where(view.order[offset:offset + k]), parsed, offset)
             else:
                 grouped = by_article(ranking, owners.numbers)
                 counted = grouped.best
                 view = arrange(self.store, owners.at(grouped.positions), grouped.best.matched, **options)
-                grouped = ArticleRanking(grouped.best.where(view.order), grouped.matched_passages[view.order],
-                                         grouped.positions[view.order])
-                hits = self._article_hits(grouped, parsed, k, offset)
+                shown = view.order[offset:offset + k]
+                hits = self._article_hits(grouped.best.where(shown), grouped.matched_passages[shown], parsed, offset)
             hits = [replace(h, more_like_it=view.more_like(h.rank - 1)) for h in hits]
         if not counted.matches:
             notices.insert(0, absence_notice(parsed.text, level))
@@ -171,6 +180,21 @@ class Engine:
         return SearchResults(query=parsed.text, mode=mode_used, level=level, matches=counted.matches,
                              related=counted.related, hits=tuple(hits), notice="; ".join(notices),
                              collapsed=view.collapsed, undated=view.undated, facets=view.facets)
+
+    def _keyword_results(self, parsed: ParsedQuery, level: str, k: int, offset: int, page: KeywordPage,
+                         notices: list[str]) -> SearchResults:
+        """``search``'s results from a ``keyword_page``: the same as from the whole ranking."""
+        shown = Ranking(page.pids, page.scores, np.ones(len(page.pids), dtype=bool))
+        hits = (self._shown(shown, parsed, offset) if level == "passages"
+                else self._article_hits(shown, page.matched_passages, parsed, offset))
+        hits = [replace(h, more_like_it=more) for h, more in zip(hits, page.more_like)]
+        if not page.matches:
+            notices.insert(0, absence_notice(parsed.text, level))
+        return SearchResults(query=parsed.text, mode="keyword", level=level, matches=page.matches, related=0,
+                             hits=tuple(hits), notice="; ".join(notices), collapsed=page.collapsed)
+
+    def _pairs(self) -> PairKeys:
+        return self.store.duplicates.derived(PairKeys.of)
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -207,16 +231,28 @@ class Engine:
             mode, notices = self._mode_available(mode)
             allowed = self.store.filtered_pids(filters) if filters.active() else None
             run = self.keyword_index.matches(parsed.keyword, filters, allowed)
-            dense, found = self._dense_run(parsed, mode, CANDIDATES, allowed)
-            if run.view.joined.keys is not None and self._keyword_current() and all(v.retired is None for v in found.values()):
-                # Every match is a current passage and the compiled postings know its article:
-                # nothing to read from the store per match (docs/performance.md, "One million").
-                ranking = self.rank((run.pids, run.scores), dense, mode)
-                return ranking, mode, notices, _owners(ranking, run, found)
-            keyword = self._visible(list(zip(run.pids.tolist(), run.scores.tolist())), self._generations[0], found)
-            ranking = self.rank(keyword, dense, mode)
-            ranking = ranking.where(newest_versions(ranking.pids, found))
-            return ranking, mode, notices, Owners.of_ids([found[pid].article_id for pid in ranking.pids.tolist()])
+            ranking, owners = self._ranked(parsed, mode, run, allowed)
+            return ranking, mode, notices, owners
+
+    def _ranked(self, parsed: ParsedQuery, mode: str, run: MatchRun,
+                allowed: np.ndarray | None) -> tuple[Ranking, Owners]:
+        """``ranking``'s ranking and owners, from the keyword ``run`` (every match, among ``allowed``)."""
+        dense, found = self._dense_run(parsed, mode, CANDIDATES, allowed)
+        if self._compiled(run, found):
+            # Every match is a current passage and the compiled postings know its article:
+            # nothing to read from the store per match (docs/performance.md, "One million").
+            ranking = self.rank((run.pids, run.scores), dense, mode)
+            return ranking, _owners(ranking, run, found)
+        keyword = self._visible(list(zip(run.pids.tolist(), run.scores.tolist())), self._generations[0], found)
+        ranking = self.rank(keyword, dense, mode)
+        ranking = ranking.where(newest_versions(ranking.pids, found))
+        return ranking, Owners.of_ids([found[pid].article_id for pid in ranking.pids.tolist()])
+
+    def _compiled(self, run: MatchRun, found: dict[int, PassageVersion]) -> bool:
+        """Do the compiled postings know each match's article, and is each match current (as are
+        the dense side's ``found``)?"""
+        return (run.view.joined.keys is not None and self._keyword_current()
+                and all(v.retired is None for v in found.values()))
 
     def _keyword_current(self) -> bool:
         """Is every passage the keyword index holds (read at its generation) current in the store
@@ -299,12 +335,13 @@ class Engine:
         normalize = z_score if self.fusion == "zscore" else min_max
         return convex_combination([keyword, dense], [1.0 - self.dense_weight, self.dense_weight], normalize)
 
-    def _article_hits(self, grouped: ArticleRanking, parsed: ParsedQuery, k: int, offset: int) -> list[ArticleHit]:
-        matched = grouped.matched_passages[offset:offset + k].tolist()
+    def _article_hits(self, page: Ranking, matched_passages: np.ndarray, parsed: ParsedQuery,
+                      offset: int) -> list[ArticleHit]:
+        """The articles of ``page`` (their best passages), ranked from ``offset + 1``."""
         return [ArticleHit(rank=h.rank, score=h.score, article_id=h.article_id, passage_id=h.passage_id,
                            title=h.title, date=h.date, source=h.source, section=h.section, snippet=h.snippet,
                            highlights=h.highlights, label=h.label, matched_passages=n)
-                for h, n in zip(self._page(grouped.best, parsed, k, offset), matched)]
+                for h, n in zip(self._shown(page, parsed, offset), matched_passages.tolist())]
 
     def passage_hits(self, ranked: Hits, parsed: ParsedQuery, k: int, offset: int,
                      labels: Sequence[str] | None = None) -> list[PassageHit]:
@@ -325,10 +362,10 @@ class Engine:
                                    heading=p.heading, start=p.start, end=p.end))
         return hits
 
-    def _page(self, ranking: Ranking, parsed: ParsedQuery, k: int, offset: int) -> list[PassageHit]:
-        """Hits ``offset`` to ``offset + k`` of ``ranking``, labelled."""
-        page = ranking.where(slice(offset, offset + k))
-        hits = self.passage_hits(page.hits(), parsed, k, 0, [MATCH if m else RELATED for m in page.matched.tolist()])
+    def _shown(self, page: Ranking, parsed: ParsedQuery, offset: int) -> list[PassageHit]:
+        """The hits of ``page``, labelled, ranked from ``offset + 1``."""
+        hits = self.passage_hits(page.hits(), parsed, len(page.pids), 0,
+                                 [MATCH if m else RELATED for m in page.matched.tolist()])
         return [replace(h, rank=offset + i) for i, h in enumerate(hits, start=1)]
 
     # -- questions -----------------------------------------------------------------

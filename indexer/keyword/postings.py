@@ -35,6 +35,7 @@ from whoosh.scoring import BM25F, bm25
 
 from indexer.keyword.files import Digests, check_folder
 from indexer.keyword.positions import POSITION_DTYPE, PositionsWriter, positional, spans
+from indexer.keyword.selection import best_first
 from indexer.store.layout import IndexDamaged, IndexLayout, position_offsets_file, positions_file
 
 Hits = list[tuple[int, float]]
@@ -537,18 +538,10 @@ class PostingsView:
         return list(zip(run.pids.tolist(), run.scores.tolist())), run.total
 
     def run(self, scores: np.ndarray, matched: np.ndarray, limit: int | None = None) -> "MatchRun":
-        """The best ``limit`` (default: every) matched documents, best first."""
-        candidates = np.flatnonzero(matched)
-        total = len(candidates)
-        if limit is not None and total > limit:
-            # Keep every tie of the limit-th score so the tie-break below sees them all.
-            kth = -np.partition(-scores[candidates], limit - 1)[limit - 1]
-            candidates = candidates[scores[candidates] >= kth]
-        # Best first; ties by document number, as Whoosh's collector orders them: ``candidates``
-        # ascend, so a stable sort by score alone keeps ties in that order (half a two-key
-        # lexsort's time over tens of thousands of matches).
-        top = candidates[np.argsort(-scores[candidates], kind="stable")][:limit]
-        return MatchRun(self, top, self.joined.pids[top], scores[top].astype(np.float64), total)
+        """The best ``limit`` (default: every) matched documents, best first (ordered when first
+        read: a page of keyword results needs only its best few, ``search.keyword_page``)."""
+        matches = np.flatnonzero(matched)
+        return MatchRun(self, matches, scores[matches].astype(np.float64), limit)
 
     def article_ids(self, docs: np.ndarray) -> np.ndarray:
         """The article id of each of ``docs`` (searcher document numbers), as an object array of
@@ -624,15 +617,37 @@ class Joined:
 
 @dataclass(frozen=True)
 class MatchRun:
-    """Matched documents best first: their passage ids and scores, and ``total`` matches in all.
+    """Matched documents: ``matches`` (ascending) and their ``match_scores``, and best first (the
+    first ``limit``, or all) their ``docs``, passage ids and ``scores``; ``total`` matches in all.
     ``keys`` and ``article_ids`` say which article each belongs to (``keys`` None: an index whose
     segments do not all record articles yet)."""
 
     view: PostingsView
-    docs: np.ndarray
-    pids: np.ndarray
-    scores: np.ndarray
-    total: int
+    matches: np.ndarray
+    match_scores: np.ndarray    # float64
+    limit: int | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.matches)
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        """Positions in ``matches``, best first; ties by document number, as Whoosh's collector
+        orders them."""
+        return best_first(self.match_scores, len(self.matches) if self.limit is None else self.limit)
+
+    @cached_property
+    def docs(self) -> np.ndarray:
+        return self.matches[self.order]
+
+    @cached_property
+    def pids(self) -> np.ndarray:
+        return self.view.joined.pids[self.docs]
+
+    @cached_property
+    def scores(self) -> np.ndarray:
+        return self.match_scores[self.order]
 
     @property
     def keys(self) -> np.ndarray | None:

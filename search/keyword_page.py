@@ -1,0 +1,105 @@
+"""Keyword mode in relevance order: one page of a query's results and its counts, without ordering
+every match.
+
+Why: a question matches a good share of a million passages (160,000 passages of 100,000 articles
+at the median of 30 XQuAD-ar questions) and a page shows ten. Ordering them all (the keyword run),
+then grouping them by article and folding near-duplicates in that order, was about 40 of the 68 CPU
+ms of such a search (docs/performance.md, "Questions at 1M without ordering every match"). Here
+the matches stay in document order: an article's are next to each other there, so each article's
+best passage is a reduction; near-duplicates are folded by comparing the two articles of each
+pair (``search.collapse.collapse_scored``); and only the page's best few are put in order.
+
+The page, counts and folded articles are those ``Engine.search`` shows from the whole ranking
+(``search.ranking``, ``search.arrange``): an article ranks by its best passage (by score, then
+document number, the keyword run's order); ``tests/test_keyword_page.py`` holds it to that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.keyword.postings import MatchRun
+from indexer.keyword.selection import best_first
+from search.collapse import PairKeys
+from search.collapse_scored import collapse_scored
+
+
+@dataclass(frozen=True)
+class RunArticles:
+    """A keyword run's matches (``MatchRun.matches``, in document order) grouped by article: each
+    article's first match and best match (positions in the matches), that one's score, and how many
+    of its passages match."""
+
+    starts: np.ndarray
+    best: np.ndarray
+    scores: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, run: MatchRun) -> "RunArticles | None":
+        """None where an article's matches are not next to each other in document order (so far,
+        a writer adds an article's passages together)."""
+        numbers = run.view.joined.numbers[1][run.matches]
+        if not len(numbers):
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(empty, empty, np.zeros(0), empty)
+        starts = np.flatnonzero(np.concatenate(([True], numbers[1:] != numbers[:-1])))
+        if np.bincount(numbers[starts]).max() > 1:
+            return None
+        scores = np.maximum.reduceat(run.match_scores, starts)
+        counts = np.diff(np.append(starts, len(numbers)))
+        # The first of an article's matches with its best score: ties go to the lower document.
+        at_best = run.match_scores == np.repeat(scores, counts)
+        best = np.minimum.reduceat(np.where(at_best, np.arange(len(numbers)), len(numbers)), starts)
+        return cls(starts, best, scores, counts)
+
+
+@dataclass(frozen=True)
+class KeywordPage:
+    """Results ``offset`` to ``offset + k`` (passages, or articles by their best passage), best
+    first, and the counts of the whole ranking (``search.results.SearchResults``)."""
+
+    pids: np.ndarray
+    scores: np.ndarray
+    matched_passages: np.ndarray    # of each article shown; at the passage level, ones
+    more_like: list[tuple[str, ...]]
+    matches: int
+    collapsed: int
+
+
+def keyword_page(run: MatchRun, pairs: PairKeys | None, level: str, k: int, offset: int) -> KeywordPage | None:
+    """The page of ``run`` (every match, from ``KeywordIndex.matches``, on an index whose compiled
+    postings know each match's article) at ``level``, near-duplicates folded by ``pairs`` (None:
+    not folded). None where the matches do not allow it (``RunArticles.of``, or a score that is
+    not a number); the caller then ranks every match."""
+    articles = RunArticles.of(run)
+    if articles is None or np.isnan(articles.scores).any():
+        return None
+    view = run.view
+    docs = run.matches[articles.best]   # each article's best passage, whose document breaks ties
+    folded = np.zeros(len(docs), dtype=bool)
+    folding = None
+    if pairs is not None and len(docs):
+        folding = collapse_scored(view.joined.keys[docs], pairs, articles.scores, docs,
+                                  view.joined.numbers[1][docs], view.joined.numbers[0])
+        folded = folding.folded
+    if level == "articles":
+        shown = best_first(articles.scores, offset + k, among=np.flatnonzero(~folded))[offset:]
+        shown_best, counted, collapsed = articles.best[shown], articles.counts[shown], int(folded.sum())
+        heads = shown
+    else:
+        kept = np.flatnonzero(~np.repeat(folded, articles.counts))
+        shown_best = best_first(run.match_scores, offset + k, among=kept)[offset:]
+        counted = np.ones(len(shown_best), dtype=np.int64)
+        collapsed = int(articles.counts[folded].sum())
+        # Only an article's best passage carries the articles folded under it, as in ``arrange``.
+        owner = np.searchsorted(articles.starts, shown_best, side="right") - 1
+        heads = np.where(articles.best[owner] == shown_best, owner, -1)
+    more = [()] * len(heads)
+    if folding is not None and (heads >= 0).any():
+        for i, under in zip(np.flatnonzero(heads >= 0).tolist(), folding.under(heads[heads >= 0])):
+            more[i] = tuple(view.article_ids(docs[under]).tolist())
+    shown_docs = run.matches[shown_best]
+    return KeywordPage(view.joined.pids[shown_docs], run.match_scores[shown_best], counted, more,
+                       len(docs) if level == "articles" else run.total, collapsed)
