@@ -32,13 +32,13 @@ PARTS = [  # (module, class or None, function, label); the label's indent is its
     ("indexer.keyword.postings", "PostingsView", "score", "      BM25F scores"),
     ("indexer.keyword.postings", "PostingsView", "run", "      ordering the matches"),
     # Since the keyword page (search/keyword_page.py): matches are ordered when a ranking of
-    # every match reads them (``MatchRun.order``), and keyword mode by relevance ranks none.
+    # every match reads them (``MatchRun.order``), which keyword mode by relevance does not ask
+    # for; ``Engine.ranking`` is then that ranking, after the keyword matches, not around them.
     ("indexer.keyword.postings", None, "best_first", "      ordering every match"),
     ("search.engine", None, "keyword_page", "  keyword page"),
     ("search.keyword_page", "RunArticles", "of", "    matches by article"),
     ("search.keyword_page", None, "collapse_scored", "    folding near-duplicates"),
     ("search.keyword_page", None, "best_first", "    the page's best"),
-    ("search.engine", "Engine", "_ranked", "  ranking every match"),
     ("search.engine", "Engine", "_dense_run", "    dense side"),
     ("search.retrievers", "DenseRetriever", "encode", "      encoding the question"),
     ("indexer.vectors.index", "VectorIndex", "search", "      faiss"),

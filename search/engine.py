@@ -161,7 +161,7 @@ class Engine:
                 page = keyword_page(run, self._pairs() if collapse else None, level, k, offset)
             if page is not None:
                 return self._keyword_results(parsed, level, k, offset, page, notices)
-            ranking, owners = self._ranked(parsed, mode_used, run, allowed)
+            ranking, owners = self.ranking(parsed, mode_used, run, allowed)
             options = dict(sort=sort, collapse=collapse, facets=facets)
             if level == "passages":
                 counted = ranking
@@ -224,19 +224,11 @@ class Engine:
                     self._generations = None
                 return
 
-    def ranking(self, parsed: ParsedQuery, mode: str, filters: Filters) -> tuple[Ranking, str, list[str], Owners]:
-        """The query's whole passage ranking (every match, and related passages at or above the
-        similarity floor), the mode used, notices, and each ranked passage's article."""
-        with self.reading():
-            mode, notices = self._mode_available(mode)
-            allowed = self.store.filtered_pids(filters) if filters.active() else None
-            run = self.keyword_index.matches(parsed.keyword, filters, allowed)
-            ranking, owners = self._ranked(parsed, mode, run, allowed)
-            return ranking, mode, notices, owners
-
-    def _ranked(self, parsed: ParsedQuery, mode: str, run: MatchRun,
+    def ranking(self, parsed: ParsedQuery, mode: str, run: MatchRun,
                 allowed: np.ndarray | None) -> tuple[Ranking, Owners]:
-        """``ranking``'s ranking and owners, from the keyword ``run`` (every match, among ``allowed``)."""
+        """The query's whole passage ranking in ``mode`` (every match of the keyword ``run``, among
+        the ``allowed`` pids if given, and related passages at or above the similarity floor), and
+        each ranked passage's article. Callers hold ``reading()`` around it."""
         dense, found = self._dense_run(parsed, mode, CANDIDATES, allowed)
         if self._compiled(run, found):
             # Every match is a current passage and the compiled postings know its article:
