@@ -1,7 +1,7 @@
 """``search.collapse``'s folding of articles given in any order, each ranked by a score (and a
 tie-break), without putting them in order.
 
-Why: a question at a million passages matches 100,000 articles (the median of 30 XQuAD-ar
+Why: a question at a million passages matches 96,000 articles (the median of 30 XQuAD-ar
 questions) and a page shows ten; ordering them all was most of a keyword search's time
 (docs/performance.md, "Questions at 1M without ordering every match"). Folding needs only which
 of two paired articles ranks first: a story that makes a clique on its own (``PairKeys.stories``)

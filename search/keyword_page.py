@@ -1,13 +1,13 @@
 """Keyword mode in relevance order: one page of a query's results and its counts, without ordering
 every match.
 
-Why: a question matches a good share of a million passages (160,000 passages of 100,000 articles
-at the median of 30 XQuAD-ar questions) and a page shows ten. Ordering them all (the keyword run),
-then grouping them by article and folding near-duplicates in that order, was about 40 of the 68 CPU
-ms of such a search (docs/performance.md, "Questions at 1M without ordering every match"). Here
+Why: a question matches a good share of a million passages (159,000 passages of 96,000 articles,
+medians over 30 XQuAD-ar questions) and a page shows ten. Ordering them all (the keyword run),
+then grouping them by article and folding near-duplicates in that order, was 37 of the 57 CPU ms
+of such a search (docs/performance.md, "Questions at 1M without ordering every match"). Here
 the matches stay in document order: an article's are next to each other there, so each article's
 best passage is a reduction; near-duplicates are folded by comparing the two articles of each
-pair (``search.collapse.collapse_scored``); and only the page's best few are put in order.
+pair (``search.collapse_scored``); and only the page's best few are put in order.
 
 The page, counts and folded articles are those ``Engine.search`` shows from the whole ranking
 (``search.ranking``, ``search.arrange``): an article ranks by its best passage (by score, then

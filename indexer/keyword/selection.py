@@ -1,9 +1,9 @@
 """The best few of many scores, in order, without ordering them all.
 
-Why: a question matches a good share of a million passages (160,000 at the median of 30
-XQuAD-ar questions), and a page shows ten. A stable sort of every match's score was 15 ms of a
-keyword search there; a partition finds the page's threshold in a few milliseconds and only the
-scores at or above it are sorted (docs/performance.md, "Questions at 1M without ordering every
+Why: a question matches a good share of a million passages (159,000 at the median of 30
+XQuAD-ar questions), and a page shows ten. A stable sort of every match's score was 14 CPU ms of a
+keyword search there; a partition finds the page's threshold and only the scores at or above it
+are sorted (docs/performance.md, "Questions at 1M without ordering every
 match").
 
 >>> best_first(np.array([1.0, 3.0, 2.0, 3.0]), 2).tolist()
