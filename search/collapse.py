@@ -70,8 +70,9 @@ class PairKeys:
         """Each node's story where the nodes paired with it make a clique on their own: each paired
         with every other, both ways, and none with a node outside. Folding keeps the first-ranked
         of a story and folds every other under it, so a search decides those by one reduction
-        instead of gathering their n(n - 1) pairs (``search.collapse_scored``): at a million
-        passages of reprints, 97% of the nodes. A story is its smallest node; -1 for other nodes."""
+        instead of gathering their n(n - 1) pairs (``collapse``, ``search.collapse_scored``): at a
+        million passages of reprints, 97% of the nodes. A story is its smallest node; -1 for
+        other nodes."""
         count = len(self.table.keys)
         degree = np.diff(self.starts.astype(np.int64))
         owner = np.repeat(np.arange(count), degree)
@@ -175,12 +176,21 @@ def collapse(keys: np.ndarray, pairs: PairKeys, numbers: np.ndarray | None = Non
     if not len(candidates):
         return Folding(everything, everything[:0], everything[:0])
     nodes, first, rank = _first_places(node_of[candidates], candidates, len(pairs.table.keys), len(keys))
-    earlier, later = _edges(nodes, rank, pairs)
+    # A clique story (``PairKeys.stories``) keeps its first-placed article and folds the others
+    # under it; only the other articles are decided from their pairs. Nodes are numbered in rank
+    # order, so the first-placed is the smallest number.
+    story = pairs.stories[nodes]
+    member = np.flatnonzero(story >= 0)
+    head = np.full(len(pairs.table.keys), len(nodes), dtype=np.int64)
+    np.minimum.at(head, story[member], member)
+    earlier, later = _edges(np.flatnonzero(story < 0), nodes, rank, pairs)
     state = _decide(len(nodes), earlier, later)
-    # Each folded article goes under the first-placed of its kept earlier partners (every folded
-    # one has one); nodes are numbered in rank order, so the first-placed is the smallest number.
-    under = (state[earlier] == KEPT) & (state[later] == FOLDED)
     home = np.full(len(nodes), len(nodes), dtype=np.int64)
+    home[member] = head[story[member]]
+    state[member[home[member] != member]] = FOLDED
+    # Each other folded article goes under the first-placed of its kept earlier partners (every
+    # folded one has one).
+    under = (state[earlier] == KEPT) & (state[later] == FOLDED)
     np.minimum.at(home, later[under], earlier[under])
     folded_nodes = np.flatnonzero(state == FOLDED)
     into = first[home[folded_nodes]]
@@ -207,11 +217,12 @@ def _first_places(node_of: np.ndarray, positions: np.ndarray, nodes: int,
 UNDECIDED, KEPT, FOLDED = 0, 1, 2
 
 
-def _edges(nodes: np.ndarray, rank: np.ndarray, pairs: PairKeys) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs between ranked articles as (earlier, later) numbers (``_first_places``)."""
-    lo = pairs.starts[nodes]
-    counts = pairs.starts[nodes + 1] - lo
-    owner = np.repeat(np.arange(len(nodes)), counts)
+def _edges(owners: np.ndarray, nodes: np.ndarray, rank: np.ndarray, pairs: PairKeys) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs from the ranked articles ``owners`` to later ranked ones as (earlier, later)
+    numbers (``_first_places``)."""
+    lo = pairs.starts[nodes[owners]]
+    counts = pairs.starts[nodes[owners] + 1] - lo
+    owner = np.repeat(owners, counts)
     partner = rank[pairs.partners[spans(lo, counts)]]
     forward = partner > owner     # unranked partners are -1
     return owner[forward], partner[forward]

@@ -152,3 +152,18 @@ def test_the_keyword_page_is_the_page_of_the_whole_ranking(reprints, monkeypatch
     if query == "واتساب التشفير":   # the story of three told four times, and the long articles
         assert any(r["collapsed"] for r in paged) and any(h["more_like_it"] for r in paged for h in r["hits"])
         assert any(h.get("matched_passages", 1) > 1 for r in paged for h in r["hits"])
+
+
+@settings(deadline=None)
+@given(st.lists(st.sampled_from(LETTERS), max_size=40),
+       st.sets(st.tuples(st.sampled_from(LETTERS), st.sampled_from(LETTERS)), max_size=12),
+       st.lists(st.sets(st.sampled_from(LETTERS), min_size=2, max_size=6), max_size=3))
+def test_folding_in_rank_order_folds_stories_as_the_rule_reads(ranked, edges, cliques):
+    # ``collapse`` settles clique stories by their first-placed article; the rule read one item
+    # after another (repeated ids: one article's several passages) knows nothing of stories.
+    from tests.test_duplicates import folded_by_collapse, folded_one_by_one
+    duplicates: dict[str, dict[str, float]] = {}
+    for a, b in [*edges, *((a, b) for clique in cliques for a in clique for b in clique)]:
+        if a != b:
+            duplicates.setdefault(a, {})[b] = duplicates.setdefault(b, {})[a] = 1.0
+    assert folded_by_collapse(ranked, duplicates) == folded_one_by_one(ranked, duplicates)
