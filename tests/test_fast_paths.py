@@ -1,5 +1,5 @@
 """The speed paths give the answers of the slow ones: compiled BM25F postings against Whoosh,
-and the vector structures (flat, IVF, IVF with 8-bit codes re-scored from the store) against exact search."""
+and the vector structures (flat, IVF, IVF with 8-bit or 4-bit codes re-scored from the store) against exact search."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,7 @@ from indexer.store.manifest import Manifest
 from indexer.pipeline import Indexer
 from indexer.store.sqlite import Filters
 from bench.vector_choice import float_store
-from indexer.vectors.index import KIND_FLAT, KIND_IVF, KIND_IVF_SQ8, VectorIndex, VectorSettings, build_index
+from indexer.vectors.index import KIND_FLAT, KIND_IVF, KIND_IVF_SQ8, RESCORED, VectorIndex, VectorSettings, build_index
 from search.engine import Engine
 from search.query import parse_query
 from tests.conftest import SEED_ID
@@ -122,28 +122,29 @@ def test_forced_structure_is_recorded_and_searches_the_same(index_copy, encoder)
     assert VectorIndex.for_manifest(layout, Manifest.load(layout)).kind == KIND_FLAT
 
 
-def test_ivf_sq8_rescores_its_candidates_with_the_stored_floats(tmp_path):
+@pytest.mark.parametrize("kind", RESCORED)
+def test_codes_have_their_candidates_rescored_with_the_stored_floats(tmp_path, kind):
     vectors, ids = clustered(4000), np.arange(10, 4010, dtype=np.int64)
     store = float_store(tmp_path, np.vstack([np.zeros((10, 32), np.float32), vectors]))
     layout = IndexLayout(tmp_path / "index")
     layout.root.mkdir()
-    sq8 = dict(policy=KIND_IVF_SQ8, settings=VectorSettings())
-    vectors_index = VectorIndex(layout, 32, **sq8, floats=store.embeddings)
+    codes = dict(policy=kind, settings=VectorSettings())
+    vectors_index = VectorIndex(layout, 32, **codes, floats=store.embeddings)
     vectors_index.add(ids, vectors)
     vectors_index.save(1)
     assert json.loads(layout.vectors_state.read_text()) | {"file": None} == {
-        "generation": 1, "kind": KIND_IVF_SQ8, "lists": 63, "probes": 32, "rerank": 100, "file": None}
-    reopened = VectorIndex(layout, 32, **sq8, floats=store.embeddings)
+        "generation": 1, "kind": kind, "lists": 63, "probes": 32, "rerank": 100, "file": None}
+    reopened = VectorIndex(layout, 32, **codes, floats=store.embeddings)
     flat = build_index(KIND_FLAT, ids, vectors, 32)
     queries = clustered(50, seed=2)
     _, exact = flat.search(queries, 10)
     found = [reopened.search(q, 10) for q in queries]
     recall = np.mean([len({pid for pid, _ in f} & set(e)) / 10 for f, e in zip(found, exact)])
     assert recall >= 0.98
-    # The scores are the float vectors' cosines, not the 8-bit codes' estimates.
+    # The scores are the float vectors' cosines, not the codes' estimates.
     assert [s for _, s in found[0]] == pytest.approx([float(vectors[pid - 10] @ queries[0]) for pid, _ in found[0]], abs=1e-6)
     with pytest.raises(RuntimeError, match="store's float vectors"):
-        VectorIndex(layout, 32, **sq8).search(queries[0], 10)
+        VectorIndex(layout, 32, **codes).search(queries[0], 10)
     store.close()
 
 
@@ -200,7 +201,9 @@ def opened_files():
         _RECORDERS.pop()
 
 
-def test_auto_switches_to_ivf_sq8_above_the_manifests_exact_limit(index_copy, encoder):
+# Today's settings, and those an index built when ivf-sq8 was the choice recorded (it keeps it).
+@pytest.mark.parametrize("settings", [VectorSettings(exact_max=5), VectorSettings(exact_max=5, approximate=KIND_IVF_SQ8)])
+def test_auto_switches_to_codes_above_the_manifests_exact_limit(index_copy, encoder, settings):
     layout = IndexLayout(index_copy)
     query = encoder.encode_queries(["الكاظمي طهران"])[0]
     with Engine(index_copy, encoder=encoder) as engine:
@@ -208,14 +211,14 @@ def test_auto_switches_to_ivf_sq8_above_the_manifests_exact_limit(index_copy, en
         exact = engine.vector_index.search(query, 5)
     with Indexer(index_copy, encoder=encoder) as ix:
         assert len(ix.vectors) > 5 and ix.vectors.kind == KIND_FLAT
-        ix.manifest = replace(ix.manifest, vector_settings=VectorSettings(exact_max=5))
+        ix.manifest = replace(ix.manifest, vector_settings=settings)
         ix.manifest.save(ix.layout, ix.store)
         ix.vectors.settings = ix.manifest.vector_settings
         ix.vectors.save(ix.vectors.generation)
-    assert json.loads(layout.manifest.read_text())["vector_settings"] == asdict(VectorSettings(exact_max=5))
-    assert json.loads(layout.vectors_state.read_text())["kind"] == KIND_IVF_SQ8
+    assert json.loads(layout.manifest.read_text())["vector_settings"] == asdict(settings)
+    assert json.loads(layout.vectors_state.read_text())["kind"] == settings.approximate
     with Engine(index_copy, encoder=encoder) as engine:
-        assert engine.vector_index.kind == KIND_IVF_SQ8
+        assert engine.vector_index.kind == settings.approximate
         # A tiny index has a single cell and every candidate is re-scored: exact here.
         approximate = engine.vector_index.search(query, 5)
         assert [pid for pid, _ in approximate] == [pid for pid, _ in exact]
@@ -230,7 +233,7 @@ def test_auto_switches_to_ivf_sq8_above_the_manifests_exact_limit(index_copy, en
     with Indexer(index_copy, encoder=encoder) as ix:
         ix.delete([SEED_ID])
     with Engine(index_copy, encoder=encoder) as engine:
-        assert engine.vector_index.kind == KIND_IVF_SQ8
+        assert engine.vector_index.kind == settings.approximate
         assert SEED_ID not in {h.article_id for h in engine.search("الكاظمي طهران", mode="dense", k=5).hits}
 
 
