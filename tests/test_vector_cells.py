@@ -29,10 +29,12 @@ def stored(tmp_path):
     store.close()
 
 
-def exact(vectors: np.ndarray, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    scores = vectors @ query
+def exact(vectors: np.ndarray, query: np.ndarray, k: int,
+          rows: np.ndarray = np.arange(len(IDS))) -> list[tuple[int, float]]:
+    """The top ``k`` (id, score) of ``rows`` of ``vectors`` (stored under ``IDS``) by inner product."""
+    scores = vectors[rows] @ query
     order = np.argsort(-scores)[:k]
-    return [(int(IDS[i]), float(scores[i])) for i in order]
+    return [(int(IDS[rows[i]]), float(scores[i])) for i in order]
 
 
 @pytest.mark.parametrize("kind", RESCORED)
@@ -43,10 +45,14 @@ def test_every_cell_probed_and_every_candidate_rescored_is_exact_search(stored, 
     index.add(IDS, vectors)
     index.save(1)
     assert index.kind == kind
+    every_third = np.arange(0, len(IDS), 3)
     for query in clustered(20, seed=2):
         found, expected = index.search(query, 10), exact(vectors, query, 10)
         assert [pid for pid, _ in found] == [pid for pid, _ in expected]
         assert [s for _, s in found] == pytest.approx([s for _, s in expected], abs=1e-6)
+        # A filter is applied in the cells, before the cut: the allowed passages' own top 10.
+        within = exact(vectors, query, 10, every_third)
+        assert [pid for pid, _ in index.search(query, 10, IDS[every_third])] == [pid for pid, _ in within]
 
 
 def test_ivf_pq4fs_is_read_back_whole_and_a_reader_keeps_its_version_until_it_reloads(stored):
