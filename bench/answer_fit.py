@@ -13,9 +13,10 @@ exactly for any weights; the term evidence is computed here from the terms each 
    the question's candidates; the loss is minus the mean log-probability of the sentences that
    hold the answer), ridge penalty ``RANK_L2`` on standardized features, Newton steps; convex, so
    no seeds and no restarts;
-2. confidence: a ridge logistic regression (``CONFIDENCE_L2``) of "the question's answer is in the
-   index" on the best sentence's confidence features (``search.answers.confidence``), positives
-   asked of the full index, negatives asked of the index without their article and, replayed, the
+2. confidence: a ridge logistic regression (``CONFIDENCE_L2``) of "the best sentence holds the
+   answer" (``answers``) on its confidence features (``search.answers.confidence``), positives the
+   questions asked of the full index whose best sentence holds a gold answer, negatives those whose
+   best sentence does not, those asked of the index without their article and, replayed, the
    answerable questions without the passages that hold their answer (``without_answer_passages``);
    every weight on the side ``search.answers.confidence.SIGNS`` gives its feature, one fit per
    family of features (``FAMILIES``), the model their mean (``fit_families``);
@@ -256,6 +257,14 @@ def confidences(rows: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarra
     return 1.0 / (1.0 + np.exp(-np.clip(rows @ weights + bias, -60, 60)))
 
 
+def answers(s: FeatureSet, r: Replay) -> np.ndarray:
+    """What the confidence model learns to tell: the question's best sentence holds a gold answer.
+    Not merely "the answer is in the index": answering states the best sentence, and an answerable
+    question whose best sentence misses the answer is as wrong a claim as one with no answer indexed,
+    so its sentence is a negative (docs/answers.md, "What the confidence is fitted to tell")."""
+    return s.answerable & r.correct
+
+
 def fit(sets: list[FeatureSet], false_claims: float = FALSE_CLAIMS,
         hard_false_claims: float = HARD_FALSE_CLAIMS) -> AnswerModel:
     """The model fitted on ``sets`` (one or several eval sets, or the training folds of them)."""
@@ -265,7 +274,7 @@ def fit(sets: list[FeatureSet], false_claims: float = FALSE_CLAIMS,
     # 48): those without the answer's passage teach the model what a related passage looks like.
     negatives = [replay(s.without_answer_passages(), weights) for s in sets]
     x = np.concatenate([r.rows[r.has] for r in replays + negatives])
-    y = np.concatenate([s.answerable[r.has] for s, r in zip(sets, replays)]
+    y = np.concatenate([answers(s, r)[r.has] for s, r in zip(sets, replays)]
                        + [np.zeros(r.has.sum(), bool) for r in negatives]).astype(float)
     confidence_weights, bias = fit_families(x, y)
     # For each fitting set, the confidence just above its (1 - false_claims) quantile of no-answer
