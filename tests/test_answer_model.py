@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench.answer_features import arrays, question_rows
-from bench.answer_fit import (FeatureSet, concat, fit, fit_families, fit_logistic, fit_ranking, fit_signed_logistic,
+from bench.answer_fit import (FeatureSet, answers, concat, fit, fit_families, fit_logistic, fit_ranking, fit_signed_logistic,
                               keyword_firsts, leave_one_set_out, load_sets, replay, threshold_table)
 from search.answers.confidence import EVIDENCE, keyword_first
 from search.answers.features import FEATURES
@@ -69,6 +69,15 @@ def test_negatives_without_the_answer_passages_keep_only_the_other_passages():
     assert len(gone.group) == 5 and not gone.answerable.any() and not gone.labels.any()
     assert gone.valid[0].tolist() == [False, False, True, True]
     assert gone.valid[1].tolist() == [False, False, True, False]
+
+
+def test_an_answerable_question_whose_best_sentence_misses_the_answer_is_a_negative_for_the_confidence():
+    s = toy_set("a", np.random.default_rng(3), 0.0, 0.0, n=3)
+    s.features[:] = 0.0
+    s.features[:, 0, 1] = 1.0                 # the first candidate is every question's best sentence
+    s.labels[1] = [False, False, True, False]  # question 1's answer is in a sentence ranked below it
+    weights = np.eye(len(FEATURES))[1]
+    assert answers(s, replay(s, weights)).tolist() == [True, False, True, False, False, False]
 
 
 def test_the_ranking_fit_weighs_the_feature_that_marks_answers():

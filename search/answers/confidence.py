@@ -7,7 +7,9 @@ them apart is whether the passage holds the question's *rare* terms (X itself), 
 rare each is in the whole index, and how close question, sentence and passage are in the dense
 space, and whether the keyword run agrees on the article.  A logistic model over those features
 (the mean of one fitted on the cosines, one on the term features and one on the keyword run's
-agreement, ``FAMILIES``) gives a confidence in 0..1; the question is answered when it reaches the
+agreement, ``FAMILIES``) gives a confidence in 0..1 that the best sentence holds the answer (it is
+fitted on that, not on whether the answer is indexed somewhere: an answerable question whose best
+sentence misses the answer is a wrong claim too); the question is answered when it reaches the
 model's threshold.  Its weights, bias and threshold are in
 ``search/answers/model.json``, written by ``bench/answer_fit.py`` (docs/answers.md).
 
