@@ -147,9 +147,11 @@ def test_readings_only_take_proclitics_off(word):
        st.sampled_from(PROCLITICS))
 def test_a_typed_clitic_is_offered_off_and_the_typed_word_is_a_form_of_its_reading(rest, clitics):
     # No preposition stands before لل (ل + ال): بللبب is no Arabic word, and word_forms reads لل as
-    # that contraction. Hypothesis found the case on a whole-suite run.
-    assume(not (clitics[-1:] in PREPOSITIONS[1:] and rest.startswith("لل")))
+    # that contraction. Hypothesis found the case on a whole-suite run, and again with the
+    # preposition typed in the rest (و + بللبب, which the reader takes as وب + للبب): the word is
+    # what is left out, however it was drawn.
     word = clitics + rest
+    assume(not any(word.startswith(c + p + "لل") for c in CONJUNCTIONS for p in PREPOSITIONS[1:]))
     if not is_stopword(rest):
         assert rest in proclitic_readings(word)
     for reading in proclitic_readings(word):
