@@ -22,7 +22,7 @@ import click
 from bench.data import SHARED
 from bench.serve_profile import DEFAULT_INDEX, HANDLERS, request_for
 from bench.speed import load_avg, questions
-from server.app import create_app
+from server.app import ENCODER_THREADS, create_app
 
 PARTS = [  # (module, class or None, function, label); the label's indent is its nesting
     ("search.engine", "Engine", "search", "engine.search"),
@@ -42,6 +42,13 @@ PARTS = [  # (module, class or None, function, label); the label's indent is its
     ("search.engine", "Engine", "_dense_run", "    dense side"),
     ("search.retrievers", "DenseRetriever", "encode", "      encoding the question"),
     ("indexer.vectors.index", "VectorIndex", "search", "      faiss"),
+    ("indexer.vectors.coded", "CodedScan", "top", "        8-bit codes"),
+    # The server's batcher encodes on its own thread, outside ``DenseRetriever.encode``.
+    ("server.pool", "SharedEncoder", "encode_queries", "      encoding (batcher)"),
+    ("indexer.vectors.openvino_encoder", "OpenVinoEncoder", "query_shapes", "        query shapes"),
+    ("indexer.vectors.e5_tokenizer", "E5Tokenizer", "windows", "        tokenizing"),
+    ("indexer.vectors.openvino_encoder", "OpenVinoEncoder", "_run", "        model calls"),
+    ("indexer.store.sqlite", "Store", "visible", "    passage versions (store)"),
     ("search.retrievers", "DenseRetriever", "rescore", "      sentence vectors"),
     ("search.engine", "Engine", "rank", "    fusion"),
     ("search.engine", None, "_owners", "    articles of the matches"),
@@ -86,7 +93,7 @@ def main(index, endpoint, count, queries):
     spent: dict[str, float] = defaultdict(float)
     labels = [label for *where, label in PARTS if wrap(spent, *where, label)]
     texts = questions(queries, 10**6)
-    app = create_app(index, engines=1)
+    app = create_app(index, engines=1, encoder_threads=ENCODER_THREADS)   # as `baheth serve` runs it
     path, handler = HANDLERS[endpoint]
     try:
         for q in texts[-3:]:   # warm-up, as bench.serve_profile's

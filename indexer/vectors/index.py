@@ -12,7 +12,9 @@ themselves. The manifest's ``vector_index`` (auto, flat, ivf, ivf-sq8 or ivf-pq4
 ``vector_settings``, passed in by whoever read the manifest, say which to use; the structure is
 switched, from the vectors already in the index, when the index is saved. The file is written
 under a temporary name and renamed into place, and ``vectors.json`` records the store generation
-it reflects and the structure it holds, with its parameters.
+it reflects and the structure it holds, with its parameters. A reader searches a flat index
+through 8-bit codes first (``exact_scan``, ``indexer.vectors.coded``), with exactly flat
+search's results.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import numpy as np
 
 from indexer.store.layout import IndexDamaged, IndexLayout, file_digest, fsync_path, read_state, write_json_atomic
 from indexer.store.sqlite import Store
+from indexer.vectors.coded import CodedScan, stored_rows
 
 if TYPE_CHECKING:   # the manifest records VectorSettings: it imports this module
     from indexer.store.manifest import Manifest
@@ -40,6 +43,9 @@ KIND_IVF = "ivf"
 KIND_IVF_SQ8 = "ivf-sq8"
 KIND_IVF_PQ4FS = "ivf-pq4fs"
 POLICIES = ("auto", KIND_FLAT, KIND_IVF, KIND_IVF_SQ8, KIND_IVF_PQ4FS)
+# How a reader searches a flat index: its floats alone, or 8-bit codes first (``CodedScan``).
+SCAN_FLOAT = "float"
+SCAN_INT8 = "int8"
 # What an IVF cell holds per vector, in faiss's index_factory words ({dim}: the vectors' dimension).
 # ivf-pq4fs: one 4-bit sub-quantizer per dimension, which keeps the 8-bit codes' recall after
 # the re-score (docs/performance.md).
@@ -81,6 +87,9 @@ class VectorSettings:
     cells: int = 1
     # ``RESCORED`` kinds: candidates re-scored with float vectors read from the store, best ``limit`` kept.
     rerank: int = 100
+    # flat, read by a search process: a scan of 8-bit codes and the floats of a shortlist give
+    # exactly flat search's results for less CPU (``indexer.vectors.coded``).
+    exact_scan: str = SCAN_INT8
 
     def probes(self, lists: int) -> int:
         return max(1, round(lists * self.probe_share))
@@ -179,12 +188,6 @@ MAPPED = {KIND_FLAT: faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY,
           KIND_IVF_PQ4FS: 0}
 
 
-def _stored_rows(flat: faiss.Index) -> np.ndarray:
-    """A flat index's vectors as an (n, d) array over faiss's own memory (no copy): valid while
-    the index lives."""
-    return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
-
-
 def _product_top(rows: np.ndarray, queries: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
     """Each query's ``keep`` largest inner products with ``rows`` and their row positions, best
     first, by matrix products over blocks of rows and faiss's heaps."""
@@ -231,6 +234,7 @@ class SharedReads:
     def __init__(self):
         self._lock = threading.Lock()
         self._latest: tuple[tuple[int, int], faiss.Index] | None = None
+        self._scan: tuple[faiss.Index, CodedScan] | None = None
 
     def read(self, stamp: tuple[int, int], load) -> faiss.Index:
         """The index of the file version ``stamp``, ``load()``-ed by the first reader that asks."""
@@ -238,6 +242,15 @@ class SharedReads:
             if self._latest is None or self._latest[0] != stamp:
                 self._latest = (stamp, load())
             return self._latest[1]
+
+    def scan(self, index: faiss.Index) -> CodedScan:
+        """The codes of ``index``, coded once for every reader where it is the latest version."""
+        with self._lock:
+            if self._latest is not None and self._latest[1] is index:
+                if self._scan is None or self._scan[0] is not index:
+                    self._scan = (index, CodedScan(index))
+                return self._scan[1]
+        return CodedScan(index)     # an older version, which only its readers still search
 
 
 class VectorIndex:
@@ -261,6 +274,7 @@ class VectorIndex:
         # (inode, mtime) of the file loaded: every save renames a new file into place.
         self._loaded_stamp: tuple[int, int] | None = None
         self._largest_norm: tuple[faiss.Index, float] | None = None   # (index, its largest vector norm)
+        self._scan: tuple[faiss.Index, CodedScan] | None = None       # (index, its codes)
 
     @classmethod
     def for_manifest(cls, layout: IndexLayout, manifest: Manifest, floats: FloatReader | None = None,
@@ -477,11 +491,25 @@ class VectorIndex:
         # One query gains nothing from OpenMP threads, and their spin-waiting on a busy
         # two-core machine made exact search 7x slower (docs/performance.md).
         with one_thread():
+            if params is None and self._coded():
+                found = self._codes(index).top(q[0], limit)
+                if found is not None:
+                    return _faiss_order(*found, limit)
             scores, ids = index.search(q, min(candidates, index.ntotal), params=params)
         if codes:
             # Codes order the candidates only roughly: their float vectors decide.
             return exact_top(q, self._floats(ids[0][ids[0] >= 0].tolist()), limit)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def _coded(self) -> bool:
+        """Whether ``search`` scans codes first: a reader's flat index (mapped from a file that
+        writers replace, never change) where the manifest asks for it."""
+        return self._mapped and self.settings.exact_scan == SCAN_INT8 and self.kind == KIND_FLAT
+
+    def _codes(self, index: faiss.Index) -> CodedScan:
+        if self._scan is None or self._scan[0] is not index:
+            self._scan = (index, self._shared.scan(index) if self._shared else CodedScan(index))
+        return self._scan[1]
 
     def search_many(self, queries: np.ndarray, limit: int) -> list[list[tuple[int, float]]]:
         """``search(query, limit)`` of each row of ``queries``, with exactly its results (ids,
@@ -505,7 +533,7 @@ class VectorIndex:
         belong; and which of equal scores at the cut faiss keeps depends on how its scan met them."""
         flat = faiss.downcast_index(self.index.index)
         keep = min(limit + MANY_EXTRA, flat.ntotal)
-        rough, positions = _product_top(_stored_rows(flat), queries, keep)
+        rough, positions = _product_top(stored_rows(flat), queries, keep)
         id_map = faiss.vector_to_array(self.index.id_map)
         found = []
         for query, scores, held in zip(queries, rough, positions):
@@ -519,7 +547,7 @@ class VectorIndex:
     def _rounding_bound(self, flat: faiss.Index, query: np.ndarray) -> float:
         """How far a float32 inner product of ``query`` with any stored vector may be from exact."""
         if self._largest_norm is None or self._largest_norm[0] is not self.index:
-            rows = _stored_rows(flat)
+            rows = stored_rows(flat)
             self._largest_norm = (self.index, float(np.sqrt(np.einsum("ij,ij->i", rows, rows).max())))
         d = flat.d * UNIT_ROUNDOFF
         return d / (1 - d) * self._largest_norm[1] * float(np.linalg.norm(query))

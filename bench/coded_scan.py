@@ -1,0 +1,72 @@
+"""A reader's flat vector search with and without the 8-bit coded scan (``indexer.vectors.coded``):
+CPU ms a question of each, alternated in rounds, how many questions the codes decided, and
+whether every result equals flat search's (ids, scores, order).
+
+    python -m bench.coded_scan --index /tmp/serve/index -n 200
+
+Questions are XQuAD-ar's and TyDi-ar's, encoded by e5-openvino on one thread (as the server's);
+the index is opened read-only, as ``baheth serve`` opens it (mapped).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import click
+import numpy as np
+
+from bench.data import SHARED
+from bench.speed import load_avg, questions
+from indexer.store.layout import IndexLayout
+from indexer.store.manifest import Manifest
+from indexer.vectors.encoders import OPENVINO
+from indexer.vectors.index import SCAN_FLOAT, SCAN_INT8, SharedReads, VectorIndex
+from indexer.vectors.loading import load_encoder
+from search.fusion import CANDIDATES
+
+EVAL = SHARED / "eval"
+
+
+def reader(layout: IndexLayout, manifest: Manifest, scan: str) -> VectorIndex:
+    settings = replace(manifest.vector_settings, exact_scan=scan)
+    return VectorIndex(layout, manifest.encoder.dim, policy=manifest.vector_index, settings=settings,
+                       shared=SharedReads(), mapped=True)
+
+
+def cpu_ms(index: VectorIndex, queries: np.ndarray, limit: int) -> float:
+    started = time.process_time()
+    for query in queries:
+        index.search(query, limit)
+    return 1000 * (time.process_time() - started) / len(queries)
+
+
+@click.command()
+@click.option("--index", "root", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("-n", "count", type=click.IntRange(2), default=200, show_default=True,
+              help="Questions, two thirds XQuAD-ar, one third TyDi-ar.")
+@click.option("--rounds", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=CANDIDATES, show_default=True, help="Hits a search asks.")
+def main(root, count, rounds, limit):
+    """CPU ms per question of flat search with and without the coded scan."""
+    texts = (questions(EVAL / "xquad_ar" / "queries.jsonl", count - count // 3)
+             + questions(EVAL / "tydiqa_goldp_ar_dev" / "queries.jsonl", count // 3))
+    queries = load_encoder(OPENVINO, threads=1).encode_queries(texts)
+    layout = IndexLayout(root)
+    manifest = Manifest.load(layout)
+    coded, plain = reader(layout, manifest, SCAN_INT8), reader(layout, manifest, SCAN_FLOAT)
+    started = time.process_time()
+    scan = coded._codes(coded.index)
+    coding_s = time.process_time() - started
+    same = sum(coded.search(q, limit) == plain.search(q, limit) for q in queries)
+    decided = sum(scan.top(q, limit) is not None for q in queries)
+    click.echo(f"{len(plain)} vectors; coding them {coding_s:.2f} CPU s; {len(queries)} questions, top {limit}: "
+               f"{same} results equal flat search's, {decided} decided by the codes; load average {load_avg()}")
+    for round_ in range(rounds):
+        flat_ms, coded_ms = cpu_ms(plain, queries, limit), cpu_ms(coded, queries, limit)
+        click.echo(f"round {round_ + 1}: flat {flat_ms:.2f}, coded {coded_ms:.2f} CPU ms a question"
+                   f" ({flat_ms / coded_ms:.2f}x); load average {load_avg()}")
+
+
+if __name__ == "__main__":
+    main()
