@@ -65,7 +65,10 @@ PARTS = [  # (module, class or None, function, label); the label's indent is its
 
 def wrap(spent: dict[str, float], module: str, owner: str | None, name: str, label: str) -> bool:
     """Add each call's CPU seconds to ``spent[label]``; False when the code has no such function."""
-    holder = importlib.import_module(module)
+    try:
+        holder = importlib.import_module(module)
+    except ModuleNotFoundError:
+        return False
     holder = getattr(holder, owner, None) if owner else holder
     function = getattr(holder, name, None)
     if function is None:

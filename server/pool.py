@@ -102,6 +102,8 @@ def _exact_groups(model, texts: list[str]) -> list[list[int]]:
     queries of one row of the same length where the encoder tells them (e5-openvino's
     ``query_shapes``: nothing padded); any other query, and every query of an encoder that does
     not tell, alone."""
+    if len(texts) < 2:   # nothing to group: the encoder need not tokenize the question twice
+        return [list(range(len(texts)))]
     shapes = model.query_shapes(texts) if hasattr(model, "query_shapes") else [None] * len(texts)
     groups: dict[object, list[int]] = {}
     for i, shape in enumerate(shapes):

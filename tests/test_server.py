@@ -510,3 +510,17 @@ def test_the_engines_of_a_pool_read_the_vectors_once_and_share_them(served_index
         assert len({id(e.vector_index._index) for e in engines}) == 1 and len(engines[0].vector_index) > 0
     finally:
         pool.close()
+
+
+def test_a_lone_question_is_not_tokenized_to_be_grouped(monkeypatch):
+    """The batcher groups questions by their token rows (``server.pool._exact_groups``); one
+    question alone needs no grouping, and its encoding tokenizes it once, not twice."""
+    from indexer.vectors.openvino_encoder import OpenVinoEncoder
+    from server.pool import _exact_groups
+
+    encoder = OpenVinoEncoder(threads=1)
+    calls, windows = [], encoder._tokenizer.windows
+    monkeypatch.setattr(encoder._tokenizer, "windows", lambda texts: calls.append(len(texts)) or windows(texts))
+    assert _exact_groups(encoder, ["أسعار النفط"]) == [[0]] and calls == []
+    assert _exact_groups(encoder, ["أسعار النفط", "أسعار الذهب", "من هو رئيس الوزراء العراقي"]) == [[0, 1], [2]]
+    assert calls == [3]
