@@ -7,7 +7,8 @@ bound on the codes' error proves that no vector outside the shortlist can reach 
 on its scan order) the caller searches the floats. faiss's signed 8-bit scan codes the query
 too, as integers: its scores are exact integer dot products, and the query's rounding is part
 of the bound. At 100k vectors of 384 dimensions flat search reads 153 MB a question, the codes
-38 MB (`python -m bench.coded_scan`, docs/performance.md).
+38 MB, and a question costs 3.3 CPU ms against 9.0 (`python -m bench.coded_scan`,
+docs/performance.md).
 """
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ import faiss
 import numpy as np
 
 # Candidates re-scored with the floats (at least). The codes' provable error is about 0.015 in
-# cosine: over the 100k serving vectors the proof of a top 100 held for 3 of 300 e5-openvino
-# questions over 400 candidates, 200 over 800, and for 150 of 150 over 1,500 (a trial script,
-# not committed; `python -m bench.coded_scan` counts it for the shipped setting).
-# Re-scoring 1,500 vectors costs under a tenth of a millisecond.
+# cosine (the median margin): over the 100k serving vectors the codes proved the top 100 of 3 of 300 e5-openvino
+# questions over 400 candidates, 182 over 800, 297 over 1,500 (`python -m bench.coded_scan
+# --shortlist N`, docs/performance.md). Re-scoring 1,500 vectors reads 2.3 MB of floats.
 SHORTLIST = 1500
 LEVELS = 127            # codes in -127..127: faiss's signed 8-bit codes hold them exactly
 BLOCK = 16384           # rows coded at a time, so coding a million vectors needs no float64 copy of them
