@@ -26,7 +26,8 @@ def flat_search(reader: VectorIndex, query: np.ndarray, limit: int) -> list[tupl
     return plain.search(query, limit)
 
 
-def saved_reader(root, vectors: np.ndarray, settings: VectorSettings = VectorSettings(), **options) -> VectorIndex:
+def saved_reader(root, vectors: np.ndarray, settings: VectorSettings = VectorSettings()) -> VectorIndex:
+    """A serving process's reader of ``vectors`` saved as a flat index file."""
     layout = IndexLayout(root)
     layout.root.mkdir(exist_ok=True)
     writer = VectorIndex(layout, DIM, policy=KIND_FLAT, settings=settings)
@@ -34,7 +35,7 @@ def saved_reader(root, vectors: np.ndarray, settings: VectorSettings = VectorSet
     # Ids as the store gives them: increasing, with gaps (passages removed).
     writer.add(np.arange(len(vectors), dtype=np.int64) * 3 + 7, vectors)
     writer.save(1)
-    return VectorIndex(layout, DIM, policy=KIND_FLAT, settings=settings, mapped=True, **options)
+    return VectorIndex(layout, DIM, policy=KIND_FLAT, settings=settings, mapped=True, shared=SharedReads())
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def asked(passages) -> np.ndarray:
 
 @pytest.mark.parametrize("limit", [1, 10, 100, 1000])
 def test_the_coded_scan_finds_exactly_what_flat_search_finds(tmp_path, passages, asked, limit, monkeypatch):
-    reader = saved_reader(tmp_path / "index", passages, shared=SharedReads())
+    reader = saved_reader(tmp_path / "index", passages)
     proved = []
     top = CodedScan.top
     monkeypatch.setattr(CodedScan, "top", lambda self, q, k: proved.append(top(self, q, k)) or proved[-1])
@@ -102,13 +103,16 @@ def test_the_codes_error_bound_holds_for_every_vector(tmp_path, passages, asked)
         faiss.omp_set_num_threads(threads)
 
 
-def test_engines_sharing_a_file_share_its_codes_and_a_writer_never_codes(tmp_path, passages, asked):
-    shared = SharedReads()
-    first = saved_reader(tmp_path / "index", passages, shared=shared)
-    second = VectorIndex(first.layout, DIM, policy=KIND_FLAT, settings=VectorSettings(), mapped=True, shared=shared)
+def test_engines_sharing_a_file_share_its_codes_and_other_readers_never_code(tmp_path, passages, asked):
+    first = saved_reader(tmp_path / "index", passages)
+    second = VectorIndex(first.layout, DIM, policy=KIND_FLAT, settings=VectorSettings(), mapped=True,
+                         shared=first._shared)
     first.search(asked[0], 10), second.search(asked[0], 10)
     assert first._codes(first.index) is second._codes(second.index)
-    plain = VectorIndex(first.layout, DIM, policy=KIND_FLAT, settings=VectorSettings(exact_scan=SCAN_FLOAT), mapped=True)
-    copied = VectorIndex(first.layout, DIM, policy=KIND_FLAT, settings=VectorSettings())
-    for index in (plain, copied):
+    # The manifest asks for floats; a one-off search (the CLI's); a copy of the file (a writer's).
+    plain = VectorIndex(first.layout, DIM, policy=KIND_FLAT, settings=VectorSettings(exact_scan=SCAN_FLOAT),
+                        mapped=True, shared=SharedReads())
+    alone = VectorIndex(first.layout, DIM, policy=KIND_FLAT, settings=VectorSettings(), mapped=True)
+    copied = VectorIndex(first.layout, DIM, policy=KIND_FLAT, settings=VectorSettings(), shared=SharedReads())
+    for index in (plain, alone, copied):
         assert index.search(asked[0], 10) == first.search(asked[0], 10) and index._scan is None

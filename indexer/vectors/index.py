@@ -12,8 +12,8 @@ themselves. The manifest's ``vector_index`` (auto, flat, ivf, ivf-sq8 or ivf-pq4
 ``vector_settings``, passed in by whoever read the manifest, say which to use; the structure is
 switched, from the vectors already in the index, when the index is saved. The file is written
 under a temporary name and renamed into place, and ``vectors.json`` records the store generation
-it reflects and the structure it holds, with its parameters. A reader searches a flat index
-through 8-bit codes first (``exact_scan``, ``indexer.vectors.coded``), with exactly flat
+it reflects and the structure it holds, with its parameters. A serving process searches a flat
+index through 8-bit codes first (``exact_scan``, ``indexer.vectors.coded``), with exactly flat
 search's results.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ class VectorSettings:
     cells: int = 1
     # ``RESCORED`` kinds: candidates re-scored with float vectors read from the store, best ``limit`` kept.
     rerank: int = 100
-    # flat, read by a search process: a scan of 8-bit codes and the floats of a shortlist give
+    # flat, read by a serving process: a scan of 8-bit codes and the floats of a shortlist give
     # exactly flat search's results for less CPU (``indexer.vectors.coded``).
     exact_scan: str = SCAN_INT8
 
@@ -502,13 +502,15 @@ class VectorIndex:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def _coded(self) -> bool:
-        """Whether ``search`` scans codes first: a reader's flat index (mapped from a file that
-        writers replace, never change) where the manifest asks for it."""
-        return self._mapped and self.settings.exact_scan == SCAN_INT8 and self.kind == KIND_FLAT
+        """Whether ``search`` scans codes first: where the manifest asks for it, in a process that
+        serves many searches (given ``SharedReads``: coding 100k vectors costs about a second, a
+        hundred flat searches), on a flat index it maps (from a file writers replace, never change)."""
+        return (self._shared is not None and self._mapped and self.settings.exact_scan == SCAN_INT8
+                and self.kind == KIND_FLAT)
 
     def _codes(self, index: faiss.Index) -> CodedScan:
         if self._scan is None or self._scan[0] is not index:
-            self._scan = (index, self._shared.scan(index) if self._shared else CodedScan(index))
+            self._scan = (index, self._shared.scan(index))
         return self._scan[1]
 
     def search_many(self, queries: np.ndarray, limit: int) -> list[list[tuple[int, float]]]:
