@@ -10,11 +10,13 @@ the index is opened read-only, as ``baheth serve`` opens it (mapped).
 """
 from __future__ import annotations
 
+import resource
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import click
+import faiss
 import numpy as np
 
 from bench.data import SHARED
@@ -22,6 +24,7 @@ from bench.speed import load_avg, questions
 from indexer.store.layout import IndexLayout
 from indexer.store.manifest import Manifest
 from indexer.vectors import coded as coded_module
+from indexer.vectors.coded import stored_rows
 from indexer.vectors.encoders import OPENVINO
 from indexer.vectors.index import SCAN_FLOAT, SCAN_INT8, SharedReads, VectorIndex
 from indexer.vectors.loading import load_encoder
@@ -56,17 +59,19 @@ def main(root, count, rounds, limit, shortlist):
     coded_module.SHORTLIST = shortlist
     texts = (questions(EVAL / "xquad_ar" / "queries.jsonl", count - count // 3)
              + questions(EVAL / "tydiqa_goldp_ar_dev" / "queries.jsonl", count // 3))
-    queries = load_encoder(OPENVINO, threads=1).encode_queries(texts)
     layout = IndexLayout(root)
     manifest = Manifest.load(layout)
     coded, plain = reader(layout, manifest, SCAN_INT8), reader(layout, manifest, SCAN_FLOAT)
-    started = time.process_time()
+    stored_rows(faiss.downcast_index(coded.index.index)).sum()   # the mapped vectors resident first
+    # Coded before the encoder loads, whose own peak would hide the coding's.
+    peak, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time()
     scan = coded._codes(coded.index)
-    coding_s = time.process_time() - started
+    coding_s, peak_mib = time.process_time() - started, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+    queries = load_encoder(OPENVINO, threads=1).encode_queries(texts)
     same = sum(coded.search(q, limit) == plain.search(q, limit) for q in queries)
     decided = sum(scan.top(q, limit) is not None for q in queries)
     margin = np.median([scan.margin(q, rounded, steps) for q in queries for _, steps, rounded in [scan.code(q)]])
-    click.echo(f"{len(plain)} vectors; coding them {coding_s:.2f} CPU s; {len(queries)} questions, top {limit}: "
+    click.echo(f"{len(plain)} vectors; coding them {coding_s:.2f} CPU s, peak memory +{peak_mib:.0f} MiB; {len(queries)} questions, top {limit}: "
                f"{same} results equal flat search's, {decided} decided by the codes over {shortlist} candidates "
                f"(median margin {margin:.4f}); "
                f"load average {load_avg()}")

@@ -21,7 +21,7 @@ import numpy as np
 # --shortlist N`, docs/performance.md). Re-scoring 1,500 vectors reads 2.3 MB of floats.
 SHORTLIST = 1500
 LEVELS = 127            # codes in -127..127: faiss's signed 8-bit codes hold them exactly
-BLOCK = 16384           # rows coded at a time, so coding a million vectors needs no float64 copy of them
+BLOCK = 2048            # rows coded at a time: their float64 temporaries stay small (peak memory, cache)
 UNIT_ROUNDOFF = 2.0 ** -24
 
 
@@ -49,12 +49,17 @@ class CodedScan:
         self.ids = faiss.vector_to_array(index.id_map)
         rows = stored_rows(self.flat)
         d = self.flat.d
-        peak = np.abs(rows).max(axis=0).astype(np.float64) if len(rows) else np.zeros(d)
+        # The largest magnitude per dimension without an absolute copy of every vector.
+        peak = np.maximum(rows.max(axis=0), -rows.min(axis=0)).astype(np.float64) if len(rows) else np.zeros(d)
         self.scale = LEVELS / np.where(peak > 0, peak, 1.0)
         self.codes = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit_direct_signed, faiss.METRIC_INNER_PRODUCT)
         # The largest coding error per dimension and as a norm, the largest code norm and vector
         # norm: float64, exact enough that their own rounding is far below the float32 terms.
         self.worst, self.worst_norm, self.code_norm, self.largest_norm = np.zeros(d), 0.0, 0.0, 0.0
+        # Written in place into faiss's storage, sized once (adding block by block grew it by
+        # doubling, a copy of the codes at the peak); a code byte is the value plus 128.
+        self.codes.codes.resize(len(rows) * d)
+        stored = faiss.rev_swig_ptr(self.codes.codes.data(), len(rows) * d).reshape(len(rows), d)
         for start in range(0, len(rows), BLOCK):
             block = rows[start:start + BLOCK].astype(np.float64)
             codes = np.rint(block * self.scale)
@@ -63,7 +68,8 @@ class CodedScan:
             self.worst_norm = max(self.worst_norm, _largest_norm(error))
             self.code_norm = max(self.code_norm, _largest_norm(codes))
             self.largest_norm = max(self.largest_norm, _largest_norm(block))
-            self.codes.add(codes.astype(np.float32))
+            stored[start:start + BLOCK] = codes + (LEVELS + 1)
+        self.codes.ntotal = len(rows)
 
     def top(self, query: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Ids and flat-kernel scores of ``query``'s top ``limit`` (best first, equal scores in no
