@@ -13,8 +13,9 @@ hybrid and ask pay the full query-encoding cost; the figures are for latency and
 never for quality. The server runs in its own processes (``baheth serve``), the clients are
 one asyncio loop in this one, on the same machine. Besides wall-clock latency the table gives
 the server's CPU time per request (user + system, all its processes and threads), which a
-machine shared with other work changes far less than latency: two idle cores serve at most
-about 2000 / (CPU ms per request) requests a second.
+machine shared with other work changes far less than latency, and the clients' own (they take
+it from the same cores): two idle cores serve at most about 2000 / (server + client CPU ms per
+request) requests a second.
 """
 from __future__ import annotations
 
@@ -125,10 +126,13 @@ def server_cpu_s(pid: int) -> float:
 
 
 def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, seconds: float) -> dict:
-    """``run_clients``' figures and the server's CPU milliseconds per request."""
-    before = server_cpu_s(pid)
+    """``run_clients``' figures, and the CPU milliseconds per request of the server and of the
+    clients (this process), which share the same cores."""
+    before, clients_before = server_cpu_s(pid), time.process_time()
     row = asyncio.run(run_clients(base, kind, texts, clients, seconds))
-    row["server CPU ms/req"] = round(1000 * (server_cpu_s(pid) - before) / max(row["requests"], 1), 1)
+    requests = max(row["requests"], 1)
+    row["server CPU ms/req"] = round(1000 * (server_cpu_s(pid) - before) / requests, 1)
+    row["client CPU ms/req"] = round(1000 * (time.process_time() - clients_before) / requests, 1)
     return row
 
 
@@ -168,7 +172,8 @@ def main(index, articles, clients, seconds, engines, workers, max_batch, max_wai
     finally:
         server.terminate()
         server.wait()
-    click.echo(table(rows, ["endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "server CPU ms/req"]))
+    click.echo(table(rows, ["endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "server CPU ms/req",
+                             "client CPU ms/req"]))
     click.echo(f"\n{stats['passages']} passages ({stats['articles']} articles), {clients} clients, {seconds:.0f} s "
                f"per endpoint, server --workers {workers} --engines {engines} {' '.join(batching)}, {os.cpu_count()} CPUs; "
                f"load average {load_before} "
