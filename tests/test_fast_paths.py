@@ -283,6 +283,27 @@ def test_postings_gathered_per_segment_are_those_looked_up_term_by_term(engine, 
     assert sum(len(docs) for docs, *_ in view._groups_postings(per_segment, groups)) > 0
 
 
+def test_articles_holding_are_those_of_the_live_postings_scoring_gathers(index_copy):
+    """``PostingsView.articles_holding`` gathers only the documents, not ``_groups_postings``'
+    weights and lengths: the same articles, a deleted article's passages left out, for held terms,
+    absent ones, a term twice, a term of many articles and none."""
+    with Indexer(index_copy) as ix:
+        ix.delete([SEED_ID])
+    with Engine(index_copy) as engine:
+        view = engine.keyword_index._view()
+        fields = [f for f, _ in engine.keyword_index.settings.form_fields]
+        held = sorted({str(t) for _, unit in view.units for f in fields
+                       for t in unit.fields[f].terms[:: max(1, len(unit.fields[f].terms) // 40)]})
+        assert not view.live.all() and held
+        for terms in ([held[0]], held[1:9], ["غير_موجود", held[2], held[2]], held, ["غير_موجود"], []):
+            docs = [next(view._groups_postings([(b, unit.fields[f]) for b, unit in view.units], [terms]))[0]
+                    for f in fields]
+            docs = np.concatenate([np.zeros(0, np.int64), *docs])
+            expected = np.unique(view.joined.numbers[1][docs[view.live[docs]]])
+            assert np.array_equal(view.articles_holding(terms, fields), expected)
+        assert len(view.articles_holding(held, fields)) > 1
+
+
 def test_faiss_is_asked_to_remove_only_ids_the_index_can_hold(tmp_path, monkeypatch):
     # remove_ids walks every vector: asked for each batch of new passages, it made a million-passage
     # fill quadratic. Passage ids are never reused, so ids above the largest held are new.

@@ -485,9 +485,8 @@ class PostingsView:
         segments do not all record articles."""
         if not terms:
             return np.zeros(0, np.int64)
-        docs = np.concatenate([
-            next(self._groups_postings([(base, seg.fields[field]) for base, seg in self.units], [terms]))[0]
-            for field in fields])
+        wanted = np.array(list(dict.fromkeys(terms)), dtype=str)
+        docs = np.concatenate([self._docs_holding(wanted, field) for field in fields])
         docs = docs[self.live[docs]]
         if self.joined.numbers is None:
             return np.unique(docs)
@@ -495,6 +494,19 @@ class PostingsView:
         held = np.zeros(len(self.joined.numbers[0]), dtype=bool)
         held[self.joined.numbers[1][docs]] = True
         return np.flatnonzero(held)
+
+    def _docs_holding(self, wanted: np.ndarray, field: str) -> np.ndarray:
+        """The searcher document numbers of ``wanted``'s postings in ``field``, repeats kept: the
+        documents alone: reading clitics needs no weights or field lengths, which scoring gathers
+        with them (``_groups_postings``), a random read of each posting's document length."""
+        parts = [np.zeros(0, np.int64)]
+        for base, segment in self.units:
+            postings = segment.fields[field]
+            starts, ends = postings.ranges(wanted)
+            counts = ends - starts
+            if counts.any():
+                parts.append(np.add(postings.docs[spans(starts, counts)], base, dtype=np.int64))
+        return np.concatenate(parts)
 
     @property
     def article_count(self) -> int:
