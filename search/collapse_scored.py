@@ -69,10 +69,18 @@ def collapse_scored(keys: np.ndarray, pairs: PairKeys, scores: np.ndarray, ties:
     story[node_of >= 0] = pairs.stories[node_of[node_of >= 0]]
     head = _heads(story, scores, ties, len(pairs.table.keys))
     folded = (story >= 0) & ~head
-    earlier, later = _edges(np.flatnonzero((node_of >= 0) & (story < 0)), node_of, pairs, scores, ties)
-    state = _decide(len(keys), earlier, later)
-    folded |= state == FOLDED
-    under = (state[earlier] == KEPT) & (state[later] == FOLDED)
+    items = np.flatnonzero((node_of >= 0) & (story < 0))
+    earlier, later = _edges(items, node_of, pairs, scores, ties)
+    # Decided among ``items`` alone, numbered in their order: at a million passages they are 3% of
+    # the articles a question matches (the median of 30 XQuAD-ar questions), and every other
+    # article has no pair here, so ``_decide`` would only keep it, in rounds that each pass over
+    # every article. (Numbered through a table: a binary search of each pair's two was slower.)
+    local = np.empty(len(keys), dtype=np.int64)
+    local[items] = np.arange(len(items))
+    first, second = local[earlier], local[later]
+    state = _decide(len(items), first, second)
+    folded[items[state == FOLDED]] = True
+    under = (state[first] == KEPT) & (state[second] == FOLDED)
     return ScoredFolding(folded, scores, ties, story, head, earlier[under], later[under])
 
 
