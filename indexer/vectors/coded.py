@@ -31,7 +31,7 @@ def stored_rows(flat: faiss.Index) -> np.ndarray:
     return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
 
 
-def _gamma(terms: int) -> float:
+def sum_error(terms: int) -> float:
     """A float32 sum of ``terms`` products is within this share of the sum of their magnitudes
     of the exact sum, whatever the order (Higham, "Accuracy and Stability", 3.1)."""
     d = terms * UNIT_ROUNDOFF
@@ -109,8 +109,8 @@ class CodedScan:
         norm = float(np.linalg.norm(q))
         vectors = min(float(q @ self.worst), norm * self.worst_norm)
         queries = min(float(np.abs(rounded).sum()) * LEVELS, float(np.linalg.norm(rounded)) * self.code_norm)
-        coded_sum = _gamma(self.flat.d) * LEVELS * LEVELS * self.flat.d / steps
-        return vectors + queries + coded_sum + _gamma(self.flat.d) * norm * self.largest_norm
+        coded_sum = sum_error(self.flat.d) * LEVELS * LEVELS * self.flat.d / steps
+        return vectors + queries + coded_sum + sum_error(self.flat.d) * norm * self.largest_norm
 
 
 def _largest_norm(rows: np.ndarray) -> float:

@@ -33,7 +33,7 @@ import numpy as np
 
 from indexer.store.layout import IndexDamaged, IndexLayout, file_digest, fsync_path, read_state, write_json_atomic
 from indexer.store.sqlite import Store
-from indexer.vectors.coded import CodedScan, stored_rows
+from indexer.vectors.coded import CodedScan, stored_rows, sum_error
 
 if TYPE_CHECKING:   # the manifest records VectorSettings: it imports this module
     from indexer.store.manifest import Manifest
@@ -63,9 +63,6 @@ DIGEST_ATTEMPTS = 3
 MANY_FROM = 4
 MANY_BLOCK = 4096
 MANY_EXTRA = 32
-# float32 unit roundoff: a dot product of d terms is within d * u (relative) of exact, whatever
-# order its terms are added in (Higham, "Accuracy and Stability of Numerical Algorithms", 3.1).
-UNIT_ROUNDOFF = 2.0 ** -24
 
 # (ids, float vectors) batches of the given passage ids, as ``Store.embeddings`` yields them.
 FloatReader = Callable[[Sequence[int]], Iterable[tuple[np.ndarray, np.ndarray]]]
@@ -551,8 +548,7 @@ class VectorIndex:
         if self._largest_norm is None or self._largest_norm[0] is not self.index:
             rows = stored_rows(flat)
             self._largest_norm = (self.index, float(np.sqrt(np.einsum("ij,ij->i", rows, rows).max())))
-        d = flat.d * UNIT_ROUNDOFF
-        return d / (1 - d) * self._largest_norm[1] * float(np.linalg.norm(query))
+        return sum_error(flat.d) * self._largest_norm[1] * float(np.linalg.norm(query))
 
     def ids(self) -> np.ndarray:
         """Every stored id, duplicates included."""
