@@ -545,9 +545,9 @@ def embed(index_dir, model, encoder_options, cluster, cache_dir, wait, fmt):
               help="How long a search waits for others to join its batch.")
 def serve(index_dir, host, port, engines, workers, max_batch, max_wait_ms):
     """Serve the index: an Arabic search page at / and a JSON API under /api (docs at /docs)."""
-    from server.app import DEFAULT_ENGINES, default_workers, serve as run_server
+    from server.app import serve as run_server
     with user_errors():
-        run_server(index_dir, host, port, engines or DEFAULT_ENGINES, workers or default_workers(), opened=lambda: click.echo(
+        run_server(index_dir, host, port, engines, workers, opened=lambda: click.echo(
             f"serving {index_dir} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True),
             batching=Batching(max_batch, max_wait_ms))
 

@@ -77,13 +77,14 @@ def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_mod
     return app
 
 
-def serve(index_dir: str | Path, host: str, port: int, engines: int, workers: int, opened=lambda: None,
-          batching: Batching = Batching()) -> None:
-    """Answer HTTP until interrupted: ``workers`` processes (Python runs one thread at a time per
-    process), each with its own ``engines``, query encoder and ``batching`` of dense searches
-    (docs/performance.md, "Serving"). ``opened`` is called once the index has opened, before the
-    first request."""
+def serve(index_dir: str | Path, host: str, port: int, engines: int | None = None, workers: int | None = None,
+          opened=lambda: None, batching: Batching = Batching()) -> None:
+    """Answer HTTP until interrupted: ``workers`` processes (None: ``default_workers()``; Python
+    runs one thread at a time per process), each with its own ``engines`` (None:
+    ``DEFAULT_ENGINES``), query encoder and ``batching`` of dense searches (docs/performance.md,
+    "Serving"). ``opened`` is called once the index has opened, before the first request."""
     import uvicorn
+    engines, workers = engines or DEFAULT_ENGINES, workers or default_workers()
     settings = {"index": str(index_dir), "engines": engines, "encoder_threads": ENCODER_THREADS,
                 "close_connections": workers > 1, "batching": asdict(batching)}
     options = dict(host=host, port=port, log_level="warning", server_header=False)
