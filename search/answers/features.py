@@ -10,16 +10,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.text.analysis import term_set
+from indexer.text.analysis import analyze_spans, term_set
+from indexer.text.arabic import normalize
+from indexer.text.stemmers import isri_stem
 from indexer.text.sentences import Sentence, split_sentences
 from indexer.store.sqlite import StoredPassage
-from search.answers.types import answer_type_match
+from search.answers.types import NO_QUANTITY, answer_type_match, quantity_match
 from search.answers.question import AnswerType
 
 # What ties a sentence to the question, and how its passage was retrieved; nothing about where the
 # sentence sits or how long it is: fitted on TyDi-ar, whose answers open its Wikipedia leads, a
 # sentence's position and length took XQuAD-ar's accuracy@1 from 0.77 to 0.60 (docs/answers.md).
-FEATURES = ("dense", "weighted_overlap", "weighted_context", "number_or_date", "entity", "article", "passage_dense")
+FEATURES = ("dense", "weighted_overlap", "weighted_context", "number_or_date", "entity", "article", "passage_dense",
+            "quantity", "root_overlap")
 # The answer-type match is two features: a number or date is a surface form the sentence either has
 # or lacks, while the place, person, reason and manner cues are loose, and the fit weighs them apart.
 VALUE_TYPES = frozenset({AnswerType.NUMBER, AnswerType.DATE})
@@ -43,20 +46,29 @@ class Candidate:
 
 
 def candidates(passages: list[StoredPassage], passage_dense: list[float], terms: frozenset[str],
-               answer_type: AnswerType) -> list[Candidate]:
+               answer_type: AnswerType, quantity: tuple[frozenset[str], frozenset[str]] = NO_QUANTITY,
+               roots: dict[str, str] | None = None) -> list[Candidate]:
     """Every sentence of ``passages`` (best first) with its cheap features.
 
     ``passage_dense`` is each passage's cosine with the question; ``article`` is 1/(1 + the rank of
     the passage's article among the distinct articles retrieved), so the second passage of the best
-    article is not ranked below the best one (a news article spans several passages)."""
+    article is not ranked below the best one (a news article spans several passages).  ``quantity``
+    is a «كم» question's units and counted noun (``search.answers.types.quantity_cue``): a number
+    written with them is the amount asked for, not merely a number (``quantity``).  ``roots`` maps
+    each question term to its root (``question_roots``): a sentence may hold the question's word in
+    another form of the same root, which the light stem does not join (``root_overlap``)."""
     article_rank = {a: i for i, a in enumerate(dict.fromkeys(p.article_id for p in passages))}
     units = []   # (passage rank, passage, its sentences, each sentence's question terms)
     for rank, p in enumerate(passages):
         sentences = split_sentences(p.text)
         units.append((rank, p, sentences, [held_terms(p.text[s.start:s.end], terms) for s in sentences]))
     weight = term_weights(terms, [t for *_, term_sets in units for t in term_sets])
+    roots = {t: r for t, r in (roots or {}).items() if t in terms}
+    sentence_roots = [[frozenset(word_roots(p.text[s.start:s.end]).values()) for s in sentences]
+                      for _, p, sentences, _ in units]
+    root_weight = term_weights(frozenset(roots.values()), [r for rs in sentence_roots for r in rs])
     found = []
-    for rank, p, sentences, term_sets in units:
+    for (rank, p, sentences, term_sets), held_roots in zip(units, sentence_roots):
         for i, s in enumerate(sentences):
             text = p.text[s.start:s.end]
             around = term_sets[i].union(*term_sets[max(0, i - 1):i + 2])
@@ -69,6 +81,9 @@ def candidates(passages: list[StoredPassage], passage_dense: list[float], terms:
                 match if answer_type in ENTITY_TYPES else 0.0,
                 1.0 / (1 + article_rank[p.article_id]),
                 passage_dense[rank],
+                quantity_match(text, quantity),
+                weighted(frozenset(r for t, r in roots.items() if t not in term_sets[i] and r in held_roots[i]),
+                         root_weight),
             ])
             found.append(Candidate(p, rank, s, i, term_sets[i], features))
     return found
@@ -80,6 +95,20 @@ def held_terms(text: str, terms: frozenset[str]) -> frozenset[str]:
     would miss «عاصمتها هي أولان باتور» (feminine verbs, «قامت» for «قام», fold the same way)."""
     held = {_fold(t) for t in term_set(text)}
     return frozenset(t for t in terms if _fold(t) in held)
+
+
+def question_roots(text: str, terms: frozenset[str]) -> dict[str, str]:
+    """Each of the question's ``terms`` in ``text`` (its keyword text) and its root (``word_roots``)."""
+    return {t: r for t, r in word_roots(text).items() if t in terms}
+
+
+def word_roots(text: str) -> dict[str, str]:
+    """Each word's term (the light stem the index uses) and its ISRI root.  Arabic derives a verb,
+    its passive, its verbal noun and its participles from one root, and a question often asks with
+    one form what the answer states with another («متى تأسست» / «أُسست عام 1386», «اكتشف» /
+    «اكتشاف»); the light stem keeps them apart.  The root is coarse (unrelated words can share
+    one), so it is a feature of its own beside the exact terms, never instead of them."""
+    return {t.term: isri_stem(normalize(text[t.start:t.end])) for t in analyze_spans(text)}
 
 
 def _fold(term: str) -> str:

@@ -30,12 +30,12 @@ from indexer.text.analysis import analyze_spans
 from indexer.text.sentences import split_sentences
 from indexer.vectors.cache import EmbeddingCache
 from indexer.store.sqlite import Filters
-from search.answers.features import Candidate, candidates, held_terms
+from search.answers.features import Candidate, candidates, held_terms, question_roots
 from search.answers.confidence import bm25_idf, confidence_rows, evidence, keyword_first
 from search.answers.model import AnswerModel, shipped
 from search.fusion import CANDIDATES
 from search.query import ParsedQuery, QueryError, check_count, parse_query, query_text
-from search.answers.types import typed_spans
+from search.answers.types import quantity_cue, typed_spans
 from search.answers.question import AnswerType, QuestionAnalysis, analyze_question
 from search.results import Answer, AnswerResults
 
@@ -131,7 +131,8 @@ class AnswerFinder:
         vectors = {int(pid): v for ids, vecs in self.engine.store.embeddings(top) for pid, v in zip(ids, vecs)}
         # A passage not embedded yet (``baheth embed`` pending) counts as unrelated.
         passage_dense = [float(vectors[pid] @ question_vector) if pid in vectors else 0.0 for pid in top]
-        found = candidates([stored[pid] for pid in top], passage_dense, parsed.terms, analysis.answer_type)
+        found = candidates([stored[pid] for pid in top], passage_dense, parsed.terms, analysis.answer_type,
+                           quantity_cue(analysis), question_roots(analysis.keyword_text, parsed.terms))
         return Lookup(analysis, parsed, ranked, found, {pid: rank for rank, (pid, _) in enumerate(keyword)})
 
     def embed(self, lookup: Lookup, candidates: Sequence[Candidate]) -> None:

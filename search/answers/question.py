@@ -48,8 +48,8 @@ from enum import Enum
 from indexer.text.arabic import normalize
 from search.answers.question_words import (
     DATE_NOUNS, DATE_OR_PLACE_NOUNS, GENERIC_NOUNS, MA_NEGATION, MIN_PREPOSITIONAL, NAME_NOUNS,
-    NUMBER_NOUNS, PERSON_NOUNS, PLACE_NOUNS, REASON_NOUNS, UNAMBIGUOUS, WHAT_DATE_NOUNS,
-    WHAT_PERSON_NOUNS, WORD_CORE_RE,
+    NUMBER_NOUNS, PLACE_NOUNS, REASON_NOUNS, UNAMBIGUOUS, WHAT_DATE_NOUNS,
+    WHAT_PERSON_NOUNS, WHICH_PERSON_NOUNS, WORD_CORE_RE,
 )
 
 __all__ = ["AnswerType", "QuestionAnalysis", "analyze_question"]
@@ -258,7 +258,7 @@ def _which_type(following: list[str]) -> tuple[AnswerType, int]:
         return AnswerType.DATE, consumed
     if noun in PLACE_NOUNS:
         return AnswerType.PLACE, consumed
-    if noun in PERSON_NOUNS:
+    if noun in WHICH_PERSON_NOUNS:
         return AnswerType.PERSON, consumed
     return AnswerType.OTHER, 0
 

@@ -23,11 +23,19 @@ DATE_NOUNS = norm_set(
 )
 PLACE_NOUNS = norm_set(
     "مدينة دولة بلد مكان منطقة قارة محافظة ولاية قرية جزيرة عاصمة بلاد إقليم حي "
-    "شارع ملعب نهر جبل بحر مدن دول بلدان مناطق أماكن موقع مقر".split()
+    "شارع ملعب نهر جبل بحر مدن دول بلدان مناطق أماكن موقع مقر "
+    # administrative units and landforms: «في أي مقاطعة», «في أي إمارة», «أي بحيرة»
+    "مقاطعة إمارة مملكة إمبراطورية ناحية بلدية قضاء مديرية ضاحية مستعمرة بلدة "
+    "ساحل وادي بحيرة محيط خليج صحراء ولايات مقاطعات محافظات قرى جزر".split()
 )
 PERSON_NOUNS = norm_set(
     "شخص لاعب رئيس ملك أمير وزير فريق نادي منتخب حزب شركة منظمة كاتب مؤلف شاعر "
     "مدرب أشخاص لاعبين فرق أندية شركات أحزاب".split()
+)
+# Leaders, bodies and groups, read as persons after «أي» only («أي زعيم», «أي محكمة», «أية طائفة»):
+# after «ما هي» they are as often the subject to define («ما هي مجموعة بلدربيرغ؟»).
+WHICH_PERSON_NOUNS = PERSON_NOUNS | norm_set(
+    "زعيم قائد طائفة مجموعة محكمة جامعة مؤسسة هيئة كيان طرف مخترع مغني ممثل فنان".split()
 )
 NUMBER_NOUNS = norm_set(
     "عدد كمية مقدار نسبة مساحة طول عرض ارتفاع عمق وزن سعر قيمة حجم عمر سرعة "
@@ -59,3 +67,20 @@ UNAMBIGUOUS = norm_set(
 # How Arabic frames a quantity question («كم يبلغ حجم التبادل»): an answer states the amount
 # («13 مليار دولار») and seldom repeats these, so they are no evidence for or against it.
 AMOUNT_FRAMING = norm_set("يبلغ تبلغ بلغ بلغت يصل تصل يساوي تساوي حجم مقدار كمية".split())
+
+# What a «كم» question measures, named by a noun or verb of the question («كم تبلغ مساحة», «كم
+# استمر»), and the units a number answering it is written with («18.011 كم²», «ثلاثين سنة»).
+_TIME_UNITS = "سنة سنوات سنين عام أعوام شهر أشهر شهور أسبوع أسابيع يوم أيام يوما ساعة ساعات دقيقة دقائق قرن قرون عقد عقود"
+_LENGTH_UNITS = "متر مترا أمتار كم كلم كيلو كيلومتر كيلومترا كيلومترات ميل ميلا أميال قدم أقدام سم سنتيمتر ملم مليمتر"
+QUANTITY_UNITS = {
+    **dict.fromkeys(norm_set("مساحة".split()), norm_set("مربع مربعا مربعة كم² كم2 هكتار هكتارا دونم دونما فدان فدانا".split())),
+    **dict.fromkeys(norm_set("طول عرض ارتفاع عمق مسافة بعد يبعد تبعد يمتد سماكة قطر".split()), norm_set(_LENGTH_UNITS.split())),
+    **dict.fromkeys(norm_set("سرعة".split()), norm_set(f"{_LENGTH_UNITS} عقدة".split())),
+    **dict.fromkeys(norm_set("وزن كتلة يزن".split()), norm_set("كغ كجم كيلوغرام كيلوجرام غرام جرام طن أطنان رطل".split())),
+    **dict.fromkeys(norm_set("سعر ثمن قيمة مبلغ تكلفة كلفة ميزانية يكلف تكلف راتب دخل".split()),
+                    norm_set("دولار دولارا دولارات يورو جنيه جنيها ريال ريالا دينار دينارا ليرة درهم درهما فرنك روبل ين".split())),
+    **dict.fromkeys(norm_set("نسبة".split()), norm_set("% ٪ بالمئة بالمائة المئة المائة".split())),
+    **dict.fromkeys(norm_set("مدة عمر استمر استمرت دام دامت استغرق استغرقت فترة".split()), norm_set(_TIME_UNITS.split())),
+    **dict.fromkeys(norm_set("سكان تعداد".split()), norm_set("نسمة شخص أشخاص مواطن ساكن فرد أفراد".split())),
+    **dict.fromkeys(norm_set("حرارة".split()), norm_set("درجة درجات".split())),
+}

@@ -10,15 +10,22 @@ import re
 from functools import lru_cache
 
 from indexer.text.arabic import normalize
-from search.answers.question import AnswerType
-from search.answers.question_words import WORD_CORE_RE, norm_set
+from indexer.text.analysis import analyze
+from search.answers.question import AnswerType, QuestionAnalysis
+from search.answers.question_words import AMOUNT_FRAMING, NUMBER_NOUNS, QUANTITY_UNITS, WORD_CORE_RE, norm_set
 
-__all__ = ["answer_type_match", "typed_spans", "MONTH_WITHOUT_YEAR"]
+__all__ = ["answer_type_match", "typed_spans", "quantity_cue", "quantity_match", "NO_QUANTITY", "MONTH_WITHOUT_YEAR"]
 
 
 _DIGIT_RE = re.compile(r"[0-9\u0660-\u0669\u06F0-\u06F9]")
 _NUMBER_RUN_RE = re.compile(r"[0-9\u0660-\u0669\u06F0-\u06F9]+")
 _NUMERIC_DATE_RE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b")
+# Words of a «كم» question that frame the amount or name what is measured, not what is counted.
+_FRAMING_OR_MEASURE = AMOUNT_FRAMING | NUMBER_NOUNS
+# Wikipedia's reference marks, «[7]»: numbers that count nothing.
+_CITATION_RE = re.compile(r"\[\s*\d+\s*\]")
+# A year as a word of its own: a clitic before it, a range after it, the era's «م»/«ه» glued on.
+_YEAR_WORD_RE = re.compile(r"(?:و|ف)?(?:ب|ل|ك)?(\d{4})(?:[-–]\d{2,4})?(?:م|ه)?")
 _LATIN_CAP_RE = re.compile(r"\b[A-Z][a-z]+\b")
 _LATIN_CAP_PAIR_RE = re.compile(r"\b[A-Z][a-z]+\s+[A-Z][a-z]+\b")
 
@@ -36,6 +43,8 @@ _NUMBER_WORDS = norm_set(
     "مئة مائة مئتان مئتين مائتان مائتين مئات ألف ألفان ألفين آلاف مليون مليونان "
     "مليونين ملايين مليار ملياران مليارين مليارات نصف ربع ثلث عشرات بضع بضعة".split()
 )
+# After a number, words that scale it: «1500 ألف» is a quantity, not a year.
+_MULTIPLIERS = norm_set("ألف آلاف مليون ملايين مليار مليارات بليون".split())
 _MONTHS = norm_set(
     "كانون شباط آذار نيسان أيار حزيران تموز أيلول تشرين "
     "يناير فبراير أبريل إبريل ابريل مايو يونيو يونيه يوليو يوليه أغسطس اغسطس "
@@ -53,6 +62,8 @@ _ORDINALS = norm_set(
     "الأول الأولى الثاني الثانية الثالث الثالثة الرابع الرابعة الخامس الخامسة السادس السادسة "
     "السابع السابعة الثامن الثامنة التاسع التاسعة العاشر العاشرة الحادي الحادية".split()
 )
+# The second word of an ordinal from eleven to nineteen: «القرن التاسع عشر».
+_TEENS = norm_set("عشر عشرة".split())
 # A decade is named by the plural of its tens word: «الثمانينيات», «أربعينات القرن الماضي».
 _DECADE_RE = re.compile(r"(?:عشرين|ثلاثين|اربعين|خمسين|ستين|سبعين|ثمانين|تسعين)ي?ات")
 # A number before a unit of time is a span of time, how «منذ متى» is answered: «منذ 66 مليون سنة».
@@ -114,19 +125,22 @@ def answer_type_match(sentence: str, answer_type: AnswerType) -> float:
 
 def typed_spans(sentence: str, answer_type: AnswerType) -> list[tuple[int, int]]:
     """Stretches of ``sentence`` that look like an answer of ``answer_type``, as character
-    offsets: numbers with their number words («13 مليار دولار» gives «13 مليار») for NUMBER;
-    month names, years and «عام 2020» for DATE. Other types have no such surface form: []."""
+    offsets: quantities with their number words («13 مليار دولار» gives «13 مليار»; a year is not
+    a quantity) for NUMBER; for DATE every form ``answer_type_match`` reads as a date: month names,
+    years and «عام 2020», a century or an era's year by its ordinal («القرن التاسع عشر»), a decade
+    («التسعينيات»), a span of time («منذ حوالي مليار سنة» gives «مليار سنة»). Other types have no
+    such surface form: []."""
     typed = _TYPED_WORD.get(answer_type)
     if typed is None:
         return []
-    tokens = []
+    offsets, words = [], []
     for match in re.finditer(r"\S+", sentence):
         core = WORD_CORE_RE.search(normalize(match.group()))
-        tokens.append((match.start(), match.end(), core.group() if core else ""))
+        offsets.append((match.start(), match.end()))
+        words.append(core.group() if core else "")
     spans: list[tuple[int, int]] = []
-    for i, (start, end, word) in enumerate(tokens):
-        following = tokens[i + 1][2] if i + 1 < len(tokens) else ""
-        if not word or not typed(word, following):
+    for i, (start, end) in enumerate(offsets):
+        if not words[i] or not typed(words, i):
             continue
         if spans and _only_space_between(sentence, spans[-1][1], start):
             spans[-1] = (spans[-1][0], end)
@@ -139,15 +153,23 @@ def _only_space_between(text: str, end: int, start: int) -> bool:
     return not text[end:start].strip()
 
 
-def _number_word(word: str, _following: str) -> bool:
-    return _is_number_word(word)
+def _number_word(words: list[str], i: int) -> bool:
+    return _is_number_word(words[i]) and (not _DIGIT_RE.search(words[i]) or _is_quantity(words, i))
 
 
-def _date_word(word: str, following: str) -> bool:
-    stems = _stems(word)
+def _date_word(words: list[str], i: int) -> bool:
+    """Whether ``words[i]`` is part of a date of a form ``_date_score`` reads."""
+    word, stems = words[i], _stems(words[i])
+    before = words[i - 1] if i > 0 else ""
+    after = words[i + 1] if i + 1 < len(words) else ""
     return (not stems.isdisjoint(_MONTHS) or not stems.isdisjoint(_AMBIGUOUS_MONTHS)
-            or re.fullmatch(r"[0-9]{4}", word) is not None
-            or (not stems.isdisjoint(_YEAR_CUES) and _DIGIT_RE.search(following) is not None))
+            or _YEAR_WORD_RE.fullmatch(word) is not None
+            or (not stems.isdisjoint(_YEAR_CUES) and (_DIGIT_RE.search(after) is not None or after in _ORDINALS))
+            or (word in _ORDINALS and not _stems(before).isdisjoint(_YEAR_CUES))
+            or (word in _TEENS and before in _ORDINALS)          # «التاسع عشر»
+            or any(_DECADE_RE.fullmatch(stem) for stem in stems)
+            or (not stems.isdisjoint(_TIME_UNITS) and _is_number_word(before))
+            or (_is_number_word(word) and not _stems(after).isdisjoint(_TIME_UNITS)))
 
 
 _TYPED_WORD = {AnswerType.NUMBER: _number_word, AnswerType.DATE: _date_word}
@@ -177,9 +199,29 @@ def _any_in(words: list[str], vocabulary: frozenset[str]) -> bool:
 
 
 def _number_score(sentence: str, words: list[str]) -> float:
-    if _DIGIT_RE.search(sentence):
+    """1.0 for a quantity written in digits, 0.8 for one in words; a sentence whose only digits
+    are dates («سنة 2010», «في 15 مارس») or reference marks («[7]») states no quantity: it answers
+    «كم» no better than a sentence without a number."""
+    if _CITATION_RE.search(sentence):
+        words = _words(_CITATION_RE.sub(" ", sentence))
+    if any(_is_quantity(words, i) for i, word in enumerate(words) if _DIGIT_RE.search(word)):
         return 1.0
     return 0.8 if _any_in(words, _NUMBER_WORDS) else 0.0
+
+
+def _is_quantity(words: list[str], i: int) -> bool:
+    """Whether the digits of ``words[i]`` count something rather than name a time: not a year
+    («2010», «1892م», «1620–1621», «وفي 1754»), not a day before or after a month name («15
+    مارس»), not part of a numeric date («12/05/2019»)."""
+    word = words[i]
+    if _NUMERIC_DATE_RE.search(word):
+        return False
+    year = _YEAR_WORD_RE.fullmatch(word)
+    if year and 1000 <= int(year.group(1)) <= 2100 and not (i + 1 < len(words) and _stems(words[i + 1]) & _MULTIPLIERS):
+        return False
+    neighbours = words[max(0, i - 1):i] + words[i + 1:i + 2]
+    return not (len(_NUMBER_RUN_RE.findall(word)) == 1 and len(word) <= 3
+                and any(not _stems(w).isdisjoint(_MONTHS | _AMBIGUOUS_MONTHS) for w in neighbours))
 
 
 def _date_score(sentence: str, words: list[str]) -> float:
@@ -308,3 +350,48 @@ _SCORERS = {
     AnswerType.REASON: lambda s, w: _cue_score(w, _REASON_CUES),
     AnswerType.MANNER: lambda s, w: _cue_score(w, _MANNER_CUES),
 }
+
+
+NO_QUANTITY: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+
+
+def quantity_cue(analysis: QuestionAnalysis) -> tuple[frozenset[str], frozenset[str]]:
+    """What a number answering a «كم» question is written with: the units of what it measures
+    («مساحة» → «كم²», «مربع», «هكتار» ...: ``QUANTITY_UNITS``), and the counted noun's terms, the
+    first word after the interrogative that neither frames the amount nor names what is measured
+    («كم عدد آيات» → «آية»: «عدد آياتها 110 آية»; «كم يبلغ عدد سكان» → «سكان»).  Empty for
+    any other question."""
+    if analysis.answer_type is not AnswerType.NUMBER:
+        return NO_QUANTITY
+    words = _words(analysis.keyword_text)
+    units = frozenset().union(*(QUANTITY_UNITS.get(stem, frozenset())
+                                for w in words for stem in _stems(w) | _without_suffix(w)))
+    counted = next((w for w in words if _stems(w).isdisjoint(_FRAMING_OR_MEASURE)), "")
+    return units, frozenset(analyze(counted))
+
+
+def _without_suffix(word: str) -> frozenset[str]:
+    """«مساحتها» → «مساحه»: a noun in «ة» keeps it as «ت» before a pronoun."""
+    for suffix in ("تها", "ته", "تهم", "تهما"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 2:
+            return frozenset({word[:-len(suffix)] + "ه"})
+    return frozenset()
+
+
+def quantity_match(sentence: str, cue: tuple[frozenset[str], frozenset[str]]) -> float:
+    """1.0 when a quantity of ``sentence`` (a number that is not a date: ``_number_score``) is
+    followed, within three words, by a unit of what the question measures or by its counted noun
+    («وتصل مساحتها إلى 18.011 كم²» for «كم تبلغ مساحة أردبيل»); else 0.0."""
+    units, counted = cue
+    if not units and not counted:
+        return 0.0
+    if "%" in units and re.search(r"[0-9\u0660-\u0669]\s*[%٪]", sentence):
+        return 1.0
+    words = _words(_CITATION_RE.sub(" ", sentence))
+    for i, word in enumerate(words):
+        if not _is_number_word(word) or (_DIGIT_RE.search(word) and not _is_quantity(words, i)):
+            continue
+        for after in words[i + 1:i + 4]:
+            if not _stems(after).isdisjoint(units) or (counted and not counted.isdisjoint(analyze(after))):
+                return 1.0
+    return 0.0
