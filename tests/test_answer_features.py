@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from indexer.text.analysis import analyze
 from indexer.store.sqlite import StoredPassage
-from search.answers.features import FEATURES, candidates, held_terms
+from search.answers.features import FEATURES, candidates, held_terms, question_roots
 from search.answers.question import AnswerType
 
 CAPITAL = frozenset(analyze("عاصمة منغوليا"))
@@ -26,3 +26,17 @@ def test_the_article_feature_ranks_articles_not_passages():
     article = FEATURES.index("article")
     assert [c.passage_rank for c in found] == [0, 1, 2]
     assert [c.features[article] for c in found] == [1.0, 1.0, 0.5]
+
+
+def test_root_overlap_counts_a_question_word_held_only_in_another_form():
+    # «تأسست» and «أُسست» share the root «أسس», which the light stem does not join.
+    question = "جامعة هايدلبرغ تأسست"
+    terms = frozenset(analyze(question))
+    found = candidates([passage(0, "a", "أُسست الجامعة عام 1386. وتقع جامعة هايدلبرغ في ألمانيا.")], [0.9], terms,
+                       AnswerType.DATE, roots=question_roots(question, terms))
+    roots = FEATURES.index("root_overlap")
+    founded, located = found
+    assert "تاسست" not in founded.terms and founded.features[roots] > 0
+    assert located.features[roots] == 0.0    # it holds «جامعة» and «هايدلبرغ» as they are, «تأسست» in no form
+    assert candidates([passage(0, "a", "أُسست الجامعة عام 1386.")], [0.9], terms,
+                      AnswerType.DATE)[0].features[roots] == 0.0      # no roots given: no evidence

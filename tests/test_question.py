@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.answers.types import answer_type_match
+from search.answers.types import answer_type_match, quantity_cue, quantity_match
 from search.answers.question import AnswerType, analyze_question
 
 N, D, PL, PE = AnswerType.NUMBER, AnswerType.DATE, AnswerType.PLACE, AnswerType.PERSON
@@ -36,6 +36,9 @@ R, M, Y, O = AnswerType.REASON, AnswerType.MANNER, AnswerType.YESNO, AnswerType.
         ("فين المطار", PL, "المطار"),
         ("في أي مدينة ولد الرئيس؟", PL, "ولد الرئيس"),
         ("ولد نجيب محفوظ في أي مدينة؟", PL, "ولد نجيب محفوظ"),
+        # an administrative unit or a landform is a place too; the noun is the topic, so it stays
+        ("في أي مقاطعة تقع جاكسونفيل؟", PL, "مقاطعة تقع جاكسونفيل"),
+        ("في أية مستعمرة استقر المهاجرون؟", PL, "مستعمرة استقر المهاجرون"),
         ("من أين جاء المهاجرون", PL, "جاء المهاجرون"),
         ("ما هي عاصمة جورجيا؟", PL, "عاصمة جورجيا"),
         ("ما عاصمة جورجيا", PL, "عاصمة جورجيا"),
@@ -47,6 +50,9 @@ R, M, Y, O = AnswerType.REASON, AnswerType.MANNER, AnswerType.YESNO, AnswerType.
         ("ما اسم زوجة الرئيس؟", PE, "زوجة الرئيس"),
         ("شو اسم رئيس ايران", PE, "رئيس ايران"),
         ("أي فريق فاز بالدوري؟", PE, "فريق فاز بالدوري"),
+        ("أي محكمة قضت بدستورية القانون؟", PE, "محكمة قضت بدستورية القانون"),
+        ("أية طائفة أصدرت المرسوم؟", PE, "طائفة أصدرت المرسوم"),
+        ("ما هي مجموعة بلدربيرغ؟", O, "مجموعة بلدربيرغ"),     # after «ما هي», the subject to define
         ("لماذا استقال الوزير؟", R, "استقال الوزير"),
         ("ليش استقال الوزير", R, "استقال الوزير"),
         ("ماهو سبب الزيارة؟", R, "سبب الزيارة"),
@@ -109,6 +115,15 @@ def test_interrogative_is_reported_as_written(question: str, interrogative: str)
         ("بلغ عدد الضحايا ٢٥ شخصا", N, 1.0, 1.0),
         ("يضم الوفد ثلاثة وزراء", N, 0.7, 0.9),
         ("وصل الوفد إلى العاصمة", N, 0.0, 0.0),
+        # a year, a day of a month, a numeric date or a reference mark counts nothing
+        ("تركز الجفاف في سنة 2005 بالجزء الجنوبي", N, 0.0, 0.0),
+        ("وفقدت الجزائر سكانها في 1620–1621", N, 0.0, 0.0),
+        ("ولد في مارس 1892م بالمدية", N, 0.0, 0.0),
+        ("انتهت الحرب في 30 مايو", N, 0.0, 0.0),
+        ("[7] ووفقا لمركز بيو ارتفعت النسبة", N, 0.0, 0.0),
+        ("كان لجفاف سنة 2010 ثلاثة مراكز", N, 0.8, 0.8),      # the number word still counts
+        ("قدر عدد الضحايا بنحو 1500 ألف", N, 1.0, 1.0),       # a multiplier after it: not a year
+        ("عدد آياتها 110 آية نزلت عام 622", N, 1.0, 1.0),
         ("زار الكاظمي طهران في تموز يوليو عام 2020", D, 1.0, 1.0),
         ("وقعت الحادثة في الرابع من أغسطس", D, 0.7, 0.7),   # a month with no year: a partial date
         ("وقعت الحادثة في الرابع من أغسطس 2019", D, 1.0, 1.0),
@@ -166,3 +181,26 @@ def test_analyze_question_never_crashes(question: str) -> None:
     assert isinstance(analysis.answer_type, AnswerType)
     for answer_type in AnswerType:
         assert 0.0 <= answer_type_match(question, answer_type) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        # the unit of what the question measures
+        ("كم تبلغ مساحة أردبيل؟", "وتصل مساحتها إلى 18.011 كم².", 1.0),
+        ("ماهى مساحة إربد الأردنية ؟", "وتقدر مساحة المدينة بحوالي 30 كيلو متر مربع.", 1.0),
+        ("كم تبلغ مساحة أردبيل؟", "تقع أردبيل على بعد حوالي 70 كم من بحر قزوين.", 0.0),   # a length, not an area
+        ("كم استمر حكم السلطان؟", "وقد دام مدة ثلاثين سنة.", 1.0),
+        ("ما نسبة المسلمين في ألمانيا؟", "فإن 1.9% من سكان ألمانيا مسلمون.", 1.0),
+        ("ماهو تعداد سكان العراق ؟", "ويبلغ عددهم ما يقارب 37,5 مليون نسمة.", 1.0),
+        # the counted noun, the first word after the interrogative
+        ("ما هو عدد آيات سورة الكهف ؟", "عدد آياتها 110 آية، وهي من السور المكية.", 1.0),
+        ("ما هو عدد آيات سورة الكهف ؟", "سورة الكهف رقمها 18 في ترتيب السور.", 0.0),
+        ("كم عدد فصوص الدماغ ؟", "ويمكن تقسيمها لستة فصوص.", 1.0),
+        # a year is not the amount, whatever follows it; a question of another type has no cue
+        ("كم عدد سكان المدينة؟", "تأسست المدينة عام 1900 نسمة الجبل.", 0.0),
+        ("متى تأسست المدينة؟", "تأسست المدينة عام 1900.", 0.0),
+    ],
+)
+def test_quantity_match(question: str, sentence: str, expected: float) -> None:
+    assert quantity_match(sentence, quantity_cue(analyze_question(question))) == expected

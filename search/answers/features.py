@@ -107,8 +107,10 @@ def word_roots(text: str) -> dict[str, str]:
     its passive, its verbal noun and its participles from one root, and a question often asks with
     one form what the answer states with another («متى تأسست» / «أُسست عام 1386», «اكتشف» /
     «اكتشاف»); the light stem keeps them apart.  The root is coarse (unrelated words can share
-    one), so it is a feature of its own beside the exact terms, never instead of them."""
-    return {t.term: isri_stem(normalize(text[t.start:t.end])) for t in analyze_spans(text)}
+    one), so it is a feature of its own beside the exact terms, never instead of them.  The stemmer
+    reads the word as written (it needs the hamza of «تأسست» to see the «ت» as a prefix, and drops
+    the diacritics itself); its root is then folded as text is («أسس» and «اسس» alike)."""
+    return {t.term: normalize(isri_stem(text[t.start:t.end])) for t in analyze_spans(text)}
 
 
 def _fold(term: str) -> str:

@@ -64,7 +64,14 @@ class AnswerFinder:
     def __init__(self, engine: Engine, cache_dir: Path | None = None, model: AnswerModel | None = None):
         self.engine = engine
         self.cache = EmbeddingCache(cache_dir)
-        self.model = model or shipped()
+        self._model = model
+
+    @property
+    def model(self) -> AnswerModel:
+        """The model given, else the shipped one, read when first needed: ``lookup`` and ``embed``
+        need none, so ``bench.answer_features`` can extract features that the shipped model was not
+        fitted on yet."""
+        return self._model or shipped()
 
     def close(self) -> None:
         self.cache.close()
