@@ -17,7 +17,8 @@ writes ``bench/results/answer-features-SET.npz``:
 - per candidate sentence: ``features`` (``search.answers.features.FEATURES``), ``labels`` (it
   holds a gold answer), ``passage_rank``, ``keyword_rank`` (its passage's rank in the keyword run,
   -1 when not in it), ``term_masks`` (bit masks over the question's terms of those its sentence,
-  its sentence with its neighbours, its passage and its article hold) and ``candidate_group``
+  its sentence with its neighbours, its passage and its article hold, as the confidence counts them:
+  in any form of their root, the article's with its passage's) and ``candidate_group``
   (its passage's Wikipedia article).
 
 With the dense similarity of every candidate and what the index says of every candidate's terms
@@ -82,7 +83,7 @@ def term_rows(found, weight: dict[str, float], articles: dict) -> dict[str, np.n
     rows = []
     for c in found:
         context, passage = surroundings(c, found)
-        rows.append([mask(c.terms), mask(context), mask(passage), mask(articles[c.passage.article_id])])
+        rows.append([mask(c.held), mask(context), mask(passage), mask(articles[c.passage.article_id] | passage)])
     return {"term_weights": np.array([weight[t] for t in order]),
             "term_masks": np.array(rows, np.int64).reshape(-1, 4),
             "article_ids": np.array([str(c.passage.article_id) for c in found])}

@@ -83,12 +83,17 @@ def evidence(best: Candidate, candidates: list[Candidate], terms: frozenset[str]
     articles would make it known and rare, and missing from this passage all the same.  The
     wording of a quantity question («يبلغ حجم») is not counted: answers do not repeat it.
 
+    A term counts as held in any form of its root (``Candidate.held``: «تأسست» in «أُسست»): XQuAD-ar's
+    translated questions ask with one form of a word what the answer states with another, and a
+    share of exact terms took them for related passages without the answer.  The article holds what
+    its text holds exactly and what its passage holds in any form.
+
     ``question_terms`` (the log of how many terms are counted) says how coarse the shares are: a
     two-term question covers half its IDF mass with one word a related passage happens to share,
     a seven-term one does not; it describes the question alone, so it is the same in any index."""
     weight = index_weights(terms, idf)
     context, passage = surroundings(best, candidates)
-    return evidence_from(weight, best.terms, context, passage, article_terms)
+    return evidence_from(weight, best.held, context, passage, article_terms | passage)
 
 
 def index_weights(terms: frozenset[str], idf: Callable[[str], float | None]) -> dict[str, float]:
@@ -101,10 +106,11 @@ def index_weights(terms: frozenset[str], idf: Callable[[str], float | None]) -> 
 
 
 def surroundings(best: Candidate, candidates: list[Candidate]) -> tuple[frozenset[str], frozenset[str]]:
-    """The question terms ``best`` holds with its neighbouring sentences, and those its passage holds."""
+    """The question terms ``best`` holds with its neighbouring sentences, and those its passage holds,
+    each in any form of its root (``Candidate.held``)."""
     same_passage = [c for c in candidates if c.passage.pid == best.passage.pid]
-    context = frozenset().union(*(c.terms for c in same_passage if abs(c.position - best.position) <= 1))
-    return context, frozenset().union(*(c.terms for c in same_passage))
+    context = frozenset().union(*(c.held for c in same_passage if abs(c.position - best.position) <= 1))
+    return context, frozenset().union(*(c.held for c in same_passage))
 
 
 def evidence_from(weight: dict, sentence: frozenset, context: frozenset, passage: frozenset,

@@ -39,6 +39,9 @@ class Candidate:
     position: int              # of the sentence in its passage, 0 for the first
     terms: frozenset[str]      # the question's terms the sentence holds
     features: np.ndarray       # in FEATURES order; dense is NaN until embedded
+    # The question's terms the sentence holds in any form of their root (``terms`` among them): what
+    # the confidence counts (``search.answers.confidence.evidence``).  ``terms`` when no roots are given.
+    held: frozenset[str]
 
     @property
     def text(self) -> str:
@@ -85,7 +88,8 @@ def candidates(passages: list[StoredPassage], passage_dense: list[float], terms:
                 weighted(frozenset(r for t, r in roots.items() if t not in term_sets[i] and r in held_roots[i]),
                          root_weight),
             ])
-            found.append(Candidate(p, rank, s, i, term_sets[i], features))
+            held = term_sets[i] | frozenset(t for t, r in roots.items() if r in held_roots[i])
+            found.append(Candidate(p, rank, s, i, term_sets[i], features, held))
     return found
 
 
