@@ -1,8 +1,11 @@
 """The cheap sentence features ``ask`` ranks by: term matching and the article-rank feature."""
 from __future__ import annotations
 
+import pytest
+
 from indexer.text.analysis import analyze
 from indexer.store.sqlite import StoredPassage
+from search.answers.confidence import EVIDENCE, evidence
 from search.answers.features import FEATURES, candidates, held_terms, question_roots
 from search.answers.question import AnswerType
 
@@ -40,3 +43,21 @@ def test_root_overlap_counts_a_question_word_held_only_in_another_form():
     assert located.features[roots] == 0.0    # it holds «جامعة» and «هايدلبرغ» as they are, «تأسست» in no form
     assert candidates([passage(0, "a", "أُسست الجامعة عام 1386.")], [0.9], terms,
                       AnswerType.DATE)[0].features[roots] == 0.0      # no roots given: no evidence
+
+
+def test_the_confidence_counts_a_term_held_in_another_form_of_its_root():
+    question = "جامعة هايدلبرغ تأسست"
+    terms = frozenset(analyze(question))
+    text = "أُسست جامعة هايدلبرغ عام 1386."
+    rooted = candidates([passage(0, "a", text)], [0.9], terms, AnswerType.DATE, roots=question_roots(question, terms))
+    exact = candidates([passage(0, "a", text)], [0.9], terms, AnswerType.DATE)
+    share = EVIDENCE.index("idf_sentence")
+
+    def coverage(found):
+        return evidence(found[0], found, terms, lambda term: 1.0, frozenset())
+
+    assert rooted[0].held == terms and exact[0].held == exact[0].terms == terms - {"تاسست"}
+    assert coverage(rooted)[share] == 1.0
+    assert coverage(exact)[share] == pytest.approx(2 / 3)
+    # the article holds what its passage holds in any form, whatever its own text says
+    assert coverage(rooted)[EVIDENCE.index("idf_article")] == 1.0
