@@ -11,8 +11,9 @@ question's words.  So every sentence of the top ``CANDIDATE_PASSAGES`` passages 
 (``search.answers.features``: its similarity to the question, from the sentence vectors the index
 stores, ``indexer/vectors/sentence_vectors.py``, a sentence without one, in an index from before
 them, encoded through the embedding cache until ``baheth embed``; its share of the question's
-terms weighted by how rare each is among the candidates, alone and with its neighbours; the
-answer-type match; its article's rank; its passage's similarity), and a linear score ranks them.
+terms weighted by how rare each is among the candidates, alone and with its neighbours, and those it
+holds only in another form of their root; the answer-type match, and for «كم» a number in the unit
+asked for; its article's rank; its passage's similarity), and a linear score ranks them.
 Whether the best sentence answers at all is a separate model (``search.answers.confidence``).
 Both are fitted on data, their constants in ``search/answers/model.json`` (``bench/answer_fit.py``;
 see docs/answers.md).
