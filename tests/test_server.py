@@ -524,3 +524,7 @@ def test_a_lone_question_is_not_tokenized_to_be_grouped(monkeypatch):
     assert _exact_groups(encoder, ["أسعار النفط"]) == [[0]] and calls == []
     assert _exact_groups(encoder, ["أسعار النفط", "أسعار الذهب", "من هو رئيس الوزراء العراقي"]) == [[0, 1], [2]]
     assert calls == [3]
+    # With static query shapes every query is encoded alone anyway: one group, nothing tokenized to form it.
+    encoder.static_queries = True
+    assert _exact_groups(encoder, ["أسعار النفط", "أسعار الذهب", "من هو رئيس الوزراء العراقي"]) == [[0, 1, 2]]
+    assert calls == [3]

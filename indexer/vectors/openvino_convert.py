@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -59,13 +60,33 @@ class Converted:
         return E5Tokenizer.load(self.folder / "tokenizer.json")
 
     def compile(self, threads: int | None = None):
+        """The model compiled for the CPU, with dynamic shapes."""
+        core, model = self._read()
+        return core.compile_model(model, "CPU", _config(threads))
+
+    def compile_static(self, shapes: Sequence[tuple[int, int]], threads: int | None = None) -> list:
+        """One compiled model per input shape (batch, tokens), in that order, from one reading of the model."""
+        core, model = self._read()
+        compiled = []
+        for shape in shapes:
+            copy = model.clone()
+            copy.reshape({"input_ids": list(shape), "attention_mask": list(shape)})
+            compiled.append(core.compile_model(copy, "CPU", _config(threads)))
+        return compiled
+
+    def _read(self):
         import openvino as ov
-        config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-                  # The machine is shared: threads pinned to cores would fight other processes for them.
-                  "ENABLE_CPU_PINNING": False}
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = int(threads)
-        return ov.Core().compile_model(str(self.folder / "model.xml"), "CPU", config)
+        core = ov.Core()
+        return core, core.read_model(str(self.folder / "model.xml"))
+
+
+def _config(threads: int | None) -> dict:
+    config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
+              # The machine is shared: threads pinned to cores would fight other processes for them.
+              "ENABLE_CPU_PINNING": False}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = int(threads)
+    return config
 
 
 def versions() -> tuple[str, str]:
