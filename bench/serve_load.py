@@ -146,13 +146,16 @@ def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, sec
 @click.option("--workers", type=click.IntRange(1), default=None, help="The server's --workers (default: its own).")
 @click.option("--max-batch", type=click.IntRange(1), default=None, help="The server's --max-batch (default: its own).")
 @click.option("--max-wait-ms", type=click.FloatRange(0), default=None, help="The server's --max-wait-ms (default: its own).")
+@click.option("--warm-up", "warm_up", type=click.FloatRange(0), default=5, show_default=True,
+              help="Seconds of hybrid searches before measuring (not reported).")
 @click.option("--port", type=click.IntRange(1024, 65535), default=8765, show_default=True)
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SHARED / "eval" / "xquad_ar" / "queries.jsonl", show_default=True)
 @click.option("--endpoint", "endpoints", type=click.Choice(list(ENDPOINTS)), multiple=True,
               help="Measure only these (repeat; default all).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures as JSON.")
-def main(index, articles, clients, seconds, engines, workers, max_batch, max_wait_ms, port, queries, endpoints, out):
+def main(index, articles, clients, seconds, engines, workers, max_batch, max_wait_ms, warm_up, port, queries, endpoints,
+         out):
     """Throughput and p50/p95 latency of keyword search, hybrid search and ask under load."""
     if not index.exists():
         build(index, articles)
@@ -165,7 +168,8 @@ def main(index, articles, clients, seconds, engines, workers, max_batch, max_wai
     server = start_server(index, port, engines, workers, batching)
     try:
         base = f"http://127.0.0.1:{port}"
-        asyncio.run(run_clients(base, "hybrid", texts[::-1], clients, 5))   # warm-up, not reported
+        if warm_up:
+            asyncio.run(run_clients(base, "hybrid", texts[::-1], clients, warm_up))   # not reported
         load_before = load_avg()
         rows = [measured(server.pid, base, kind, texts, clients, seconds) for kind in endpoints or ENDPOINTS]
         stats = httpx.get(f"{base}/api/stats", timeout=60).json()

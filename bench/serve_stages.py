@@ -48,6 +48,8 @@ PARTS = [  # (module, class or None, function, label); the label's indent is its
     ("indexer.vectors.openvino_encoder", "OpenVinoEncoder", "query_shapes", "        query shapes"),
     ("indexer.vectors.e5_tokenizer", "E5Tokenizer", "windows", "        tokenizing"),
     ("indexer.vectors.openvino_encoder", "OpenVinoEncoder", "_run", "        model calls"),
+    # With static query shapes (the server's): a question's model call.
+    ("indexer.vectors.openvino_encoder", "OpenVinoEncoder", "_run_alone", "        model calls (static shapes)"),
     ("search.retrievers", "DenseRetriever", "rescore", "      sentence vectors"),
     ("indexer.store.sqlite", "Store", "visible", "    passage versions (store)"),
     ("search.engine", "Engine", "rank", "    fusion"),
@@ -91,7 +93,9 @@ def wrap(spent: dict[str, float], module: str, owner: str | None, name: str, lab
 @click.option("-n", "count", type=click.IntRange(1), default=40, show_default=True, help="Questions timed.")
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SHARED / "eval" / "xquad_ar" / "queries.jsonl", show_default=True)
-def main(index, endpoint, count, queries):
+@click.option("--warm-up", type=click.IntRange(1), default=3, show_default=True,
+              help="Questions asked before timing (the last ones of --queries), not timed.")
+def main(index, endpoint, count, queries, warm_up):
     """CPU ms per request of each part of one endpoint's handler."""
     spent: dict[str, float] = defaultdict(float)
     labels = [label for *where, label in PARTS if wrap(spent, *where, label)]
@@ -99,7 +103,7 @@ def main(index, endpoint, count, queries):
     app = create_app(index, engines=1, encoder_threads=ENCODER_THREADS)   # as `baheth serve` runs it
     path, handler = HANDLERS[endpoint]
     try:
-        for q in texts[-3:]:   # warm-up, as bench.serve_profile's
+        for q in texts[-warm_up:]:   # warm-up, as bench.serve_profile's
             handler(request_for(app, path, q), q)
         spent.clear()
         load_before, totals = load_avg(), []
