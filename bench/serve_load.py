@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import click
 import httpx
@@ -90,29 +91,79 @@ def wait_idle(pid: int, deadline: float) -> None:
         before = now
 
 
-async def run_clients(base: str, kind: str, texts: list[str], clients: int, seconds: float) -> dict:
-    """``clients`` loops sending requests back to back for ``seconds``; latency of each."""
+class RawClient:
+    """One connection's HTTP/1.1 GETs over asyncio streams, the least a client can do: the clients
+    share the server's two cores, and httpx's client spent 2.4 to 2.8 CPU ms a request of them
+    (``--client httpx``). Reconnects after a response that closes its connection (``baheth serve``
+    with several workers closes each one) or an error."""
+
+    def __init__(self, host: str, port: int, timeout: float):
+        self.host, self.port, self.timeout = host, port, timeout
+        self._streams = None
+
+    async def get(self, path: str, params: dict) -> int:
+        """The response's status, its body read in full."""
+        try:
+            return await asyncio.wait_for(self._get(f"{path}?{urlencode(params)}"), self.timeout)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _get(self, target: str) -> int:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._streams
+        writer.write(f"GET {target} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n\r\n".encode())
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        headers = dict(line.split(":", 1) for line in head[1:] if ":" in line)
+        headers = {name.strip().lower(): value.strip().lower() for name, value in headers.items()}
+        if "content-length" in headers:
+            await reader.readexactly(int(headers["content-length"]))
+        else:   # no length (not what the server sends today): the body ends with the connection
+            await reader.read()
+            headers["connection"] = "close"
+        if headers.get("connection") == "close":
+            await self.close()
+        return int(head[0].split(" ", 2)[1])
+
+    async def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
+async def run_clients(base: str, kind: str, texts: list[str], clients: int, seconds: float,
+                      client: str = "raw") -> dict:
+    """``clients`` loops sending requests back to back for ``seconds``; latency of each.
+    ``client``: ``raw`` (``RawClient``) or ``httpx`` (its AsyncClient)."""
     latencies, errors, counter = [], [], iter(range(10**9))
     stop = time.monotonic() + seconds
 
-    async def client(http: httpx.AsyncClient):
+    async def loop(get):
         while time.monotonic() < stop:
             url, params = ENDPOINTS[kind](texts[next(counter) % len(texts)])
             started = time.perf_counter()
             try:
-                response = await http.get(url, params=params)
-                ok = response.status_code == 200
-            except httpx.HTTPError as exc:
-                ok, response = False, exc
+                status = await get(url, params)
+            except (httpx.HTTPError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+                status = repr(exc)
             latencies.append(1000 * (time.perf_counter() - started))
-            if not ok:
-                errors.append(str(getattr(response, "status_code", response)))
+            if status != 200:
+                errors.append(str(status))
 
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
-        started = time.monotonic()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
-        elapsed = time.monotonic() - started
+    started = time.monotonic()
+    if client == "raw":
+        address = urlsplit(base)
+        raws = [RawClient(address.hostname, address.port, timeout=60) for _ in range(clients)]
+        await asyncio.gather(*(loop(raw.get) for raw in raws))
+        for raw in raws:
+            await raw.close()
+    else:
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=clients)) as http:
+            async def get(url, params):
+                return (await http.get(url, params=params)).status_code
+            await asyncio.gather(*(loop(get) for _ in range(clients)))
+    elapsed = time.monotonic() - started
     latencies.sort()
     return {"endpoint": kind, "requests": len(latencies), "errors": len(errors),
             "req/s": round(len(latencies) / elapsed, 1), "p50 ms": round(statistics.median(latencies), 1),
@@ -125,11 +176,11 @@ def server_cpu_s(pid: int) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
 
 
-def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, seconds: float) -> dict:
+def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, seconds: float, client: str) -> dict:
     """``run_clients``' figures, and the CPU milliseconds per request of the server and of the
     clients (this process), which share the same cores."""
     before, clients_before = server_cpu_s(pid), time.process_time()
-    row = asyncio.run(run_clients(base, kind, texts, clients, seconds))
+    row = asyncio.run(run_clients(base, kind, texts, clients, seconds, client))
     requests = max(row["requests"], 1)
     row["server CPU ms/req"] = round(1000 * (server_cpu_s(pid) - before) / requests, 1)
     row["client CPU ms/req"] = round(1000 * (time.process_time() - clients_before) / requests, 1)
@@ -148,14 +199,16 @@ def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, sec
 @click.option("--max-wait-ms", type=click.FloatRange(0), default=None, help="The server's --max-wait-ms (default: its own).")
 @click.option("--warm-up", "warm_up", type=click.FloatRange(0), default=5, show_default=True,
               help="Seconds of hybrid searches before measuring (not reported).")
+@click.option("--client", type=click.Choice(["raw", "httpx"]), default="raw", show_default=True,
+              help="The clients' HTTP: raw asyncio streams (RawClient), or httpx's AsyncClient (before 2026-12-05).")
 @click.option("--port", type=click.IntRange(1024, 65535), default=8765, show_default=True)
 @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=SHARED / "eval" / "xquad_ar" / "queries.jsonl", show_default=True)
 @click.option("--endpoint", "endpoints", type=click.Choice(list(ENDPOINTS)), multiple=True,
               help="Measure only these (repeat; default all).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures as JSON.")
-def main(index, articles, clients, seconds, engines, workers, max_batch, max_wait_ms, warm_up, port, queries, endpoints,
-         out):
+def main(index, articles, clients, seconds, engines, workers, max_batch, max_wait_ms, warm_up, client, port, queries,
+         endpoints, out):
     """Throughput and p50/p95 latency of keyword search, hybrid search and ask under load."""
     if not index.exists():
         build(index, articles)
@@ -169,9 +222,9 @@ def main(index, articles, clients, seconds, engines, workers, max_batch, max_wai
     try:
         base = f"http://127.0.0.1:{port}"
         if warm_up:
-            asyncio.run(run_clients(base, "hybrid", texts[::-1], clients, warm_up))   # not reported
+            asyncio.run(run_clients(base, "hybrid", texts[::-1], clients, warm_up, client))   # not reported
         load_before = load_avg()
-        rows = [measured(server.pid, base, kind, texts, clients, seconds) for kind in endpoints or ENDPOINTS]
+        rows = [measured(server.pid, base, kind, texts, clients, seconds, client) for kind in endpoints or ENDPOINTS]
         stats = httpx.get(f"{base}/api/stats", timeout=60).json()
     finally:
         server.terminate()
@@ -179,11 +232,12 @@ def main(index, articles, clients, seconds, engines, workers, max_batch, max_wai
     click.echo(table(rows, ["endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "server CPU ms/req",
                              "client CPU ms/req"]))
     click.echo(f"\n{stats['passages']} passages ({stats['articles']} articles), {clients} clients, {seconds:.0f} s "
-               f"per endpoint, server --workers {workers} --engines {engines} {' '.join(batching)}, {os.cpu_count()} CPUs; "
+               f"per endpoint, server --workers {workers} --engines {engines} {' '.join(batching)}, {os.cpu_count()} CPUs, "
+               f"{client} client; "
                f"load average {load_before} "
                f"before, {load_avg()} after")
     if out:
-        write_json({"rows": rows, "passages": stats["passages"], "clients": clients, "seconds": seconds,
+        write_json({"rows": rows, "passages": stats["passages"], "clients": clients, "client": client, "seconds": seconds,
                     "engines": engines, "workers": workers, "batching": batching, "load_before": load_before, "load_after": load_avg()}, out)
 
 
