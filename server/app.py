@@ -49,8 +49,8 @@ ENCODER_THREADS = 1
 BLAS_THREADS = 1
 # e5-openvino encodes each question through a model compiled for its padded length
 # (``OpenVinoEncoder``'s ``static_queries``): 0.53 to 0.67 of the dynamic model's CPU in the
-# server, the same retrieval quality, about 240 MiB more a process (docs/performance.md, "Serving:
-# static query shapes"). The CLI keeps the dynamic model: at 1M its search is near its 2 GB target.
+# server, the same retrieval quality, under 240 MiB more a process (docs/performance.md,
+# "Serving: static query shapes"). The CLI keeps the dynamic model: at 1M its search is near its 2 GB target.
 STATIC_QUERIES = True
 WORKER_PING_S = 120
 
