@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import search.engine
-from indexer.keyword.postings import article_keys
+from indexer.keyword.postings import Joined, article_keys
 from indexer.keyword.selection import best_first
 from indexer.store.filters import Filters
 from indexer.text.articles import Article
@@ -85,20 +85,22 @@ def test_folding_by_scores_decides_as_folding_in_rank_order(articles, rows, cliq
     assert {articles[k]: [articles[i] for i in u.tolist()] for k, u in zip(kept.tolist(), got.under(kept))} == under
 
 
-def a_run(numbers: list[int], scores: list[float]):
-    """What ``RunArticles.of`` reads of a ``MatchRun``: every document a match, numbered by article."""
+def a_run(numbers: list[int], scores: list[float], together: bool = False):
+    """What ``RunArticles.of`` reads of a ``MatchRun``: every document a match, numbered by article;
+    ``together``: the index says each article's documents are next to each other."""
     numbers = np.array(numbers, dtype=np.int64)
-    joined = SimpleNamespace(numbers=(np.arange(numbers.max() + 1 if len(numbers) else 0), numbers))
+    joined = SimpleNamespace(numbers=(np.arange(numbers.max() + 1 if len(numbers) else 0), numbers),
+                             articles_together=together)
     return SimpleNamespace(view=SimpleNamespace(joined=joined), matches=np.arange(len(numbers)),
                            match_scores=np.array(scores, dtype=np.float64))
 
 
 @settings(deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), SCORES), max_size=30))
-def test_each_article_ranks_by_its_first_best_match(matches):
+@given(st.lists(st.tuples(st.integers(0, 5), SCORES), max_size=30), st.booleans())
+def test_each_article_ranks_by_its_first_best_match(matches, together):
     numbers = [n for n, _ in sorted(matches, key=lambda m: m[0])]   # an article's matches together
     scores = [s for _, s in sorted(matches, key=lambda m: m[0])]
-    got = RunArticles.of(a_run(numbers, scores))
+    got = RunArticles.of(a_run(numbers, scores, together))
     order = np.argsort(-np.array(scores), kind="stable")   # the run ordered, ties by document
     first = {}
     for at in order.tolist():
@@ -106,6 +108,14 @@ def test_each_article_ranks_by_its_first_best_match(matches):
     assert got.best.tolist() == [first[n] for n in dict.fromkeys(numbers)]
     assert got.scores.tolist() == [scores[first[n]] for n in dict.fromkeys(numbers)]
     assert got.counts.tolist() == [numbers.count(n) for n in dict.fromkeys(numbers)]
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(-3, 3), max_size=30))
+def test_the_index_says_its_articles_are_together_where_each_ones_documents_are(keys):
+    joined = Joined(np.zeros(1, dtype=np.int64), np.arange(len(keys), dtype=np.int64), np.array(keys, dtype=np.int64))
+    runs = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
+    assert joined.articles_together == (len(runs) == len(set(runs)))
 
 
 def test_an_article_whose_matches_are_apart_is_left_to_the_whole_ranking():

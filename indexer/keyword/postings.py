@@ -626,6 +626,17 @@ class Joined:
         distinct, number = np.unique(self.keys, return_inverse=True)
         return distinct, number.reshape(-1)
 
+    @cached_property
+    def articles_together(self) -> bool:
+        """Are each article's documents (deleted ones included) next to each other in document
+        order? Then so are those of any matches, and ``search.keyword_page`` need not check a
+        query's. False without keys."""
+        if self.numbers is None:
+            return False
+        numbers = self.numbers[1]
+        starts = np.flatnonzero(np.concatenate(([True], numbers[1:] != numbers[:-1])))
+        return not len(numbers) or int(np.bincount(numbers[starts]).max()) <= 1
+
 
 @dataclass(frozen=True)
 class MatchRun:
