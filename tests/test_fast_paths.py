@@ -283,6 +283,60 @@ def test_postings_gathered_per_segment_are_those_looked_up_term_by_term(engine, 
     assert sum(len(docs) for docs, *_ in view._groups_postings(per_segment, groups)) > 0
 
 
+def scores_as_first_written(view, entries) -> np.ndarray:
+    """``PostingsView.score`` as first written: each group's postings term by term, a group of
+    several terms made one (its weights summed), ``whoosh.scoring.bm25`` of each group, and every
+    part added up by one ``np.bincount`` of them all end to end, in entry and group order."""
+    from whoosh.scoring import bm25
+    from indexer.keyword.postings import _TermStats
+    weighting = view.searcher.weighting
+    docs_parts, score_parts = [], []
+    for field, boost, groups in entries:
+        per_segment = [(base, unit.fields[field]) for base, unit in view.units]
+        for group, (docs, weights, lengths) in zip(groups, postings_term_by_term(per_segment, groups)):
+            if len(group) > 1 and len(docs):
+                docs, first, inverse = np.unique(docs, return_index=True, return_inverse=True)
+                weights, lengths = np.bincount(inverse, weights=weights), lengths[first]
+            if len(docs):
+                idf = weighting.idf(_TermStats(view.total_docs, len(docs)), field, group[0])
+                docs_parts.append(docs)
+                score_parts.append(boost * bm25(idf, weights.astype(np.float64), lengths.astype(np.float64),
+                                                view.avg_length(field), weighting._field_B.get(field, weighting.B),
+                                                weighting.K1))
+    if not docs_parts:
+        return np.zeros(view.total_docs)
+    return np.bincount(np.concatenate(docs_parts), weights=np.concatenate(score_parts), minlength=view.total_docs)
+
+
+def test_scores_are_those_first_written_to_the_bit(index_copy):
+    """Scores are shown and ties ordered by them: a faster summation must give the same bits, over
+    segments and a deleted article's passages, for questions' stems and roots and names' forms,
+    groups of several terms, repeated and absent terms, empty groups and boosts that round."""
+    with Indexer(index_copy) as ix:
+        ix.delete([SEED_ID])
+        ix.add([Article(id="new-1", title="طهران", body="زار الكاظمي طهران مرة أخرى لبحث الميزان التجاري.")])
+    with Engine(index_copy) as engine:
+        keyword = engine.keyword_index
+        view = keyword._view()
+        assert len(view.units) > 1 and not view.live.all()
+        held = sorted({str(t) for _, unit in view.units for t in unit.fields["text"].terms[:: max(1, len(unit.fields["text"].terms) // 40)]})
+        entries = [[(f, b * boost, [[t] for t in dict.fromkeys(terms)])
+                    for f, b, terms in field_terms(parse_query(text).keyword, keyword.settings)]
+                   for text in QUERIES for boost in (1.0, 0.7)]
+        entries.append([("text", 1.0, [held[:1], held[1:9], ["غير_موجود", held[2], held[2]], [], held[::3]]),
+                        ("title", 0.7, [held[5:7], held[:2]]), ("text_root", 1.3, [held[3:4]]), ("heading", 2.0, [])])
+        from indexer.keyword.index import forms
+        entries.append([(f, b, [forms([w]) for w in ("الكاظمي", "طهران", "النفط")]) for f, b in keyword.settings.form_fields])
+        for entry in entries:
+            got, holding = view.score(entry)
+            assert np.array_equal(got, scores_as_first_written(view, entry))
+            assert (got > 0).any()
+            for (field, _, groups), per_group in zip(entry, holding):
+                per_segment = [(base, unit.fields[field]) for base, unit in view.units]
+                for docs, (expected, _, _) in zip(per_group, postings_term_by_term(per_segment, groups), strict=True):
+                    assert np.array_equal(np.sort(docs), np.unique(expected))
+
+
 def test_articles_holding_are_those_of_the_live_postings_scoring_gathers(index_copy):
     """``PostingsView.articles_holding`` gathers only the documents, not ``_groups_postings``'
     weights and lengths: the same articles, a deleted article's passages left out, for held terms,
