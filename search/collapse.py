@@ -30,6 +30,11 @@ from indexer.keyword.positions import spans
 from indexer.keyword.postings import article_key, article_keys
 
 
+# ``PairKeys.places_of`` of an article outside a story (its node's pairs decide it) and of one
+# without pairs; a story is a node number, from 0.
+LOOSE, UNPAIRED = -1, -2
+
+
 @dataclass(frozen=True)
 class PairKeys:
     """The near-duplicate pairs as a graph over article keys (``article_keys``): ``table`` holds the
@@ -40,8 +45,9 @@ class PairKeys:
     # int32 (a search gathers from them; a million passages of reprints have 1.3 million pairs)
     starts: np.ndarray     # one more than the keys
     partners: np.ndarray
-    # (sorted distinct keys, the node of each or -1) for the last keys ``nodes`` was given numbers
-    # of: the keyword index's article keys, the same array until its segments change.
+    # (sorted distinct keys, the node of each or -1, the place of each) for the last keys ``nodes``
+    # or ``places_of`` was given numbers of: the keyword index's article keys, the same array until
+    # its segments change.
     _numbered: list = field(default_factory=lambda: [None], compare=False, repr=False)
 
     @classmethod
@@ -90,6 +96,12 @@ class PairKeys:
         spoiled[story[~fine]] = True
         return np.where(spoiled[story], -1, story)
 
+    @cached_property
+    def places(self) -> np.ndarray:
+        """Each node's story (``stories``), or ``LOOSE`` for a node outside one, and one more entry,
+        ``UNPAIRED``: indexed by a node, or by -1 for a key without pairs (``places_of``)."""
+        return np.append(np.where(self.stories >= 0, self.stories, LOOSE), UNPAIRED)
+
     def nodes(self, keys: np.ndarray, numbers: np.ndarray | None = None,
               distinct: np.ndarray | None = None) -> np.ndarray:
         """The node (index in ``table.keys``) of each of ``keys``, -1 for one without pairs. Given
@@ -99,16 +111,32 @@ class PairKeys:
         passages. Numbers past ``distinct`` are looked up by key."""
         if distinct is None:
             return self.table.find(keys)
+        return self._by_number(keys, numbers, distinct, 1)
+
+    def places_of(self, keys: np.ndarray, numbers: np.ndarray | None = None,
+                  distinct: np.ndarray | None = None) -> np.ndarray:
+        """The story of each of ``keys`` (``stories``), ``LOOSE`` for a node outside one,
+        ``UNPAIRED`` for a key without pairs; ``numbers``, ``distinct`` as for ``nodes``, each
+        distinct key's place found once, so an article's is one gather (not its node's, then the
+        node's story)."""
+        if distinct is None:
+            return self.places[self.table.find(keys)]
+        return self._by_number(keys, numbers, distinct, 2)
+
+    def _by_number(self, keys: np.ndarray, numbers: np.ndarray, distinct: np.ndarray, column: int) -> np.ndarray:
+        """Column 1 (nodes) or 2 (places) of ``distinct``'s numbering, for each of ``numbers``."""
         last = self._numbered[0]   # one read: another thread may replace it
         if last is None or last[0] is not distinct:
-            last = (distinct, self.table.find(distinct))
+            node = self.table.find(distinct)
+            last = (distinct, node, self.places[node])
             self._numbered[0] = last
         known = numbers < len(distinct)
         if known.all():
-            return last[1][numbers]
+            return last[column][numbers]
         out = np.empty(len(keys), dtype=np.int64)
-        out[known] = last[1][numbers[known]]
-        out[~known] = self.table.find(keys[~known])
+        out[known] = last[column][numbers[known]]
+        node = self.table.find(keys[~known])
+        out[~known] = node if column == 1 else self.places[node]
         return out
 
 

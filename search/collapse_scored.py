@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.keyword.positions import spans
-from search.collapse import FOLDED, KEPT, PairKeys, _decide
+from search.collapse import FOLDED, KEPT, LOOSE, PairKeys, _decide
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ScoredFolding:
     folded: np.ndarray     # bool
     scores: np.ndarray
     ties: np.ndarray
-    story: np.ndarray      # each article's story (``PairKeys.stories``), -1 for none
+    story: np.ndarray      # each article's story (``PairKeys.places_of``), negative for none
     head: np.ndarray       # bool: the article kept of its story
     earlier: np.ndarray    # the other articles: the pairs that fold the later under the earlier one
     later: np.ndarray
@@ -64,13 +64,12 @@ def collapse_scored(keys: np.ndarray, pairs: PairKeys, scores: np.ndarray, ties:
     """``collapse`` of distinct articles ``keys`` given in any order, ranked by ``scores`` (highest
     first), then ``ties`` (distinct; lowest first): the same decisions as ``collapse`` of them in
     that order. ``numbers``, ``distinct``: as for ``collapse``."""
-    node_of = pairs.nodes(keys, numbers, distinct)
-    story = np.full(len(keys), -1, dtype=np.int64)
-    story[node_of >= 0] = pairs.stories[node_of[node_of >= 0]]
+    story = pairs.places_of(keys, numbers, distinct)
     head = _heads(story, scores, ties, len(pairs.table.keys))
     folded = (story >= 0) & ~head
-    items = np.flatnonzero((node_of >= 0) & (story < 0))
-    earlier, later = _edges(items, node_of, pairs, scores, ties)
+    items = np.flatnonzero(story == LOOSE)
+    earlier, later = _edges(items, pairs.nodes(keys[items], None if numbers is None else numbers[items], distinct),
+                            pairs, scores, ties)
     # Decided among ``items`` alone, numbered in their order: at a million passages they are 3% of
     # the articles a question matches (the median of 30 XQuAD-ar questions), and every other
     # article has no pair here, so ``_decide`` would only keep it, in rounds that each pass over
@@ -85,27 +84,27 @@ def collapse_scored(keys: np.ndarray, pairs: PairKeys, scores: np.ndarray, ties:
 
 
 def _heads(story: np.ndarray, scores: np.ndarray, ties: np.ndarray, stories: int) -> np.ndarray:
-    """Whether each article is the first-ranked of its story's articles given (False outside one)."""
-    inside = np.flatnonzero(story >= 0)
-    group, values, tie = story[inside], scores[inside], ties[inside]
-    top = np.full(stories, -np.inf)
-    np.maximum.at(top, group, values)
-    level = values == top[group]
-    low = np.full(stories, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(low, group[level], tie[level])
-    head = np.zeros(len(story), dtype=bool)
-    head[inside[level & (tie == low[group])]] = True
-    return head
+    """Whether each article is the first-ranked of its story's articles given (False outside one).
+    The articles outside a story (``LOOSE``, ``UNPAIRED``: negative) fall in the tables' last two
+    entries: every article is reduced in place, none gathered first (most articles of a question
+    at 1M are in a story)."""
+    top = np.full(stories + 2, -np.inf)
+    np.maximum.at(top, story, scores)
+    level = scores == top[story]
+    low = np.full(stories + 2, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(low, story[level], ties[level])
+    return level & (ties == low[story]) & (story >= 0)
 
 
-def _edges(items: np.ndarray, node_of: np.ndarray, pairs: PairKeys, scores: np.ndarray,
+def _edges(items: np.ndarray, nodes: np.ndarray, pairs: PairKeys, scores: np.ndarray,
            ties: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs between ``items`` (articles outside a story: their partners are too) as (earlier,
-    later) articles. As ``collapse``'s edges, a pair counts from the list of its earlier article."""
+    """The pairs between ``items`` (articles outside a story, at ``nodes``: their partners are
+    too) as (earlier, later) articles. As ``collapse``'s edges, a pair counts from the list of its
+    earlier article."""
     item_of = np.full(len(pairs.table.keys), -1, dtype=np.int64)
-    item_of[node_of[items]] = items
-    lo = pairs.starts[node_of[items]]
-    counts = pairs.starts[node_of[items] + 1] - lo
+    item_of[nodes] = items
+    lo = pairs.starts[nodes]
+    counts = pairs.starts[nodes + 1] - lo
     owner = np.repeat(items, counts)
     partner = item_of[pairs.partners[spans(lo, counts)]]
     owner, partner = owner[partner >= 0], partner[partner >= 0]

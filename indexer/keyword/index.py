@@ -457,7 +457,11 @@ def _match(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -
         scores, held = view.score([*((f, b, stem_groups) for f, b in settings.stem_fields),
                                    *((f, b, root_groups) for f, b in settings.root_fields)])
         # Roots re-rank; only the stem fields decide what matches.
-        matched = _groups_held(view, held[:len(settings.stem_fields)], len(stem_groups)) >= settings.min_should_match
+        stem_held = held[:len(settings.stem_fields)]
+        if settings.min_should_match <= 1:   # any group: one mask, not a count of each group's
+            matched = _any_held(view, stem_held)
+        else:
+            matched = _groups_held(view, stem_held, len(stem_groups)) >= settings.min_should_match
         if query.phrases:
             # As in v3: a question's phrases are its light stems, next to each other in the text,
             # and they alone decide what matches; its other words only rank.
@@ -557,6 +561,15 @@ def group_masks(view: PostingsView, held: list[list[np.ndarray]], groups: int) -
         for per_field in held:
             mask[per_field[g]] = True
         yield mask
+
+
+def _any_held(view: PostingsView, held: list[list[np.ndarray]]) -> np.ndarray:
+    """True where a document holds any group in any of ``held``'s fields."""
+    mask = np.zeros(view.total_docs, dtype=bool)
+    for per_field in held:
+        for docs in per_field:
+            mask[docs] = True
+    return mask
 
 
 def _groups_held(view: PostingsView, held: list[list[np.ndarray]], groups: int) -> np.ndarray:
