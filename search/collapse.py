@@ -131,7 +131,7 @@ class PairKeys:
             last = (distinct, node, self.places[node])
             self._numbered[0] = last
         known = numbers < len(distinct)
-        if known.all():
+        if known.all():   # ``keys`` is not read: it may be None
             return last[column][numbers]
         out = np.empty(len(keys), dtype=np.int64)
         out[known] = last[column][numbers[known]]

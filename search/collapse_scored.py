@@ -63,18 +63,20 @@ def collapse_scored(keys: np.ndarray, pairs: PairKeys, scores: np.ndarray, ties:
                     numbers: np.ndarray | None = None, distinct: np.ndarray | None = None) -> ScoredFolding:
     """``collapse`` of distinct articles ``keys`` given in any order, ranked by ``scores`` (highest
     first), then ``ties`` (distinct; lowest first): the same decisions as ``collapse`` of them in
-    that order. ``numbers``, ``distinct``: as for ``collapse``."""
+    that order. ``numbers``, ``distinct``: as for ``collapse``; ``keys`` may then be None where every
+    number is below ``len(distinct)``."""
     story = pairs.places_of(keys, numbers, distinct)
     head = _heads(story, scores, ties, len(pairs.table.keys))
     folded = (story >= 0) & ~head
     items = np.flatnonzero(story == LOOSE)
-    earlier, later = _edges(items, pairs.nodes(keys[items], None if numbers is None else numbers[items], distinct),
+    earlier, later = _edges(items, pairs.nodes(None if keys is None else keys[items],
+                                               None if numbers is None else numbers[items], distinct),
                             pairs, scores, ties)
     # Decided among ``items`` alone, numbered in their order: at a million passages they are 3% of
     # the articles a question matches (the median of 30 XQuAD-ar questions), and every other
     # article has no pair here, so ``_decide`` would only keep it, in rounds that each pass over
     # every article. (Numbered through a table: a binary search of each pair's two was slower.)
-    local = np.empty(len(keys), dtype=np.int64)
+    local = np.empty(len(scores), dtype=np.int64)
     local[items] = np.arange(len(items))
     first, second = local[earlier], local[later]
     state = _decide(len(items), first, second)

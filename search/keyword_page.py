@@ -28,13 +28,14 @@ from search.collapse_scored import collapse_scored
 @dataclass(frozen=True)
 class RunArticles:
     """A keyword run's matches (``MatchRun.matches``, in document order) grouped by article: each
-    article's first match and best match (positions in the matches), that one's score, and how many
-    of its passages match."""
+    article's first match and best match (positions in the matches), that one's score, how many
+    of its passages match, and its number (``Joined.numbers``)."""
 
     starts: np.ndarray
     best: np.ndarray
     scores: np.ndarray
     counts: np.ndarray
+    numbers: np.ndarray
 
     @classmethod
     def of(cls, run: MatchRun) -> "RunArticles | None":
@@ -46,7 +47,7 @@ class RunArticles:
         numbers = joined.numbers[1][run.matches]
         if not len(numbers):
             empty = np.zeros(0, dtype=np.int64)
-            return cls(empty, empty, np.zeros(0), empty)
+            return cls(empty, empty, np.zeros(0), empty, empty)
         new = _changes(numbers)
         starts = np.flatnonzero(new)
         if not joined.articles_together and np.bincount(numbers[starts]).max() > 1:
@@ -58,7 +59,7 @@ class RunArticles:
         # The first of an article's matches with its best score: ties go to the lower document.
         at_best = np.flatnonzero(run.match_scores == scores[article])
         best = at_best[_changes(article[at_best])]
-        return cls(starts, best, scores, counts)
+        return cls(starts, best, scores, counts, numbers[starts])
 
 
 def _changes(values: np.ndarray) -> np.ndarray:
@@ -95,8 +96,8 @@ def keyword_page(run: MatchRun, pairs: PairKeys | None, level: str, k: int, offs
     folded = np.zeros(len(docs), dtype=bool)
     folding = None
     if pairs is not None and len(docs):
-        folding = collapse_scored(view.joined.keys[docs], pairs, articles.scores, docs,
-                                  view.joined.numbers[1][docs], view.joined.numbers[0])
+        # Every article's number is one of the index's: no key needs looking up (``PairKeys.nodes``).
+        folding = collapse_scored(None, pairs, articles.scores, docs, articles.numbers, view.joined.numbers[0])
         folded = folding.folded
     if level == "articles":
         shown = best_first(articles.scores, offset + k, among=np.flatnonzero(~folded))[offset:]

@@ -108,6 +108,7 @@ def test_each_article_ranks_by_its_first_best_match(matches, together):
     assert got.best.tolist() == [first[n] for n in dict.fromkeys(numbers)]
     assert got.scores.tolist() == [scores[first[n]] for n in dict.fromkeys(numbers)]
     assert got.counts.tolist() == [numbers.count(n) for n in dict.fromkeys(numbers)]
+    assert got.numbers.tolist() == list(dict.fromkeys(numbers))
 
 
 @settings(deadline=None)
