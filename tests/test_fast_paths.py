@@ -10,6 +10,7 @@ from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from indexer.text.articles import Article
 from indexer.keyword.index import KeywordIndex, build_query, field_terms, filter_query
@@ -281,6 +282,26 @@ def test_postings_gathered_per_segment_are_those_looked_up_term_by_term(engine, 
         for a, b in zip(new, old):
             assert a.dtype == b.dtype and np.array_equal(a, b)
     assert sum(len(docs) for docs, *_ in view._groups_postings(per_segment, groups)) > 0
+
+
+@settings(deadline=None)
+@given(st.sets(st.text("ابت", min_size=1, max_size=5), max_size=12), st.lists(st.text("ابت", max_size=9), max_size=6))
+def test_terms_are_found_whatever_their_length(held, wanted):
+    """A term longer than every term of a field (whose search would copy them all to its width) is
+    absent, and never found as the held term its first characters spell."""
+    from indexer.keyword.postings import FieldPostings
+    terms = np.array(sorted(held), dtype=str) if held else np.array([], dtype="U1")
+    counts = np.arange(1, len(terms) + 1)
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    docs = np.arange(offsets[-1], dtype=np.int32)
+    postings = FieldPostings(terms, offsets, docs, docs.astype(np.float32), np.ones(len(docs), np.float32))
+    starts, ends = postings.ranges(np.array(wanted, dtype=str))
+    place = {t: i for i, t in enumerate(terms.tolist())}
+    assert [(s, e) for s, e in zip(starts.tolist(), ends.tolist())] == [
+        (int(offsets[place[w]]), int(offsets[place[w] + 1])) if w in place else (0, 0) for w in wanted]
+    found = postings.postings(np.array(wanted, dtype=str))
+    assert [None if f is None else f[0].tolist() for f in found] == [
+        docs[offsets[place[w]]:offsets[place[w] + 1]].tolist() if w in place else None for w in wanted]
 
 
 def scores_as_first_written(view, entries) -> np.ndarray:

@@ -61,16 +61,29 @@ class FieldPostings:
         (starts, ends), an empty range where absent."""
         if not len(self.terms):
             return np.zeros(len(terms), np.int64), np.zeros(len(terms), np.int64)
-        at = np.minimum(np.searchsorted(self.terms, terms), len(self.terms) - 1)
-        present = self.terms[at] == terms
+        at, present = self._find(terms)
         return np.where(present, self.offsets[at], 0), np.where(present, self.offsets[at + 1], 0)
 
     def postings(self, terms: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """(docs, weights) of each of ``terms`` (a unicode array), None where absent."""
-        at = np.minimum(np.searchsorted(self.terms, terms), max(len(self.terms) - 1, 0))
-        present = self.terms[at] == terms if len(self.terms) else np.zeros(len(terms), bool)
+        if not len(self.terms):
+            return [None] * len(terms)
+        at, present = self._find(terms)
         return [(self.docs[self.offsets[i]:self.offsets[i + 1]], self.weights[self.offsets[i]:self.offsets[i + 1]])
                 if ok else None for i, ok in zip(at.tolist(), present.tolist())]
+
+    def _find(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``terms`` (a unicode array), a place in ``self.terms`` (not empty), and
+        whether it is there. A term longer than every term here is not here, and is not searched
+        for as it is: ``np.searchsorted`` would first copy every term here to its width (8 ms for
+        a field of 268,000 terms at 1M, where the same search takes 2 us)."""
+        width = self.terms.dtype.itemsize // 4   # UCS-4 characters
+        fits = np.char.str_len(terms) <= width if terms.dtype.itemsize > self.terms.dtype.itemsize else None
+        if fits is not None:
+            terms = np.where(fits, terms, "").astype(self.terms.dtype)
+        at = np.minimum(np.searchsorted(self.terms, terms), len(self.terms) - 1)
+        present = self.terms[at] == terms
+        return at, present if fits is None else present & fits
 
 
 def article_key(article_id: str) -> int:
