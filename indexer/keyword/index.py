@@ -458,7 +458,7 @@ def _match(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -
                                    *((f, b, root_groups) for f, b in settings.root_fields)])
         # Roots re-rank; only the stem fields decide what matches.
         stem_held = held[:len(settings.stem_fields)]
-        if settings.min_should_match <= 1:   # any group: one mask, not a count of each group's
+        if settings.min_should_match == 1:   # any group: one mask, not a count of each group's
             matched = _any_held(view, stem_held)
         else:
             matched = _groups_held(view, stem_held, len(stem_groups)) >= settings.min_should_match
