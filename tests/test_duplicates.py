@@ -21,6 +21,7 @@ from indexer.keyword.postings import article_keys
 from search.collapse import KeyTable, PairKeys, collapse
 from search.engine import Engine
 from tests.conftest import FIXTURES
+from tests.folding_rule import folded_by_collapse, folded_one_by_one
 
 STORY = {"wa-cnn", "wa-bbc", "wa-sky"}
 
@@ -142,27 +143,6 @@ def test_briefs_get_no_sketch_and_no_near_duplicates(tmp_path):
     assert pairs(tmp_path / "ix") == {}
     with Engine(tmp_path / "ix") as engine:
         assert len(engine.search("الأسواق", mode="keyword").hits) == 3
-
-
-def folded_one_by_one(ranked: list[str], duplicates: dict[str, dict[str, float]]):
-    """The fold as its rule reads, one ranked item after another: what ``collapse`` must equal."""
-    folded: dict[int, list[str]] = {}
-    gone, home = [], {}
-    for position, article_id in enumerate(ranked):
-        into = min((home[o] for o in duplicates.get(article_id, {}) if o in home and o != article_id), default=None)
-        if into is None:
-            home.setdefault(article_id, position)
-            continue
-        gone.append(position)
-        if article_id not in folded.setdefault(into, []):
-            folded[into].append(article_id)
-    return [i for i in range(len(ranked)) if i not in gone], folded
-
-
-def folded_by_collapse(ranked: list[str], duplicates: dict[str, dict[str, float]]):
-    folding = collapse(article_keys(ranked), PairKeys.of((a, o) for a, others in duplicates.items() for o in others))
-    kept = folding.kept.tolist()
-    return kept, {at: [ranked[i] for i in folding.under(at).tolist()] for at in kept if len(folding.under(at))}
 
 
 @settings(deadline=None)

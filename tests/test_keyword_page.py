@@ -18,6 +18,7 @@ from search.collapse import PairKeys, collapse
 from search.collapse_scored import collapse_scored
 from search.engine import Engine
 from search.keyword_page import RunArticles
+from tests.folding_rule import folded_by_collapse, folded_one_by_one
 
 LETTERS = "abcdefghijkl"
 SCORES = st.sampled_from([0.5, 1.0, 1.5, 2.0])   # few values: many ties, as reprints score alike
@@ -172,7 +173,6 @@ def test_the_keyword_page_is_the_page_of_the_whole_ranking(reprints, monkeypatch
 def test_folding_in_rank_order_folds_stories_as_the_rule_reads(ranked, edges, cliques):
     # ``collapse`` settles clique stories by their first-placed article; the rule read one item
     # after another (repeated ids: one article's several passages) knows nothing of stories.
-    from tests.test_duplicates import folded_by_collapse, folded_one_by_one
     duplicates: dict[str, dict[str, float]] = {}
     for a, b in [*edges, *((a, b) for clique in cliques for a in clique for b in clique)]:
         if a != b:
