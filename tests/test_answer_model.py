@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bench.answer_features import arrays, question_rows
+from bench.answer_features import SETS, arrays, features_path, question_rows
 from bench.answer_fit import (FeatureSet, answers, concat, fit, fit_families, fit_logistic, fit_ranking, fit_signed_logistic,
                               keyword_firsts, leave_one_set_out, load_sets, replay, threshold_table)
+from indexer.vectors.encoders import DEFAULT_ENCODER
 from search.answers.confidence import EVIDENCE, keyword_first
 from search.answers.features import FEATURES
 from search.answers.finder import AnswerFinder
@@ -28,6 +29,12 @@ def test_the_shipped_model_is_the_fit_of_the_committed_feature_files():
     np.testing.assert_allclose(model.confidence_weights, shipped().confidence_weights, rtol=1e-6, atol=1e-9)
     assert model.confidence_bias == pytest.approx(shipped().confidence_bias, rel=1e-6)
     assert model.threshold == pytest.approx(shipped().threshold, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_the_feature_files_are_the_default_encoders_similarities(name):
+    # The model is fitted on the cosines `baheth ask` computes with the encoder it uses by default.
+    assert str(np.load(features_path(name))["encoder"]).split()[0] == DEFAULT_ENCODER
 
 
 @pytest.fixture(scope="module")
