@@ -1,6 +1,6 @@
 """The expensive half of fitting ``ask``: every candidate sentence's features, into a committed file.
 
-    python -m bench.answer_features --cache /tmp/answers/cache --keep /tmp/answers/ix
+    python -m bench.answer_features --cache /tmp/answers/cache --keep /tmp/answers/ix   # in ix/e5-openvino
 
 The features come from the encoder ``baheth ask`` uses by default (``DEFAULT_ENCODER``,
 e5-openvino), each question encoded alone as ``ask`` encodes it (e5-openvino runs in bfloat16
@@ -140,7 +140,7 @@ def arrays(rows: list[dict], encoder: str = "") -> dict[str, np.ndarray]:
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default="/tmp/answers/cache",
               show_default=True, help="Embedding cache (sentence vectors are kept between runs).")
 @click.option("--keep", type=click.Path(file_okay=False), default="/tmp/answers/ix", show_default=True,
-              help="Where the indexes are kept and reused.")
+              help="Where the indexes are kept and reused (in a folder named after the encoder).")
 @click.option("--out", type=click.Path(file_okay=False), default=str(RESULTS), show_default=True)
 @click.option("--encoder", "encoder_name", default=DEFAULT_ENCODER, show_default=True,
               help="The encoder whose similarities the model is fitted on (the shipped model: the default's).")
@@ -150,13 +150,15 @@ def main(shared, sets, cache_dir, keep, out, encoder_name):
     encoder = load_encoder(encoder_name)
     spec = encoder.spec
     recorded = f"{spec.name} {spec.runtime} {spec.weights}"
+    # One folder per encoder: an index built with another encoder does not open with this one.
+    keep = Path(keep) / spec.name
     for name in sets.split(","):
         started = time.perf_counter()
         eval_dir = shared / "eval" / name
         task = eval_task(eval_dir, 0, shared)
         golds = {q.qid: q.answers for q in eval_questions(eval_dir)}
-        rows = task_rows(task, Path(keep) / f"{task.name}-full", Path(cache_dir), encoder, golds, True)
-        rows += task_rows(no_answer_task(task), Path(keep) / f"{task.name}-half", Path(cache_dir), encoder,
+        rows = task_rows(task, keep / f"{task.name}-full", Path(cache_dir), encoder, golds, True)
+        rows += task_rows(no_answer_task(task), keep / f"{task.name}-half", Path(cache_dir), encoder,
                           golds, False)
         np.savez_compressed(features_path(name, Path(out)), **arrays(rows, recorded))
         click.echo(f"{name}: {len(rows)} questions, {sum(len(r['labels']) for r in rows)} candidates,"
