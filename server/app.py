@@ -47,11 +47,6 @@ ENCODER_THREADS = 1
 # on the shared machine, against 8.4 searched alone (`python -m bench.dense_batching
 # --blas-threads 0`, docs/performance.md).
 BLAS_THREADS = 1
-# e5-openvino encodes each question through a model compiled for its padded length
-# (``OpenVinoEncoder``'s ``static_queries``): 0.53 to 0.67 of the dynamic model's CPU in the
-# server, the same retrieval quality, under 240 MiB more a process (docs/performance.md,
-# "Serving: static query shapes"). The CLI keeps the dynamic model: at 1M its search is near its 2 GB target.
-STATIC_QUERIES = True
 WORKER_PING_S = 120
 
 
@@ -63,15 +58,19 @@ def default_workers() -> int:
 
 def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_model=None,
                encoder_threads: int | None = None, close_connections: bool = False,
-               batching: Batching = Batching()) -> FastAPI:
+               batching: Batching = Batching(), static_queries: bool = True) -> FastAPI:
     """The app over the index at ``index_dir``; opens the engines now, so a missing index fails
     here (``IndexNotFound``), not on the first request. Whoever creates it closes
     ``app.state.pool`` when done (not on the app's shutdown: one app may be started twice).
     ``answer_model``: ``ask``'s model (``search.answers.model.AnswerModel``; None: the shipped one);
     ``encoder_threads``: the query encoder's threads (None: its default); ``close_connections``:
     each response closes its connection (``serve`` with several workers: see ``worker_app``);
-    ``batching``: how concurrent requests share the query encoder and the dense search."""
-    pool = EnginePool(index_dir, engines, answer_model, encoder_threads, batching, static_queries=STATIC_QUERIES)
+    ``batching``: how concurrent requests share the query encoder and the dense search;
+    ``static_queries``: e5-openvino encodes each question through a model compiled for its padded
+    length (``OpenVinoEncoder``), 0.53 to 0.67 of the dynamic model's CPU in the server with the
+    same retrieval quality, for about 280 MiB more a process; the CLI and ``Engine`` keep the
+    dynamic model (docs/performance.md, "Serving: static query shapes")."""
+    pool = EnginePool(index_dir, engines, answer_model, encoder_threads, batching, static_queries=static_queries)
     app = FastAPI(title="baheth", version="1", docs_url=None, redoc_url=None,
                   description="Search an Arabic news archive: keyword, dense and hybrid search, questions, articles.")
     app.state.pool = pool
@@ -83,15 +82,16 @@ def create_app(index_dir: str | Path, engines: int = DEFAULT_ENGINES, answer_mod
 
 
 def serve(index_dir: str | Path, host: str, port: int, engines: int | None = None, workers: int | None = None,
-          opened=lambda: None, batching: Batching = Batching()) -> None:
+          opened=lambda: None, batching: Batching = Batching(), static_queries: bool = True) -> None:
     """Answer HTTP until interrupted: ``workers`` processes (None: ``default_workers()``; Python
     runs one thread at a time per process), each with its own ``engines`` (None:
-    ``DEFAULT_ENGINES``), query encoder and ``batching`` of dense searches (docs/performance.md,
-    "Serving"). ``opened`` is called once the index has opened, before the first request."""
+    ``DEFAULT_ENGINES``), query encoder (``static_queries``: see ``create_app``) and ``batching``
+    of dense searches (docs/performance.md, "Serving"). ``opened`` is called once the index has opened, before the first request."""
     import uvicorn
     engines, workers = engines or DEFAULT_ENGINES, workers or default_workers()
     settings = {"index": str(index_dir), "engines": engines, "encoder_threads": ENCODER_THREADS,
-                "close_connections": workers > 1, "batching": asdict(batching)}
+                "close_connections": workers > 1, "batching": asdict(batching),
+                "static_queries": static_queries}
     options = dict(host=host, port=port, log_level="warning", server_header=False)
     if workers == 1:
         app = worker_app(settings)
@@ -121,7 +121,8 @@ def worker_app(settings: dict | None = None) -> FastAPI:
     settings = settings or json.loads(os.environ[WORKER_SETTINGS])
     threadpool_limits(BLAS_THREADS, user_api="blas")   # for the life of this server process
     return create_app(settings["index"], settings["engines"], encoder_threads=settings["encoder_threads"],
-                      close_connections=settings["close_connections"], batching=Batching(**settings["batching"]))
+                      close_connections=settings["close_connections"], batching=Batching(**settings["batching"]),
+                      static_queries=settings["static_queries"])
 
 
 def wants_json(request: Request) -> bool:

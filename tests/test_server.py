@@ -306,6 +306,29 @@ def test_serve_refuses_a_missing_index(tmp_path):
     assert result.exit_code == 1 and "no index at" in result.output
 
 
+@pytest.mark.parametrize("shapes", ["static", "dynamic"])
+def test_serve_hands_its_query_shapes_to_every_worker(served_index, monkeypatch, shapes):
+    """``--query-shapes`` reaches each worker's engine pool, through the settings a worker reads
+    from its environment (static: the default)."""
+    import server.app
+
+    handed = {}
+    monkeypatch.setattr(server.app, "serve", lambda *args, **kwargs: handed.update(kwargs))
+    args = ["serve", "--index", str(served_index)] + (["--query-shapes", shapes] if shapes == "dynamic" else [])
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert handed["static_queries"] == (shapes == "static")
+    settings = {"index": str(served_index), "engines": 1, "encoder_threads": 1, "close_connections": True,
+                "batching": {"max_batch": 1, "max_wait_ms": 0.0}, "static_queries": shapes == "static"}
+    monkeypatch.setenv(server.app.WORKER_SETTINGS, json.dumps(settings))
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=None, user_api="blas"):   # leaves BLAS as it was for the other tests
+        pool = server.app.worker_app().state.pool
+    try:
+        assert pool.encoder._static_queries == (shapes == "static")
+    finally:
+        pool.close()
+
+
 def test_readers_never_see_a_half_written_article_while_the_index_is_written(served_index, tmp_path):
     """Four clients search and read one article while a writer replaces it 20 times: every hit
     and every article read is one whole version (its title's number is its body's)."""

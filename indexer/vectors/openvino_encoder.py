@@ -25,8 +25,8 @@ DEFAULT_BATCH_TOKENS = 4096
 # runs alone through the dynamic model. OpenVINO runs a static shape in about 0.6 of the dynamic
 # model's CPU (`python -m bench.encoder_shapes --buckets`, docs/performance.md), and a row's vector
 # then depends on its own tokens only. Every shape is compiled when the encoder loads (such an
-# encoder holds 236 MiB more, same command): compiled at a request's first need, they held requests
-# up for seconds under load. 47 of XQuAD-ar's 1,190 questions and 1 of TyDi-ar's 921 have longer
+# encoder holds about 280 MiB more: `python -m bench.encoder_shapes --fresh-memory`): compiled at
+# a request's first need, they held requests up for seconds under load. 47 of XQuAD-ar's 1,190 questions and 1 of TyDi-ar's 921 have longer
 # rows (`python -m bench.encoder_shapes -n 2000 --eval SET --copies 2`).
 STATIC_QUERY_TOKENS = (8, 16, 24, 32)
 
