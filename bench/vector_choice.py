@@ -32,7 +32,7 @@ from bench.search_timing import K
 from bench.synthetic import real_embeddings, synthetic_vectors
 from indexer.store.sqlite import Store
 from indexer.vectors.index import KIND_FLAT, KIND_IVF, KIND_IVF_PQ4FS, KIND_IVF_SQ8, MAPPED, RESCORED, VectorSettings, \
-    build_index, exact_top, ivf_lists
+    build_index, exact_top, ivf_lists, one_thread
 
 FILLER = "نص " * 330   # about 1,000 bytes of text per stored passage, as a news passage holds
 
@@ -105,10 +105,8 @@ def reranked(index: faiss.Index, store: Store, pool: int):
 def round_robin(searches: dict, queries: np.ndarray, truth: list[set[int]], warmup: int = 3) -> dict:
     """Each query through every search in turn, on one thread, so a change of load on the shared
     machine falls on all of them alike: recall@10 and p50 / p95 milliseconds per search."""
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
     ms, hits = {name: [] for name in searches}, {name: 0 for name in searches}
-    try:
+    with one_thread():
         for i, q in enumerate(np.concatenate([queries[:warmup], queries])):
             for name, search in searches.items():
                 t = time.perf_counter()
@@ -116,8 +114,6 @@ def round_robin(searches: dict, queries: np.ndarray, truth: list[set[int]], warm
                 if i >= warmup:
                     ms[name].append(1000 * (time.perf_counter() - t))
                     hits[name] += len(truth[i - warmup] & set(found))
-    finally:
-        faiss.omp_set_num_threads(threads)
     return {name: {"p50_ms": round(float(np.median(v)), 2), "p95_ms": round(sorted(v)[int(0.95 * (len(v) - 1))], 2),
                    "n": len(v), "recall@10": round(hits[name] / (K * len(queries)), 4)} for name, v in ms.items()}
 

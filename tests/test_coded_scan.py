@@ -12,7 +12,7 @@ from bench.synthetic import real_embeddings
 from indexer.store.layout import IndexLayout
 from indexer.vectors.coded import CodedScan
 from indexer.vectors.encoders import OPENVINO
-from indexer.vectors.index import KIND_FLAT, SCAN_FLOAT, SharedReads, VectorIndex, VectorSettings
+from indexer.vectors.index import KIND_FLAT, SCAN_FLOAT, SharedReads, VectorIndex, VectorSettings, one_thread
 from indexer.vectors.loading import load_encoder
 
 DIM = 384
@@ -85,9 +85,7 @@ def test_the_codes_error_bound_holds_for_every_vector(tmp_path, passages, asked)
     """Each vector's flat score is at most its coded score plus the margin (what the proof rests on)."""
     scan = CodedScan(saved_reader(tmp_path / "index", passages).index)
     codes = faiss.vector_to_array(scan.codes.codes).reshape(len(passages), DIM).astype(np.int64) - 128
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)    # as ``VectorIndex.search`` runs them
-    try:
+    with one_thread():    # as ``VectorIndex.search`` runs them
         for query in asked[:10]:
             q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
             exact, order = scan.flat.search(q, len(passages))
@@ -99,8 +97,6 @@ def test_the_codes_error_bound_holds_for_every_vector(tmp_path, passages, asked)
             assert np.array_equal(coded[0], codes[where[0]] @ coded_query[0].astype(np.int64))
             bound = scan.margin(query, rounded, steps)
             assert np.all(flat_by_row[where[0]] <= coded[0] / steps + bound)
-    finally:
-        faiss.omp_set_num_threads(threads)
 
 
 def test_engines_sharing_a_file_share_its_codes_and_other_readers_never_code(tmp_path, passages, asked):

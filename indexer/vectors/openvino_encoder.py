@@ -26,8 +26,9 @@ DEFAULT_BATCH_TOKENS = 4096
 # model's CPU (`python -m bench.encoder_shapes --buckets`, docs/performance.md), and a row's vector
 # then depends on its own tokens only. Every shape is compiled when the encoder loads (such an
 # encoder holds about 280 MiB more: `python -m bench.encoder_shapes --fresh-memory`): compiled at
-# a request's first need, they held requests up for seconds under load. 47 of XQuAD-ar's 1,190 questions and 1 of TyDi-ar's 921 have longer
-# rows (`python -m bench.encoder_shapes -n 2000 --eval SET --copies 2`).
+# a request's first need, they held requests up for seconds under load. 47 of XQuAD-ar's 1,190
+# questions and 1 of TyDi-ar's 921 have longer rows (`python -m bench.encoder_shapes -n 2000
+# --eval SET --copies 2`).
 STATIC_QUERY_TOKENS = (8, 16, 24, 32)
 
 
