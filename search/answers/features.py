@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -114,7 +115,15 @@ def word_roots(text: str) -> dict[str, str]:
     one), so it is a feature of its own beside the exact terms, never instead of them.  The stemmer
     reads the word as written (it needs the hamza of «تأسست» to see the «ت» as a prefix, and drops
     the diacritics itself); its root is then folded as text is («أسس» and «اسس» alike)."""
-    return {t.term: normalize(isri_stem(text[t.start:t.end])) for t in analyze_spans(text)}
+    return {t.term: _root(text[t.start:t.end]) for t in analyze_spans(text)}
+
+
+@lru_cache(maxsize=1 << 16)
+def _root(word: str) -> str:
+    """``word``'s folded ISRI root, remembered: ``ask`` reads the roots of every word of its
+    candidate passages, news vocabulary seen again and again, and the stemmer was most of
+    ``word_roots``' time."""
+    return normalize(isri_stem(word))
 
 
 def _fold(term: str) -> str:
