@@ -33,7 +33,7 @@ from search.engine import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, FUSIONS, LEVELS,
 from search.query import QueryError
 from search.topics import TopicError, read_topics, trec_run_lines
 from search.ordering import SORTS
-from server.batching import Batching
+from server.batching import DEFAULT_ENGINES, Batching
 from search.export import FORMATS, answer_rows, key_values, rows_csv, rows_jsonl, search_rows, to_json
 from search.render import counted, print_answers, print_article, print_results, print_similar, printable
 
@@ -534,25 +534,35 @@ def embed(index_dir, model, encoder_options, cluster, cache_dir, wait, fmt):
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 opens the server to the network.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option("--engines", type=click.IntRange(1, 64), default=None,
-              help="Searches each worker answers at once, each with its own engine (default 2).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Server processes, each with its own engines and query encoder (default: one per"
-                   " CPU core, at most 8; Python runs one thread at a time per process).")
-@click.option("--max-batch", type=click.IntRange(1, 256), default=Batching.max_batch, show_default=True,
-              help="Concurrent searches whose questions are encoded and searched together (1: each alone).")
-@click.option("--max-wait-ms", type=click.FloatRange(0, 100), default=Batching.max_wait_ms, show_default=True,
-              help="How long a search waits for others to join its batch.")
+              help="Search processes, each with its own engine and query encoder, taking requests from one"
+                   " queue (default: one per CPU core, at most 8; Python runs one thread at a time per process).")
+@click.option("--engines", type=click.IntRange(1, 64), default=None,
+              help=f"With --workers 1: searches the one process answers at once (default {DEFAULT_ENGINES}).")
+@click.option("--max-batch", type=click.IntRange(1, 256), default=None,
+              help=f"With --workers 1: concurrent searches whose questions are encoded and searched together"
+                   f" (1: each alone; default {Batching.max_batch}).")
+@click.option("--max-wait-ms", type=click.FloatRange(0, 100), default=None,
+              help=f"With --workers 1: how long a search waits for others to join its batch (default {Batching.max_wait_ms}).")
 @click.option("--query-shapes", type=click.Choice(["static", "dynamic"]), default="static", show_default=True,
               help="e5-openvino: each question through a model compiled for its padded length (about 0.6 of the"
-                   " CPU, about 280 MiB more per worker, vectors a little off the CLI's), or the CLI's one model.")
-def serve(index_dir, host, port, engines, workers, max_batch, max_wait_ms, query_shapes):
+                   " CPU, about 280 MiB more per process, vectors a little off the CLI's), or the CLI's one model.")
+def serve(index_dir, host, port, workers, engines, max_batch, max_wait_ms, query_shapes):
     """Serve the index: an Arabic search page at / and a JSON API under /api (docs at /docs)."""
+    from server.app import default_workers
     from server.app import serve as run_server
+    workers = workers or default_workers()
+    one_process = {"--engines": engines, "--max-batch": max_batch, "--max-wait-ms": max_wait_ms}
+    given = [name for name, value in one_process.items() if value is not None]
+    if workers > 1 and given:
+        raise click.UsageError(f"{', '.join(given)} set how one process shares its engines: use them with --workers 1"
+                               f" (with {workers} search processes each answers one request at a time)")
+    batching = Batching(max_batch or Batching.max_batch,
+                        Batching.max_wait_ms if max_wait_ms is None else max_wait_ms)
     with user_errors():
         run_server(index_dir, host, port, engines, workers, opened=lambda: click.echo(
             f"serving {index_dir} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True),
-            batching=Batching(max_batch, max_wait_ms), static_queries=query_shapes == "static")
+            batching=batching, static_queries=query_shapes == "static")
 
 
 if __name__ == "__main__":  # pragma: no cover

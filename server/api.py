@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from indexer.store.filters import Filters
+from server import tasks
 from server.options import (DEFAULTS, AskKParam, DenseWeightParam, FusionParam, KParam, LevelParam, ModeParam,
                             OffsetParam, QueryText, SortParam, filters)
 
@@ -14,8 +15,9 @@ router = APIRouter(prefix="/api", tags=["api"])
 FiltersParam = Annotated[Filters, Depends(filters)]
 
 
-def pool(request: Request):
-    return request.app.state.pool
+def run(request: Request, task, *args, **kwargs):
+    """``task`` on one of the app's engines (``server.tasks``): in this process or a search process."""
+    return request.app.state.pool.run(task, *args, **kwargs)
 
 
 @router.get("/search", summary="Search articles or passages (baheth search --json)")
@@ -23,42 +25,34 @@ def search(request: Request, q: QueryText, filters: FiltersParam, mode: ModePara
            level: LevelParam = DEFAULTS["level"], k: KParam = 10, offset: OffsetParam = 0,
            fusion: FusionParam = DEFAULTS["fusion"], dense_weight: DenseWeightParam = DEFAULTS["dense_weight"],
            sort: SortParam = DEFAULTS["sort"], collapse: bool = True, facets: bool = False):
-    with pool(request).engine(fusion=fusion, dense_weight=dense_weight) as engine:
-        results = engine.search(q, mode=mode, level=level, k=k, offset=offset, filters=filters, sort=sort,
-                                collapse=collapse, facets=facets)
-    return JSONResponse(results.to_dict())
+    return JSONResponse(run(request, tasks.search, q, fusion=fusion, dense_weight=dense_weight, mode=mode,
+                            level=level, k=k, offset=offset, filters=filters, sort=sort, collapse=collapse,
+                            facets=facets))
 
 
 @router.get("/ask", summary="Answer a question with sentences from the archive (baheth ask --json)")
 def ask(request: Request, q: QueryText, filters: FiltersParam, k: AskKParam = 3, all_from_article: bool = False):
-    with pool(request).engine() as engine:
-        results = engine.ask(q, k=k, filters=filters, all_from_article=all_from_article)
-    return JSONResponse(results.to_dict())
+    return JSONResponse(run(request, tasks.ask, q, k=k, filters=filters, all_from_article=all_from_article))
 
 
 @router.get("/articles/{article_id:path}", summary="One article with its passages (baheth show --json)")
 def article(request: Request, article_id: str):
-    with pool(request).engine() as engine:
-        found = engine.article(article_id)
+    found = run(request, tasks.article, article_id)
     if found is None:
         return JSONResponse({"error": f"no article with id {article_id!r}"}, status_code=404)
-    return JSONResponse(found.to_dict())
+    return JSONResponse(found)
 
 
 @router.get("/similar/{article_id:path}", summary="Articles like one article, its near-duplicates left out (baheth similar --json)")
 def similar(request: Request, article_id: str, filters: FiltersParam, k: KParam = 10):
-    with pool(request).engine() as engine:
-        return JSONResponse(engine.similar(article_id, k=k, filters=filters).to_dict())
+    return JSONResponse(run(request, tasks.similar, article_id, k, filters))
 
 
 @router.get("/stats", summary="Counts, size on disk, encoder and analyzer (baheth stats --json)")
 def stats(request: Request):
-    with pool(request).engine() as engine:
-        return JSONResponse(engine.stats())
+    return JSONResponse(run(request, tasks.stats))
 
 
 @router.get("/health", summary="Whether the server can read its index")
 def health(request: Request):
-    with pool(request).engine() as engine:
-        articles = engine.store.count_articles()
-    return {"status": "ok", "articles": articles}
+    return {"status": "ok", "articles": run(request, tasks.articles)}

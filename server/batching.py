@@ -21,6 +21,14 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 _STOP = object()   # put in the queue by ``close``: the worker ends after the batch in hand
 
+# Searches the server answers at once when it runs in one process (``--workers 1``). Python runs
+# one thread at a time per process, and threads of one process contending for it cost CPU: at 16
+# clients one process with 16 engines spent 41.6 server CPU ms a keyword request, two processes
+# with 1 or 2 engines 13.5 to 14.4, the same as one request at a time (11.5) (`python -m
+# bench.serve_load`, docs/performance.md, "Serving: one process per core"). Two, not one, so a
+# request waiting for SQLite or for the query encoder does not hold up the process.
+DEFAULT_ENGINES = 2
+
 
 @dataclass(frozen=True)
 class Batching:

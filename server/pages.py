@@ -16,7 +16,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from indexer.store.filters import Filters
 from search.ordering import UNDATED
-from search.results import RELATED, SearchResults, absence_in_arabic, absence_notice
+from search.results import RELATED
+from server import tasks
+from server.api import run
 from server.coverage import bars
 from server.options import (DEFAULTS, MAX_OFFSET, PAGE_SIZE, LevelParam, ModeParam, OptionalText, SortParam,
                             filters)
@@ -60,53 +62,32 @@ def search_page(request: Request, filters: FiltersParam, q: OptionalText = None,
     form = {"q": q or "", "mode": mode, "level": level, "sort": sort, **form_filters(filters)}
     context = {"form": form, "results": None}
     if q and q.strip():
-        offset = (page - 1) * PAGE_SIZE
-        with request.app.state.pool.engine() as engine:
-            results = engine.search(q, mode=mode, level=level, k=PAGE_SIZE, offset=offset, filters=filters,
-                                    sort=sort, facets=True)
-            alike = titles(engine, [a for hit in results.hits for a in hit.more_like_it])
-        context.update(results=results.to_dict(), notices=notices(results), alike=alike,
-                       pages=pagination(request, page, results.ranked),
+        found = run(request, tasks.search_page, q, mode=mode, level=level, k=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                    filters=filters, sort=sort)
+        results = found["results"]
+        context.update(results=results, notices=found["notices"], alike=found["alike"],
+                       pages=pagination(request, page, results["ranked"]),
                        sorts={value: page_link(request, sort=value) for value in SORT_NAMES},
-                       facets=facet_links(request, results.facets, filters),
-                       chart=chart(request, results.facets["month"]))
+                       facets=facet_links(request, results["facets"], filters),
+                       chart=chart(request, results["facets"]["month"]))
     return render("search.html", request, **context)
-
-
-def notices(results: SearchResults) -> dict:
-    """What the page says above the hits: that nothing holds the query's words (in Arabic; the
-    CLI's notice adds English), and the engine's other notices."""
-    absent = absence_notice(results.query, results.level) if not results.matches else ""
-    rest = results.notice.removeprefix(absent).lstrip("; ")
-    return {"absent": absence_in_arabic(results.query, results.level) if absent else "", "other": rest}
-
-
-def titles(engine, article_ids: list[str]) -> dict[str, str]:
-    """The titles of the near-duplicates folded under the hits shown (a handful a page)."""
-    with engine.store.snapshot():
-        rows = {a: engine.store.article(a) for a in dict.fromkeys(article_ids)}
-    return {a: (row["title"] if row is not None else "") or a for a, row in rows.items()}
 
 
 @router.get("/ask", response_class=HTMLResponse)
 def ask_page(request: Request, filters: FiltersParam, q: OptionalText = None):
     form = {"q": q or "", **form_filters(filters)}
-    answers = None
-    if q and q.strip():
-        with request.app.state.pool.engine() as engine:
-            answers = engine.ask(q, k=3, filters=filters).to_dict()
+    answers = run(request, tasks.ask, q, k=3, filters=filters) if q and q.strip() else None
     return render("ask.html", request, form=form, answers=answers)
 
 
 @router.get("/article/{article_id:path}", response_class=HTMLResponse)
 def article_page(request: Request, article_id: str):
-    with request.app.state.pool.engine() as engine:
-        article = engine.article(article_id)
-        similar = engine.similar(article_id, k=SIMILAR_SHOWN).to_dict() if article is not None else None
-    if article is None:
+    found = run(request, tasks.article_page, article_id, SIMILAR_SHOWN)
+    if found is None:
         return HTMLResponse(render("error.html", request, status=404, message=f"لا مقال بالمعرّف {article_id}"),
                             status_code=404)
-    return render("article.html", request, article=article.to_dict(), url=safe_link(article.url), similar=similar)
+    article, similar = found
+    return render("article.html", request, article=article, url=safe_link(article["url"]), similar=similar)
 
 
 @router.get("/static/{name}")

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -176,6 +176,8 @@ def _shared_searches(requests: Sequence[DenseRequest]) -> list[list[int]]:
 
 
 class EnginePool:
+    """``size`` engines in this process, each lent to one request thread at a time."""
+
     def __init__(self, index_dir: str | Path, size: int, answer_model=None, encoder_threads: int | None = None,
                  batching: Batching = Batching(), static_queries: bool = False):
         """``encoder_threads``: the query encoder's threads (None: the encoder's own default);
@@ -201,22 +203,21 @@ class EnginePool:
             self.encoder.load()   # likewise the encoder (e5-openvino takes seconds to load)
 
     @contextmanager
-    def engine(self, **settings) -> Iterator[Engine]:
-        """An engine for this thread alone; ``settings`` (fusion, dense_weight) apply to this
-        borrowing only."""
+    def engine(self) -> Iterator[Engine]:
+        """An engine for this thread alone, until the block ends."""
         try:
             engine = self._idle.get(timeout=BORROW_TIMEOUT_S)
         except queue.Empty:
             raise PoolBusy(f"all {self.size} search engines stayed busy for {BORROW_TIMEOUT_S:.0f} s") from None
-        saved = {name: getattr(engine, name) for name in settings}
         try:
-            for name, value in settings.items():
-                setattr(engine, name, value)
             yield engine
         finally:
-            for name, value in saved.items():
-                setattr(engine, name, value)
             self._idle.put(engine)
+
+    def run(self, task: Callable, *args, **kwargs):
+        """``task(engine, *args, **kwargs)`` on an engine of this pool (``server.tasks``)."""
+        with self.engine() as engine:
+            return task(engine, *args, **kwargs)
 
     def close(self) -> None:
         """Stop the batcher (requests still waiting for it get ``BatcherClosed``), then close the

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from cli import main
+from server.batching import Batching
 from server.coverage import bars
 from server.options import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS
 from tests.conftest import IMG_TITLE, SCRIPT_TITLE, SEED_ID
@@ -306,27 +307,29 @@ def test_serve_refuses_a_missing_index(tmp_path):
     assert result.exit_code == 1 and "no index at" in result.output
 
 
-@pytest.mark.parametrize("shapes", ["static", "dynamic"])
-def test_serve_hands_its_query_shapes_to_every_worker(served_index, monkeypatch, shapes):
-    """``--query-shapes`` reaches each worker's engine pool, through the settings a worker reads
-    from its environment (static: the default)."""
+@pytest.mark.parametrize("args, handed", [
+    ([], {"static_queries": True, "workers": 2, "engines": None}),
+    (["--query-shapes", "dynamic"], {"static_queries": False}),
+    (["--workers", "1", "--engines", "3", "--max-batch", "4"], {"workers": 1, "engines": 3, "batching": Batching(4, 2.0)}),
+])
+def test_serve_hands_its_options_to_the_server(served_index, monkeypatch, args, handed):
+    """What ``baheth serve`` hands ``server.app.serve`` (static query shapes and a search process
+    per core by default; each search process opens with them: tests/test_dispatch.py)."""
     import server.app
 
-    handed = {}
-    monkeypatch.setattr(server.app, "serve", lambda *args, **kwargs: handed.update(kwargs))
-    args = ["serve", "--index", str(served_index)] + (["--query-shapes", shapes] if shapes == "dynamic" else [])
-    assert CliRunner().invoke(main, args).exit_code == 0
-    assert handed["static_queries"] == (shapes == "static")
-    settings = {"index": str(served_index), "engines": 1, "encoder_threads": 1, "close_connections": True,
-                "batching": {"max_batch": 1, "max_wait_ms": 0.0}, "static_queries": shapes == "static"}
-    monkeypatch.setenv(server.app.WORKER_SETTINGS, json.dumps(settings))
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=None, user_api="blas"):   # leaves BLAS as it was for the other tests
-        pool = server.app.worker_app().state.pool
-    try:
-        assert pool.encoder._static_queries == (shapes == "static")
-    finally:
-        pool.close()
+    got = {}
+    monkeypatch.setattr(server.app, "serve", lambda *a, **kwargs: got.update(zip(["engines", "workers"], a[3:5]), **kwargs))
+    monkeypatch.setattr(server.app, "default_workers", lambda: 2)
+    assert CliRunner().invoke(main, ["serve", "--index", str(served_index), *args]).exit_code == 0
+    assert {name: got[name] for name in handed} == handed
+
+
+@pytest.mark.parametrize("args", [["--engines", "2"], ["--workers", "2", "--max-batch", "4"], ["--max-wait-ms", "1"]])
+def test_serve_refuses_one_process_options_with_several_search_processes(served_index, monkeypatch, args):
+    import server.app
+    monkeypatch.setattr(server.app, "default_workers", lambda: 2)
+    result = CliRunner().invoke(main, ["serve", "--index", str(served_index), *args])
+    assert result.exit_code == 2 and "use them with --workers 1" in result.output and args[-2] in result.output
 
 
 def test_readers_never_see_a_half_written_article_while_the_index_is_written(served_index, tmp_path):
@@ -407,8 +410,8 @@ def test_the_profile_benchmark_calls_the_handlers_as_the_server_does(served_inde
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
 def test_serve_runs_a_process_per_core_that_answer_as_one_process_does_and_stop_whole(client, served_index):
-    """`baheth serve` on two cores (no --workers): two processes answer, with the in-process
-    app's JSON, and a Ctrl-C stops them all."""
+    """`baheth serve` on two cores (no --workers): two search processes answer, with the
+    in-process app's JSON, over a kept-alive connection, and a Ctrl-C stops them all."""
     import signal
     import socket
     import subprocess
@@ -435,7 +438,7 @@ def test_serve_runs_a_process_per_core_that_answer_as_one_process_does_and_stop_
             except httpx.HTTPError:
                 time.sleep(0.3)
         assert answer is not None and answer.status_code == 200
-        assert answer.headers["connection"] == "close"   # the next request goes to whichever worker is free
+        assert "connection" not in answer.headers   # one HTTP process: nothing ties a connection to a search process
         assert answer.json() == client.get(url.split(str(port))[1]).json()
         workers = [p for p in psutil.Process(server.pid).children() if "spawn_main" in " ".join(p.cmdline())]
         assert len(workers) == 2
