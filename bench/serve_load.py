@@ -81,8 +81,8 @@ def start_server(index: Path, port: int, options: list[str]) -> subprocess.Popen
 
 
 def wait_idle(pid: int, deadline: float) -> None:
-    """Until the server's processes have stopped loading: one worker answers /api/health while
-    the others may still be opening the index and loading the encoder."""
+    """Until the server's processes have stopped loading (its search processes have opened the
+    index before it answers /api/health, but may still be settling: compiling, paging in)."""
     before = server_cpu_s(pid)
     while time.monotonic() < deadline:
         time.sleep(1)
@@ -96,7 +96,7 @@ class RawClient:
     """One connection's HTTP/1.1 GETs over asyncio streams, the least a client can do: the clients
     share the server's two cores, and httpx's client spent 2.4 to 2.8 CPU ms a request of them
     (``--client httpx``). Reconnects after a response that closes its connection (``baheth serve``
-    with several workers closes each one) or an error."""
+    before 2026-12-05 12:00 closed each one when it ran several workers) or an error."""
 
     def __init__(self, host: str, port: int, timeout: float):
         self.host, self.port, self.timeout = host, port, timeout
