@@ -7,9 +7,10 @@ e5-openvino), each question encoded alone as ``ask`` encodes it (e5-openvino run
 where the CPU has it, and padding a question beside longer ones moves its vector), so the model is
 fitted on the similarities it sees in use; ``--encoder`` extracts another's, and the file records
 which (``encoder``: name, runtime and weights hash).
-For each eval set (default XQuAD-ar and TyDi-ar from ../shared/eval) it builds the two indexes
-``bench.answers`` uses (every paragraph indexed as one article; and the same without every other
-Wikipedia article, whose questions then have no answer in the index), asks every question through
+For each eval set (default XQuAD-ar and TyDi-ar from ../shared/eval) it builds two indexes with
+``baheth index``, as ``bench.ask_cli`` builds them and asks them through ``baheth ask``
+(``bench.ask_cli.user_index``: every paragraph indexed as one article; and the same without every
+other Wikipedia article, whose questions then have no answer in the index), asks every question through
 ``AnswerFinder.lookup`` (``Engine.passage_candidates``, so whatever retrieval the engine has now),
 fills in the dense similarity of *every* candidate sentence from the index's sentence vectors, and
 writes ``bench/results/answer-features-SET.npz``:
@@ -32,7 +33,8 @@ known, ``bench.answer_fit`` replays ``ask``'s ranking and confidence for any wei
 index, and the term evidence (``search.answers.confidence.evidence_from``) can change without
 extracting again.
 Kept indexes (``--keep``) are reused when they hold all their articles; one missing or left partial
-by a killed build is built or finished (``bench.harness.complete_index``).
+by a killed build is built or finished (``bench.harness.complete_index``).  ``python -m
+bench.ask_cli --work KEEP/ENCODER`` asks the very indexes the features were read from.
 """
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from bench.answers import holds_answer, no_answer_task, open_index
+from bench.answers import holds_answer, no_answer_task
+from bench.ask_cli import user_index
 from bench.data import SHARED, eval_questions
 from bench.harness import Task, eval_task
 from indexer.vectors.encoders import DEFAULT_ENCODER
@@ -97,7 +100,7 @@ def term_rows(found, weight: dict[str, float], articles: dict) -> dict[str, np.n
 
 
 def task_rows(task: Task, path: Path, cache_dir: Path, encoder, golds, answerable: bool) -> list[dict]:
-    open_index(task, path, cache_dir, encoder)
+    """Every question of ``task`` asked of the index at ``path`` (``user_index`` built it)."""
     rows = []
     with Engine(path, encoder=encoder) as engine:
         finder = AnswerFinder(engine, cache_dir=cache_dir)
@@ -140,7 +143,8 @@ def arrays(rows: list[dict], encoder: str = "") -> dict[str, np.ndarray]:
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default="/tmp/answers/cache",
               show_default=True, help="Embedding cache (sentence vectors are kept between runs).")
 @click.option("--keep", type=click.Path(file_okay=False), default="/tmp/answers/ix", show_default=True,
-              help="Where the indexes are kept and reused (in a folder named after the encoder).")
+              help="Where the indexes are kept and reused (in a folder named after the encoder, as"
+                   " bench.ask_cli's --work).")
 @click.option("--out", type=click.Path(file_okay=False), default=str(RESULTS), show_default=True)
 @click.option("--encoder", "encoder_name", default=DEFAULT_ENCODER, show_default=True,
               help="The encoder whose similarities the model is fitted on (the shipped model: the default's).")
@@ -152,14 +156,16 @@ def main(shared, sets, cache_dir, keep, out, encoder_name):
     recorded = f"{spec.name} {spec.runtime} {spec.weights}"
     # One folder per encoder: an index built with another encoder does not open with this one.
     keep = Path(keep) / spec.name
+    Path(out).mkdir(parents=True, exist_ok=True)
     for name in sets.split(","):
         started = time.perf_counter()
         eval_dir = shared / "eval" / name
         task = eval_task(eval_dir, 0, shared)
         golds = {q.qid: q.answers for q in eval_questions(eval_dir)}
-        rows = task_rows(task, keep / f"{task.name}-full", Path(cache_dir), encoder, golds, True)
-        rows += task_rows(no_answer_task(task), keep / f"{task.name}-half", Path(cache_dir), encoder,
-                          golds, False)
+        rows = []
+        for asked, answerable in ((task, True), (no_answer_task(task), False)):
+            index, _, _ = user_index(eval_dir, keep, not answerable, Path(cache_dir), encoder_name)
+            rows += task_rows(asked, index, Path(cache_dir), encoder, golds, answerable)
         np.savez_compressed(features_path(name, Path(out)), **arrays(rows, recorded))
         click.echo(f"{name}: {len(rows)} questions, {sum(len(r['labels']) for r in rows)} candidates,"
                    f" {time.perf_counter() - started:.0f} s -> {features_path(name, Path(out))}")
