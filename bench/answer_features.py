@@ -26,7 +26,10 @@ writes ``bench/results/answer-features-SET.npz``:
   -1 when not in it), ``term_masks`` (bit masks over the question's terms of those its sentence,
   its sentence with its neighbours, its passage and its article hold, as the confidence counts them:
   in any form of their root, the article's with its passage's) and ``candidate_group``
-  (its passage's Wikipedia article).
+  (its passage's Wikipedia article);
+- per question: ``pair_counts`` and ``pair_weights`` (its phrases' weights,
+  ``search.answers.confidence.phrase_weights``, all questions concatenated); per candidate,
+  ``pair_masks`` (a bit mask over them of those its passage holds, ``phrases_held``).
 
 With the dense similarity of every candidate and what the index says of every candidate's terms
 known, ``bench.answer_fit`` replays ``ask``'s ranking and confidence for any weights without an
@@ -50,8 +53,8 @@ from bench.data import SHARED, eval_questions
 from bench.harness import Task, eval_task
 from indexer.vectors.encoders import DEFAULT_ENCODER
 from indexer.vectors.loading import load_encoder
-from search.answers.confidence import index_weights, surroundings
-from search.answers.features import FEATURES
+from search.answers.confidence import index_weights, phrase_weights, surroundings
+from search.answers.features import FEATURES, phrases_held, question_pairs
 from search.answers.finder import AnswerFinder
 from search.engine import Engine
 
@@ -72,11 +75,13 @@ def question_rows(finder: AnswerFinder, question: str, golds: tuple[str, ...]) -
     index_idf, terms = finder.term_idf(), lookup.parsed.terms
     first_of = {c.passage.article_id: c for c in reversed(found)}
     articles = {a: finder.article_terms(c, terms) for a, c in first_of.items()}
+    weight = index_weights(terms, index_idf)
     return {"features": np.array([c.features for c in found]).reshape(-1, len(FEATURES)),
             "labels": np.array([holds_answer(c.text, golds) for c in found], bool),
             "passage_rank": np.array([c.passage_rank for c in found], np.int8),
             "keyword_rank": np.array([lookup.keyword_rank(c) for c in found], np.int16),
-            **term_rows(found, index_weights(terms, index_idf), articles)}
+            **term_rows(found, weight, articles),
+            **phrase_rows(found, phrase_weights(question_pairs(lookup.analysis.keyword_text, terms), weight))}
 
 
 def term_rows(found, weight: dict[str, float], articles: dict) -> dict[str, np.ndarray]:
@@ -85,18 +90,29 @@ def term_rows(found, weight: dict[str, float], articles: dict) -> dict[str, np.n
     article hold: from these ``search.answers.confidence.evidence_from`` gives any term evidence
     without asking the index again."""
     order = {t: i for i, t in enumerate(sorted(weight))}
-    assert len(order) <= 63, "term masks are 64-bit"
-
-    def mask(held) -> int:
-        return sum(1 << order[t] for t in held if t in order)
-
     rows = []
     for c in found:
         context, passage = surroundings(c, found)
-        rows.append([mask(c.held), mask(context), mask(passage), mask(articles[c.passage.article_id] | passage)])
+        rows.append([bit_mask(order, c.held), bit_mask(order, context), bit_mask(order, passage),
+                     bit_mask(order, articles[c.passage.article_id] | passage)])
     return {"term_weights": np.array([weight[t] for t in order]),
             "term_masks": np.array(rows, np.int64).reshape(-1, 4),
             "article_ids": np.array([str(c.passage.article_id) for c in found])}
+
+
+def phrase_rows(found, pair_weight: dict) -> dict[str, np.ndarray]:
+    """The question's phrases' weights (``phrase_weights``, in the question's order) and, per
+    candidate, a bit mask over them of those its passage holds (``phrases_held``)."""
+    order = {p: i for i, p in enumerate(pair_weight)}
+    held = {c.passage.pid: bit_mask(order, phrases_held(c.passage.text, tuple(order))) for c in found}
+    return {"pair_weights": np.array(list(pair_weight.values()), np.float64),
+            "pair_masks": np.array([held[c.passage.pid] for c in found], np.int64)}
+
+
+def bit_mask(order: dict, held) -> int:
+    """The bits (``order``: item -> bit) of the items in ``held``."""
+    assert len(order) <= 63, "masks are 64-bit"
+    return sum(1 << order[t] for t in held if t in order)
 
 
 def task_rows(task: Task, path: Path, cache_dir: Path, encoder, golds, answerable: bool) -> list[dict]:
@@ -130,7 +146,10 @@ def arrays(rows: list[dict], encoder: str = "") -> dict[str, np.ndarray]:
         keyword_rank=np.concatenate([r["keyword_rank"] for r in rows]),
         term_counts=np.array([len(r["term_weights"]) for r in rows], np.int32),
         term_weights=np.concatenate([r["term_weights"] for r in rows]).astype(np.float64),
-        term_masks=np.concatenate([r["term_masks"] for r in rows]))
+        term_masks=np.concatenate([r["term_masks"] for r in rows]),
+        pair_counts=np.array([len(r["pair_weights"]) for r in rows], np.int32),
+        pair_weights=np.concatenate([r["pair_weights"] for r in rows]).astype(np.float64),
+        pair_masks=np.concatenate([r["pair_masks"] for r in rows]))
     if all("candidate_group" in r for r in rows):
         out["candidate_group"] = np.concatenate([r["candidate_group"] for r in rows])
     return out

@@ -118,16 +118,22 @@ def term_evidence(data) -> np.ndarray:
     """Every candidate's ``search.answers.confidence.evidence_from``, from the feature file's term
     weights and masks (``bench.answer_features.term_rows``): the file holds what the index said, so
     evidence can change without extracting again."""
-    starts = np.cumsum(data["term_counts"]) - data["term_counts"]
-    weights = [dict(enumerate(data["term_weights"][a:a + n].astype(np.float64).tolist()))
-               for a, n in zip(starts, data["term_counts"])]
+    weights, pair_weights = per_question(data, "term"), per_question(data, "pair")
     question = np.repeat(np.arange(len(weights)), data["sizes"])
 
     def held(mask: int) -> frozenset[int]:
         return frozenset(i for i in range(mask.bit_length()) if mask >> i & 1)
 
-    return np.array([evidence_from(weights[q], *(held(int(m)) for m in masks))
-                     for q, masks in zip(question, data["term_masks"])]).reshape(len(question), -1)
+    return np.array([evidence_from(weights[q], *(held(int(m)) for m in masks), pair_weights[q], held(int(pairs)))
+                     for q, masks, pairs in zip(question, data["term_masks"], data["pair_masks"])]
+                    ).reshape(len(question), -1)
+
+
+def per_question(data, kind: str) -> list[dict[int, float]]:
+    """Each question's ``KIND_weights`` (``term`` or ``pair``) by their index in its masks."""
+    counts = data[f"{kind}_counts"]
+    starts = np.cumsum(counts) - counts
+    return [dict(enumerate(data[f"{kind}_weights"][a:a + n].astype(np.float64).tolist())) for a, n in zip(starts, counts)]
 
 
 FIELDS = ("group", "answerable", "features", "evidence", "labels", "valid", "passage_rank", "keyword_rank")

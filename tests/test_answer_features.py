@@ -6,7 +6,7 @@ import pytest
 from indexer.text.analysis import analyze
 from indexer.store.sqlite import StoredPassage
 from search.answers.confidence import EVIDENCE, evidence
-from search.answers.features import FEATURES, candidates, held_terms, question_roots
+from search.answers.features import FEATURES, candidates, held_terms, phrases_held, question_pairs, question_roots
 from search.answers.question import AnswerType
 
 CAPITAL = frozenset(analyze("عاصمة منغوليا"))
@@ -61,3 +61,33 @@ def test_the_confidence_counts_a_term_held_in_another_form_of_its_root():
     assert coverage(exact)[share] == pytest.approx(2 / 3)
     # the article holds what its passage holds in any form, whatever its own text says
     assert coverage(rooted)[EVIDENCE.index("idf_article")] == 1.0
+
+
+def test_a_phrase_of_the_question_is_held_only_by_its_words_side_by_side():
+    question = "طول نهر الأردن"
+    pairs = question_pairs(question, frozenset(analyze(question)))
+    river = tuple(analyze("نهر الأردن"))
+    assert river in pairs and len(pairs) == 2
+    assert river in phrases_held("يبلغ طول نهر الأردن 251 كيلومترا", pairs)
+    assert river in phrases_held("نهر في الأردن", pairs)                  # a stopword between them is skipped
+    assert phrases_held("تقع المدينة في الأردن قرب النهر", pairs) == frozenset()
+    assert phrases_held("نهر كبير في الأردن", pairs) == frozenset()        # another word between them is not
+
+
+def test_the_confidence_counts_the_share_of_the_questions_phrases_the_passage_holds():
+    question = "طول نهر الأردن"
+    terms = frozenset(analyze(question))
+    pairs = question_pairs(question, terms)
+    phrases = EVIDENCE.index("phrases")
+
+    def held(text):
+        found = candidates([passage(0, "a", text)], [0.9], terms, AnswerType.NUMBER)
+        return evidence(found[0], found, terms, lambda term: 1.0, frozenset(), pairs)[phrases]
+
+    assert held("يبلغ طول نهر الأردن 251 كيلومترا.") == 1.0
+    assert held("طول النهر في شمال الأردن 251 كيلومترا.") == 0.5     # «طول نهر» side by side, «نهر الأردن» not
+    assert held("يبلغ عدد سكان الأردن عشرة ملايين على ضفة النهر.") == 0.0
+    one_term = frozenset(analyze("منغوليا"))
+    alone = candidates([passage(0, "a", "منغوليا دولة.")], [0.9], one_term, AnswerType.PLACE)
+    assert evidence(alone[0], alone, one_term, lambda term: 1.0, frozenset(),
+                    question_pairs("منغوليا", one_term))[phrases] == 1.0    # a question without a phrase misses none

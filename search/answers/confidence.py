@@ -4,8 +4,9 @@ Why a model of its own: the ranking score only has to order the sentences of one
 its level does not carry from one kind of question to another (TyDi's short «من هو X؟» questions
 score as high on an unrelated article as XQuAD's answerable ones do on theirs).  What does tell
 them apart is whether the passage holds the question's *rare* terms (X itself), weighted by how
-rare each is in the whole index, and how close question, sentence and passage are in the dense
-space, and whether the keyword run agrees on the article.  A logistic model over those features
+rare each is in the whole index, and its phrases as phrases (``phrases``: «نهر الأردن», not «نهر»
+here and «الأردن» there), how close question, sentence and passage are in the dense space, and
+whether the keyword run agrees on the article.  A logistic model over those features
 (the mean of one fitted on the cosines, one on the term features and one on the keyword run's
 agreement, ``FAMILIES``) gives a confidence in 0..1 that the best sentence holds the answer (it is
 fitted on that, not on whether the answer is indexed somewhere: an answerable question whose best
@@ -35,11 +36,11 @@ from typing import Callable, Hashable, Sequence
 import numpy as np
 
 from indexer.text.analysis import analyze
-from search.answers.features import FEATURES, Candidate, weighted
+from search.answers.features import FEATURES, Candidate, phrases_held, weighted
 from search.answers.question_words import AMOUNT_FRAMING
 
 EVIDENCE = ("idf_sentence", "idf_context", "idf_passage", "idf_article", "rarest_in_passage", "missing_rare",
-            "question_terms")
+            "question_terms", "phrases")
 _SHARES = 4     # the first four: the question's IDF mass held ever further from the sentence
 # The four shares enter as their mean, ``idf_coverage``: a term in the sentence counts 1, one only
 # in its neighbours 3/4, elsewhere in the passage 1/2, elsewhere in the article 1/4.  Nested, they
@@ -73,7 +74,8 @@ _FRAMING = frozenset(analyze(" ".join(AMOUNT_FRAMING)))
 
 
 def evidence(best: Candidate, candidates: list[Candidate], terms: frozenset[str],
-             idf: Callable[[str], float | None], article_terms: frozenset[str]) -> np.ndarray:
+             idf: Callable[[str], float | None], article_terms: frozenset[str],
+             pairs: tuple[tuple[str, str], ...] = ()) -> np.ndarray:
     """What the index says for ``best`` (one of ``candidates``) answering, in EVIDENCE order.
     ``idf`` is a term's inverse document frequency in the index, None for a term no passage holds;
     ``article_terms`` the question terms ``best``'s article holds anywhere (title, headings, text):
@@ -90,10 +92,24 @@ def evidence(best: Candidate, candidates: list[Candidate], terms: frozenset[str]
 
     ``question_terms`` (the log of how many terms are counted) says how coarse the shares are: a
     two-term question covers half its IDF mass with one word a related passage happens to share,
-    a seven-term one does not; it describes the question alone, so it is the same in any index."""
+    a seven-term one does not; it describes the question alone, so it is the same in any index.
+
+    ``phrases``: the share of the weight of the question's phrases (``pairs``, its terms held by
+    neighbouring words: ``search.answers.features.question_pairs``) that ``best``'s passage holds as
+    neighbouring words too (a phrase weighs the mean of its two terms; 1 for a question without
+    one).  A related passage shares the question's words, an answer its names: «كم يبلغ طول نهر
+    الأردن» and a passage on a Jordanian city hold «نهر» and «الأردن», not «نهر الأردن»."""
     weight = index_weights(terms, idf)
     context, passage = surroundings(best, candidates)
-    return evidence_from(weight, best.held, context, passage, article_terms | passage)
+    pair_weight = phrase_weights(pairs, weight)
+    return evidence_from(weight, best.held, context, passage, article_terms | passage, pair_weight,
+                         phrases_held(best.passage.text, tuple(pair_weight)))
+
+
+def phrase_weights(pairs: tuple[tuple[str, str], ...], weight: dict[str, float]) -> dict[tuple[str, str], float]:
+    """Each of the question's phrases whose two terms are counted (``index_weights``), weighing the
+    mean of theirs."""
+    return {p: (weight[p[0]] + weight[p[1]]) / 2 for p in pairs if p[0] in weight and p[1] in weight}
 
 
 def index_weights(terms: frozenset[str], idf: Callable[[str], float | None]) -> dict[str, float]:
@@ -114,9 +130,11 @@ def surroundings(best: Candidate, candidates: list[Candidate]) -> tuple[frozense
 
 
 def evidence_from(weight: dict, sentence: frozenset, context: frozenset, passage: frozenset,
-                  article: frozenset) -> np.ndarray:
-    """EVIDENCE from the terms' weights (``index_weights``) and the terms held ever further from the
-    sentence; any hashable stands for a term (``bench.answer_features`` stores them as indices)."""
+                  article: frozenset, pair_weight: dict | None = None,
+                  passage_pairs: frozenset = frozenset()) -> np.ndarray:
+    """EVIDENCE from the terms' weights (``index_weights``), the terms held ever further from the
+    sentence, the phrases' weights (``phrase_weights``) and those the passage holds; any hashable
+    stands for a term or a phrase (``bench.answer_features`` stores them as indices)."""
     rarest = max(weight.values(), default=0.0)
     missing = [weight[t] for t in weight.keys() - passage]
     return np.array([
@@ -127,6 +145,7 @@ def evidence_from(weight: dict, sentence: frozenset, context: frozenset, passage
         float(any(weight.get(t) == rarest for t in passage)),
         max(missing) / rarest if missing and rarest > 0 else 0.0,
         math.log(len(weight)),
+        weighted(passage_pairs, pair_weight) if pair_weight else 1.0,
     ])
 
 

@@ -11,8 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from indexer.text.analysis import analyze_spans, term_set
-from indexer.text.arabic import normalize
+from indexer.text.analysis import analyze_spans, term_set, word_terms
+from indexer.text.arabic import WORD_PATTERN, normalize
 from indexer.text.stemmers import isri_stem
 from indexer.text.sentences import Sentence, split_sentences
 from indexer.store.sqlite import StoredPassage
@@ -100,6 +100,31 @@ def held_terms(text: str, terms: frozenset[str]) -> frozenset[str]:
     would miss «عاصمتها هي أولان باتور» (feminine verbs, «قامت» for «قام», fold the same way)."""
     held = {_fold(t) for t in term_set(text)}
     return frozenset(t for t in terms if _fold(t) in held)
+
+
+def question_pairs(keyword_text: str, terms: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The question's phrases as pairs of ``terms`` held by two words next to each other in its
+    keyword text (stopwords skipped): a name of two words or a noun with its complement («نهر
+    الأردن», «أيرلندا الشمالية», «نادي ليون»).  A passage that holds both words apart, or one of
+    them, names something else (the country of Jordan, an airline of Qatar); ``phrases_held``."""
+    words = [[t for t in found if t in terms] for found in _word_terms(keyword_text)]
+    return tuple(dict.fromkeys((a, b) for first, second in zip(words, words[1:]) for a in first for b in second
+                               if a != b))
+
+
+def phrases_held(text: str, pairs: tuple[tuple[str, str], ...]) -> frozenset[tuple[str, str]]:
+    """The ``pairs`` (``question_pairs``) that ``text`` holds as two words next to each other
+    (stopwords skipped), each up to a final «ت» as ``held_terms``."""
+    wanted = frozenset(_fold(t) for pair in pairs for t in pair)
+    words = [frozenset(map(_fold, found)) & wanted for found in _word_terms(text)]
+    adjacent = {(a, b) for first, second in zip(words, words[1:]) for a in first for b in second}
+    return frozenset(p for p in pairs if (_fold(p[0]), _fold(p[1])) in adjacent)
+
+
+def _word_terms(text: str) -> list[tuple[str, ...]]:
+    """Each word of ``text`` that is not a stopword, as its index terms, in order."""
+    terms_of = word_terms()
+    return [found for found in map(terms_of, WORD_PATTERN.findall(text)) if found]
 
 
 def question_roots(text: str, terms: frozenset[str]) -> dict[str, str]:

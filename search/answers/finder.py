@@ -31,7 +31,7 @@ from indexer.text.analysis import analyze_spans
 from indexer.text.sentences import split_sentences
 from indexer.vectors.cache import EmbeddingCache
 from indexer.store.sqlite import Filters
-from search.answers.features import Candidate, candidates, held_terms, question_roots
+from search.answers.features import Candidate, candidates, held_terms, question_pairs, question_roots
 from search.answers.confidence import bm25_idf, confidence_rows, evidence, keyword_first
 from search.answers.model import AnswerModel, shipped
 from search.fusion import CANDIDATES
@@ -111,7 +111,8 @@ class AnswerFinder:
     def evidence(self, lookup: Lookup, candidate: Candidate) -> np.ndarray:
         """``search.answers.confidence.evidence`` for one candidate, with index-wide term rarity."""
         terms = lookup.parsed.terms
-        return evidence(candidate, lookup.candidates, terms, self.term_idf(), self.article_terms(candidate, terms))
+        return evidence(candidate, lookup.candidates, terms, self.term_idf(), self.article_terms(candidate, terms),
+                        question_pairs(lookup.analysis.keyword_text, terms))
 
     def term_idf(self) -> Callable[[str], float | None]:
         """A term's BM25 IDF over the whole index's passage text (None for a term none holds)."""
