@@ -6,7 +6,7 @@ import pytest
 from indexer.text.analysis import analyze
 from indexer.store.sqlite import StoredPassage
 from search.answers.confidence import EVIDENCE, evidence
-from search.answers.features import FEATURES, candidates, held_terms, phrases_held, question_pairs, question_roots
+from search.answers.features import FEATURES, candidates, held_terms, phrases_held, question_pairs, question_roots, weighted
 from search.answers.question import AnswerType
 
 CAPITAL = frozenset(analyze("عاصمة منغوليا"))
@@ -91,3 +91,9 @@ def test_the_confidence_counts_the_share_of_the_questions_phrases_the_passage_ho
     alone = candidates([passage(0, "a", "منغوليا دولة.")], [0.9], one_term, AnswerType.PLACE)
     assert evidence(alone[0], alone, one_term, lambda term: 1.0, frozenset(),
                     question_pairs("منغوليا", one_term))[phrases] == 1.0    # a question without a phrase misses none
+
+
+def test_a_share_of_every_term_is_one_whatever_order_the_terms_come_in():
+    weight = {"a": 0.1, "b": 0.2, "c": 0.3}       # 0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1 in floating point
+    assert weighted(["c", "b", "a"], weight) == 1.0
+    assert weighted(["b"], weight) == 0.2 / (0.1 + 0.2 + 0.3)
