@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from indexer.text.arabic import WORD_PATTERN, is_stopword, token_words
 from indexer.text.articles import clean_text
 from indexer.keyword.index import KeywordQuery, stems
-from indexer.text.forms import word_forms
 
 PHRASE = re.compile(r'"([^"]*)"|«([^»]*)»')
 QUOTES = re.compile(r'["«»]')
@@ -57,7 +56,7 @@ class ParsedQuery:
         """Every written form of every word searched for: what highlighting marks."""
         words = [w for g in self.keyword.searched for w in g]
         words += [w for p in self.keyword.phrases for w in p if not is_stopword(w)]
-        return frozenset().union(*(word_forms(w) for w in words))
+        return frozenset().union(*(self.keyword.word_forms(w) for w in words))
 
 
 def normalized_words(text: str) -> list[str]:

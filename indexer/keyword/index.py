@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import dataclasses
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -22,7 +23,7 @@ from whoosh.fields import ID, Schema
 from indexer.text.analysis import DEFAULT_STEM, arabic_analyzer
 from indexer.text.arabic import is_stopword
 from indexer.text.dates import utc_day
-from indexer.text.forms import behind_proclitics, proclitic_readings, word_forms
+from indexer.text.forms import attached_forms, behind_proclitics, proclitic_readings, word_forms
 from indexer.text.stemmers import get_stemmer
 from indexer.keyword.fields import ArabicText
 from indexer.keyword.merge import tiered_merge
@@ -59,7 +60,9 @@ class KeywordQuery:
     stems and, re-ranking only, their ISRI roots. Each phrase must match word after word, in
     written forms; no passage holding a form of an ``excluded`` word matches. ``readings``: per
     group, the words its typed words are read as once a proclitic the reader typed is taken off
-    (``read_clitics``); a group holds them as it holds its own words.
+    (``read_clitics``); a group holds them as it holds its own words. ``whole_words``: per word
+    whose written forms are matched, those forms the index reads as words of their own
+    (``read_clitics``: وزير is no و + زير), which it does not match.
     """
 
     groups: tuple[tuple[str, ...], ...] = ()
@@ -68,6 +71,7 @@ class KeywordQuery:
     excluded: tuple[str, ...] = ()
     short: bool = True
     readings: tuple[tuple[str, ...], ...] = ()
+    whole_words: tuple[tuple[str, frozenset[str]], ...] = ()
 
     @property
     def searched(self) -> tuple[tuple[str, ...], ...]:
@@ -79,15 +83,27 @@ class KeywordQuery:
         """The light stems of the group words, once each."""
         return tuple(dict.fromkeys(stems(w for g in self.searched for w in g)))
 
+    @property
+    def form_words(self) -> tuple[str, ...]:
+        """The words matched in their written forms: a short query's words and readings, its
+        phrases' words, and every query's excluded words."""
+        phrase_words = (w for p in self.phrases for w in p if not is_stopword(w))
+        searched = (w for g in self.searched for w in g) if self.short else ()
+        return tuple(dict.fromkeys((*searched, *phrase_words, *self.excluded)))
+
+    def word_forms(self, word: str) -> frozenset[str]:
+        """The written forms of ``word`` this query matches (``word_forms`` less its ``whole_words``)."""
+        whole = dict(self.whole_words).get(word)
+        return word_forms(word) - whole if whole else word_forms(word)
+
+    def forms(self, words) -> tuple[str, ...]:
+        """Every written form of any of ``words`` this query matches, sorted (one synonym group)."""
+        return tuple(sorted(frozenset().union(*(self.word_forms(w) for w in words))))
+
 
 def stems(words) -> list[str]:
     stem = get_stemmer(DEFAULT_STEM)
     return [stem(w) for w in words]
-
-
-def forms(words) -> tuple[str, ...]:
-    """Every written form of any of ``words``, sorted (one synonym group)."""
-    return tuple(sorted(frozenset().union(*(word_forms(w) for w in words))))
 
 
 def make_schema(settings: KeywordSettings) -> Schema:
@@ -161,7 +177,7 @@ class KeywordIndex:
         self._ix = None
         self._searcher = None
         self._whoosh_checked = False   # the searcher's Whoosh files checksummed (first Whoosh search)
-        self._readings = None          # (searcher, {word: its readings}): ``_readings_memo``
+        self._readings = None          # (searcher, ReadWords): ``_readings_memo``
         self._state = None             # (the state file's identity, its generation): ``generation``
         self.compiled = CompiledPostings(layout.keyword_postings_dir, [
             f for f, _ in (*settings.stem_fields, *settings.root_fields, *settings.form_fields)])
@@ -404,12 +420,13 @@ class KeywordIndex:
         view = self._view()
         return read_clitics(view, query, self.settings, self._readings_memo(view))
 
-    def _readings_memo(self, view: PostingsView) -> dict[str, list[str]]:
-        """The words read so far by this searcher, with their readings: those depend only on what
-        the index holds, which one searcher never sees change, and questions share many words
-        (each costs several look-ups over every segment). Bounded; a new searcher starts afresh."""
+    def _readings_memo(self, view: PostingsView) -> ReadWords:
+        """The words read so far by this searcher, with their readings and whole words: those depend
+        only on what the index holds, which one searcher never sees change, and questions share
+        many words (each costs several look-ups over every segment). Bounded; a new searcher
+        starts afresh."""
         if self._readings is None or self._readings[0] is not view.searcher or len(self._readings[1]) >= READINGS_KEPT:
-            self._readings = (view.searcher, {})
+            self._readings = (view.searcher, ReadWords())
         return self._readings[1]
 
     def _view(self) -> PostingsView:
@@ -445,7 +462,7 @@ def _match(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -
     """Every document's score, and which live documents match ``query``."""
     phrase_words = [(w,) for p in query.phrases for w in p if not is_stopword(w)]
     if query.short:
-        groups = [forms(g) for g in (*query.searched, *phrase_words)]
+        groups = [query.forms(g) for g in (*query.searched, *phrase_words)]
         scores, held = view.score([(f, b, groups) for f, b in settings.form_fields])
         matched = (_groups_held(view, held, len(groups)) == len(groups)) & view.live
         if len(query.groups) > 1:
@@ -471,32 +488,57 @@ def _match(view: PostingsView, query: KeywordQuery, settings: KeywordSettings) -
             matched = _groups_held(view, phrase_held, len(phrase_stems)) == len(phrase_stems)
     matched &= view.live
     for phrase in query.phrases:
-        matched &= _phrase_mask(view, phrase, query.short, matched, settings)
+        matched &= _phrase_mask(view, query, phrase, matched, settings)
     if query.excluded:
-        _, held = view.score([(f, 0.0, [forms(query.excluded)]) for f, _ in settings.form_fields])
+        _, held = view.score([(f, 0.0, [query.forms(query.excluded)]) for f, _ in settings.form_fields])
         matched &= _groups_held(view, held, 1) == 0
     return scores, matched
 
 
+@dataclass
+class ReadWords:
+    """What one searcher's index said of words read before (``KeywordIndex._readings_memo``):
+    each word's readings, and the forms of each word it reads as words of their own."""
+    readings: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    whole: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.readings) + len(self.whole)
+
+
 def read_clitics(view: PostingsView, query: KeywordQuery, settings: KeywordSettings,
-                 memo: dict[str, list[str]] | None = None) -> KeywordQuery:
-    """``query`` with each group's readings (``KeywordQuery.readings``): a typed word the index
-    holds is also read without a proclitic (``proclitic_readings``: بتونس as تونس) where the index
-    holds the stripped word in a form of its own (not one of the typed word's), never holds the
-    typed word behind the article or a preposition (``behind_proclitics``: الفساد says فساد is a
-    whole word), and the articles holding the typed word mention the stripped one more often than
-    chance (``_co_mentioned``: none of those naming فراس says راس). A word the index does not hold
-    has no readings: without evidence, an absent name (فادي) would find an unrelated word (ادي).
-    So a whole word whose letters look like a clitic keeps its meaning; and a reading only adds."""
+                 memo: ReadWords | None = None) -> KeywordQuery:
+    """``query`` with each group's readings (``KeywordQuery.readings``) and the written forms it
+    does not match (``KeywordQuery.whole_words``).
+
+    Readings: a typed word the index holds is also read without a proclitic
+    (``proclitic_readings``: بتونس as تونس) where the index holds the stripped word in a form of its
+    own (not one of the typed word's), never holds the typed word behind the article or a
+    preposition (``behind_proclitics``: الفساد says فساد is a whole word), and the articles holding
+    the typed word mention the stripped one more often than chance (``_co_mentioned``: none of
+    those naming فراس says راس). A word the index does not hold has no readings: without evidence,
+    an absent name (فادي) would find an unrelated word (ادي). So a whole word whose letters look like
+    a clitic keeps its meaning; and a reading only adds.
+
+    Whole words, the other way: a form with a clitic on the bare word (``attached_forms``: ل + بنان)
+    is not matched where the word it spells stands behind the article or a preposition in the index
+    (بلبنان) and is more common than the typed word in its other forms (``_whole_words``), so بنان
+    does not find Lebanon, nor زير every minister (وزير)."""
     fields = [f for f, _ in settings.form_fields]
-    memo = {} if memo is None else memo   # ``view``'s words read before (``KeywordIndex._readings_memo``)
+    memo = ReadWords() if memo is None else memo
 
     def of(word: str) -> list[str]:
-        if word not in memo:
-            memo[word] = _readings(view, word, fields)
-        return memo[word]
+        if word not in memo.readings:
+            memo.readings[word] = _readings(view, word, fields)
+        return memo.readings[word]
+
+    def whole(word: str) -> frozenset[str]:
+        if word not in memo.whole:
+            memo.whole[word] = _whole_words(view, word, fields)
+        return memo.whole[word]
     readings = tuple(tuple(dict.fromkeys(r for w in g for r in of(w) if r not in g)) for g in query.groups)
-    return replace(query, readings=readings)
+    query = replace(query, readings=readings)
+    return replace(query, whole_words=tuple((w, whole(w)) for w in query.form_words if whole(w)))
 
 
 # Words whose readings one keyword index remembers (``KeywordIndex._readings_memo``).
@@ -524,6 +566,51 @@ def _readings(view: PostingsView, word: str, fields: Sequence[str]) -> list[str]
         readings.append(stripped)
         base, holding = stripped, None
     return readings
+
+
+def _whole_words(view: PostingsView, word: str, fields: Sequence[str]) -> frozenset[str]:
+    """The forms of ``word`` with a clitic on the bare word (``attached_forms``) that spell a word
+    of their own (see ``read_clitics``), taken by the clitic they add (ل + بنان: لبنان, للبنان,
+    لبنانيين): where the index holds what they spell behind the article or a preposition (بلبنان,
+    اللبنانيين), and the articles holding them outnumber those holding ``word`` in its other forms
+    (لبنان against بنان, البنان, بالبنان): a clitic form of a word is rarer than the word (لوريال
+    is written, yet وريال, rarer than ريال, stays و + ريال)."""
+    attached = attached_forms(word)
+    if not attached:
+        return _other_reading_of_contraction(view, word, fields)
+    by_clitic: dict[str, dict[str, list[str]]] = {}   # the clitic on the word -> spelled word -> its forms
+    for form, spelled in attached.items():
+        by_clitic.setdefault(spelled[0], {}).setdefault(spelled, []).append(form)
+    behind = [(clitic, behind_proclitics(spelled)) for clitic, words in by_clitic.items() for spelled in words]
+    held = iter(view.held([t for _, b in behind for t in b], fields))
+    standing = {clitic for clitic, b in behind if any([next(held) for _ in b])}
+    if not standing:
+        return frozenset()
+    bare = len(view.articles_holding(sorted(word_forms(word) - attached.keys()), fields))
+    whole = set()
+    for clitic in standing:
+        forms = [f for fs in by_clitic[clitic].values() for f in fs]
+        if len(view.articles_holding(forms, fields)) > bare:
+            whole.update(forms)
+    return frozenset(whole)
+
+
+def _other_reading_of_contraction(view: PostingsView, word: str, fields: Sequence[str]) -> frozenset[str]:
+    """ل before a word that begins with ل reads as ل + the article too: للبنان as ل + البنان (بالبنان)
+    beside ل + لبنان. Where the index holds the second reading as a word (behind the article or
+    a preposition: بلبنان) and the articles holding the typed word do not mention the first one's
+    other forms more often than chance (``_co_mentioned``), those forms are not matched. Without
+    evidence either way (the typed word not held), both stay, as before."""
+    if not word.startswith("لل"):
+        return frozenset()
+    other = word[1:]
+    if not view.held(list(behind_proclitics(other)), fields).any():
+        return frozenset()
+    article = sorted(word_forms(word) - word_forms(other))
+    typed = view.articles_holding([word], fields)
+    if not len(typed) or _co_mentioned(typed, view.articles_holding(article, fields), view.article_count):
+        return frozenset()
+    return frozenset(article)
 
 
 def _co_mentioned(typed: np.ndarray, stripped: np.ndarray, articles: int) -> bool:
@@ -582,12 +669,12 @@ def _groups_held(view: PostingsView, held: list[list[np.ndarray]], groups: int) 
     return counts
 
 
-def _phrase_mask(view: PostingsView, phrase: tuple[str, ...], short: bool, candidates: np.ndarray,
+def _phrase_mask(view: PostingsView, query: KeywordQuery, phrase: tuple[str, ...], candidates: np.ndarray,
                  settings: KeywordSettings) -> np.ndarray:
     """The ``candidates`` holding ``phrase``: in written forms in the form fields, where stopwords
     keep their places; for a question, by light stems in the text field, where they do not."""
-    if short:
-        sequence = [(i, word_forms(w)) for i, w in enumerate(phrase) if not is_stopword(w)]
+    if query.short:
+        sequence = [(i, query.word_forms(w)) for i, w in enumerate(phrase) if not is_stopword(w)]
         return _adjacent_mask(view, sequence, candidates) if len(sequence) > 1 else candidates
     sequence = [(i, frozenset(settings.stems([w]))) for i, w in enumerate(w for w in phrase if not is_stopword(w))]
     return _adjacent_mask(view, sequence, candidates, ("text",)) if len(sequence) > 1 else candidates
@@ -608,7 +695,7 @@ def _name_or_all(view: PostingsView, query: KeywordQuery, holding_all: np.ndarra
     """(matches, scores): the documents holding the words as typed (next to each other, in order)
     when they are a name, i.e. stand so in at least ``settings.collocation`` of the documents holding
     them all; else all of them, those holding them as typed boosted by ``settings.adjacent_boost``."""
-    together = _adjacent_mask(view, [(o, frozenset(forms(g))) for o, g in zip(query.offsets, query.searched)],
+    together = _adjacent_mask(view, [(o, frozenset(query.forms(g))) for o, g in zip(query.offsets, query.searched)],
                               holding_all)
     if together.sum() >= settings.collocation * holding_all.sum():
         return together, scores

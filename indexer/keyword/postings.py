@@ -508,6 +508,18 @@ class PostingsView:
         held[self.joined.numbers[1][docs]] = True
         return np.flatnonzero(held)
 
+    def held(self, terms: Sequence[str], fields: Sequence[str]) -> np.ndarray:
+        """For each of ``terms``, whether any segment holds it in any of ``fields``: that the text
+        has the word at all (a passage deleted but not merged away yet still counts: it was text)."""
+        wanted = np.array(terms, dtype=str)
+        found = np.zeros(len(wanted), dtype=bool)
+        if len(wanted):
+            for _, segment in self.units:
+                for field in fields:
+                    starts, ends = segment.fields[field].ranges(wanted)
+                    found |= ends > starts
+        return found
+
     def _docs_holding(self, wanted: np.ndarray, field: str) -> np.ndarray:
         """The searcher document numbers of ``wanted``'s postings in ``field``, repeats kept: the
         documents alone: reading clitics needs no weights or field lengths, which scoring gathers

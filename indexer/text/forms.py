@@ -10,6 +10,12 @@ word can meet its own forms and nothing shorter. A query word that itself carrie
 the article (والعراق, بالعراق, للعراق) is first reduced to its article form. The same rules
 define the news-names gold (``bench.names``), and ``docs/analysis.md`` measures them.
 
+The other way round, a form can be a word of its own: و + زير is وزير, ل + بنان is لبنان, ك + مال
+is كمال. ``attached_forms`` names, for each form where a clitic stands on the bare word, the
+word it then spells; the index decides whether that is a word of its own
+(``indexer.keyword.index.read_clitics``: it stands behind the article or a preposition, الوزير,
+بلبنان), and such forms are not matched.
+
 The one way to something shorter: a reader types a clitic too (بتونس, ولبنان, لغزة), and
 ``proclitic_readings`` offers the word without it; the index alone decides whether that reading
 holds (``indexer.keyword.index.read_clitics``), since most words that begin with these letters
@@ -71,6 +77,28 @@ def word_forms(word: str) -> frozenset[str]:
     return frozenset({c + p + body for c in CONJUNCTIONS for p in PREPOSITIONS for body in bodies
                       if not (p == "ل" and body.startswith(ARTICLE))}
                      | {c + body for c in CONJUNCTIONS for body in contracted} | {word})
+
+
+@lru_cache(maxsize=4096)
+def attached_forms(word: str) -> dict[str, str]:
+    """The forms of ``word`` (``word_forms``) where a clitic stands right on the word or its nisba
+    form, without the article, each with the word the clitic and the body spell together (of بنان:
+    ولبنان -> لبنان, لبنانيين -> لبنانيين, and للبنان -> لبنان, since لل is ل + ل as well as ل + the
+    article; of زير: وزير -> وزير): what may be a word of its own rather than a clitic on ``word``.
+    ``word`` itself is never one."""
+    core = article_form(word)
+    if core.startswith(ARTICLE):
+        return {}
+    attached = {}
+    for body in nisba_forms(core) | {core}:
+        for c in CONJUNCTIONS:
+            for p in PREPOSITIONS:
+                if c or p:
+                    attached[c + p + body] = p + body if p else c + body
+            # ل + the article contracts to لل, which is also ل before ل + the body (للبنان).
+            attached[c + "لل" + body] = "ل" + body
+    attached.pop(word, None)
+    return attached
 
 
 def nisba_forms(body: str) -> set[str]:
