@@ -271,7 +271,9 @@ def search(query, index_dir, mode, level, k, offset, fusion, dense_weight, batch
       and with a nisba or plural ending (لبنان: اللبنانية, اللبنانيين;
       ليبيا: الليبي), never a shorter word (لبنان does not match بن),
       unless a clitic you typed is one by the index's evidence (بتونس
-      also finds تونس; لبنان still never finds بنان).
+      also finds تونس; لبنان still never finds بنان); and not a form
+      the index shows is a word of its own (بنان does not find لبنان,
+      nor زير وزير).
     - Several words that stand together, in order, in most of the passages
       holding them all are a name (رام الله, الأمم المتحدة): only articles
       holding them so match. Otherwise those holding them so rank first.
