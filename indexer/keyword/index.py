@@ -541,7 +541,7 @@ def read_clitics(view: PostingsView, query: KeywordQuery, settings: KeywordSetti
     return replace(query, whole_words=tuple((w, whole(w)) for w in query.form_words if whole(w)))
 
 
-# Words whose readings one keyword index remembers (``KeywordIndex._readings_memo``).
+# Words whose readings and whole words one keyword index remembers (``KeywordIndex._readings_memo``).
 READINGS_KEPT = 1 << 14
 # The level of the one-sided test that the articles holding a typed word mention its stripped form
 # more often than chance: the usual 1%, not fitted.
