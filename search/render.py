@@ -102,10 +102,10 @@ def print_hit(hit) -> None:
 
 
 def counted(values: list[dict], top: int | None = None) -> str:
-    """Facet or stats counts as one line: ``BBC 3, CNN 2``."""
+    """Facet or stats counts as one line: ``BBC 3, CNN 2, (none) 1`` (the articles without one)."""
     shown = values[:top]
     more = f" (+{len(values) - len(shown)} more)" if len(values) > len(shown) else ""
-    return ", ".join(f"{v['value']} {v['count']}" for v in shown) + more
+    return ", ".join(f"{'(none)' if v['value'] is None else v['value']} {v['count']}" for v in shown) + more
 
 
 def print_similar(results) -> None:

@@ -34,6 +34,8 @@ MODE_NAMES = {"hybrid": "كلمات ومعنى", "keyword": "بالكلمات", 
 LEVEL_NAMES = {"articles": "مقالات", "passages": "فقرات"}
 SORT_NAMES = {"relevance": "الأكثر صلة", "newest": "الأحدث", "oldest": "الأقدم"}
 FACET_NAMES = {"source": "المصادر", "section": "الأقسام"}
+# The articles a facet has no value for (no filter selects them, so they get no link).
+WITHOUT = {"source": "بلا مصدر", "section": "بلا قسم"}
 # Values of a facet the page lists (most articles first); the counts of the rest are in /api/search.
 FACET_SHOWN = 8
 MAX_PAGE = MAX_OFFSET // PAGE_SIZE + 1
@@ -133,8 +135,10 @@ def pagination(request: Request, page: int, ranked: int) -> dict:
 
 def facet_links(request: Request, facets: dict, filters: Filters) -> dict:
     """Each source and section with its count of matching articles and a link that filters the
-    search to it; the filters in force, each with a link that lifts it."""
-    shown = {name: [{**value, "href": page_link(request, **{name: value["value"]})}
+    search to it (the articles without one counted too, unlinked); the filters in force, each with
+    a link that lifts it."""
+    shown = {name: [{**value, "href": page_link(request, **{name: value["value"]})} if value["value"] is not None
+                    else {"value": WITHOUT[name], "count": value["count"], "href": None}
                     for value in facets[name][:FACET_SHOWN]] for name in FACET_NAMES}
     active = [{"name": name, "value": value,
                "href": page_link(request, **{name: [v for v in getattr(filters, name) if v != value]})}

@@ -262,6 +262,17 @@ def test_each_facet_link_filters_to_as_many_articles_as_it_counts(client, facet)
         assert total(follow(client, filtered, r'<a class="lift" href="([^"]+)"')) == total(page)
 
 
+def test_facets_count_the_articles_without_a_value_so_each_adds_up(client):
+    """The hostile article has no section: counted as «بلا قسم» (no filter selects it, so no link),
+    and each facet's counts add up to the matching articles, in the API and on the page."""
+    data = client.get("/api/search?q=النفط&mode=keyword&facets=true").json()
+    for name in ("source", "section", "month"):
+        assert sum(v["count"] for v in data["facets"][name]) == data["matches"], name
+    assert data["facets"]["section"][-1] == {"value": None, "count": 1}
+    listed = re.search(r'data-facet="section">(.*?)</p>', client.get("/?q=النفط&mode=keyword").text, re.S)[1]
+    assert '<span class="without">بلا قسم <span class="count">(<bdi>1</bdi>)</span></span>' in listed
+
+
 def test_related_hits_say_they_do_not_hold_the_words(client):
     api = client.get("/api/search?q=أسعار النفط&offset=20&k=10").json()
     related = [h["article_id"] for h in api["hits"] if h["label"] == "related"]
