@@ -27,7 +27,7 @@ from typing import Iterable
 import numpy as np
 
 from indexer.keyword.positions import spans
-from indexer.keyword.postings import article_key, article_keys
+from indexer.keyword.postings import article_key
 
 
 # ``PairKeys.places_of`` of an article outside a story (its node's pairs decide it) and of one

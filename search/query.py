@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from indexer.text.arabic import WORD_PATTERN, is_stopword, token_words
 from indexer.text.articles import clean_text
-from indexer.keyword.index import KeywordQuery, stems
+from indexer.keyword.query import KeywordQuery, stems
 
 PHRASE = re.compile(r'"([^"]*)"|«([^»]*)»')
 QUOTES = re.compile(r'["«»]')

@@ -17,7 +17,7 @@ from indexer.text.articles import Article
 from indexer.text.arabic import is_stopword
 from indexer.text.forms import (CONJUNCTIONS, PREPOSITIONS, READING_FLOOR, attached_forms, behind_proclitics,
                                  proclitic_readings, word_forms)
-from indexer.keyword.index import poisson_tail
+from indexer.keyword.clitics import poisson_tail
 from search.engine import Engine
 from search.query import parse_query
 

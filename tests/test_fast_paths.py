@@ -346,7 +346,7 @@ def test_scores_are_those_first_written_to_the_bit(index_copy):
                    for text in QUERIES for boost in (1.0, 0.7)]
         entries.append([("text", 1.0, [held[:1], held[1:9], ["غير_موجود", held[2], held[2]], [], held[::3]]),
                         ("title", 0.7, [held[5:7], held[:2]]), ("text_root", 1.3, [held[3:4]]), ("heading", 2.0, [])])
-        from indexer.keyword.index import KeywordQuery
+        from indexer.keyword.query import KeywordQuery
         entries.append([(f, b, [KeywordQuery().forms([w]) for w in ("الكاظمي", "طهران", "النفط")])
                         for f, b in keyword.settings.form_fields])
         for entry in entries:

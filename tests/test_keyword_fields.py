@@ -7,7 +7,8 @@ from whoosh.analysis import CompositeAnalyzer
 from whoosh.fields import TEXT
 
 import indexer.keyword.index as keyword_index
-from indexer.keyword.index import KeywordQuery, build_query, field_terms
+from indexer.keyword.index import build_query, field_terms
+from indexer.keyword.query import KeywordQuery
 from indexer.keyword.postings import CompiledPostings
 from search.query import content_words
 from tests.test_keyword_writer import FIELDS, SETTINGS, rows, write_in_commits  # noqa: F401 (fixture)

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from whoosh.scoring import bm25
 
-from indexer.keyword.index import KeywordQuery, _match, _once
+from indexer.keyword.index import _match, _once
+from indexer.keyword.query import KeywordQuery
 from indexer.keyword.postings import _TermStats
 from indexer.keyword.settings import KeywordSettings
 from indexer.pipeline import Indexer

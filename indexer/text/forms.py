@@ -13,12 +13,12 @@ define the news-names gold (``bench.names``), and ``docs/analysis.md`` measures 
 The other way round, a form can be a word of its own: و + زير is وزير, ل + بنان is لبنان, ك + مال
 is كمال. ``attached_forms`` names, for each form where a clitic stands on the bare word, the
 word it then spells; the index decides whether that is a word of its own
-(``indexer.keyword.index.read_clitics``: it stands behind the article or a preposition, الوزير,
+(``indexer.keyword.clitics.read_clitics``: it stands behind the article or a preposition, الوزير,
 بلبنان), and such forms are not matched.
 
 The one way to something shorter: a reader types a clitic too (بتونس, ولبنان, لغزة), and
 ``proclitic_readings`` offers the word without it; the index alone decides whether that reading
-holds (``indexer.keyword.index.read_clitics``), since most words that begin with these letters
+holds (``indexer.keyword.clitics.read_clitics``), since most words that begin with these letters
 are whole words (بريطانيا, وزير, فراس).
 """
 from __future__ import annotations
