@@ -27,8 +27,8 @@ from server.security import SecurityHeaders
 
 log = logging.getLogger("baheth.server")
 # Search processes by default: one per core this process may run on, up to this many (each
-# holds its own encoder and engine: 360 to 630 MB at 100k passages, about 280 MiB more
-# with static query shapes).
+# holds its own encoder and engine: at 100k passages 1,308 MiB resident, 690 MiB of it its own,
+# the rest the index's mapped files and libraries, docs/performance.md, "Serving: one queue").
 MAX_DEFAULT_WORKERS = 8
 # One inference thread per query encoder: under concurrent requests the other cores have other
 # requests' work, and e5-openvino spent 14 CPU ms a question on one thread against 16 on two
