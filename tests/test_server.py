@@ -343,9 +343,11 @@ def test_serve_refuses_one_process_options_with_several_search_processes(served_
     assert result.exit_code == 2 and "use them with --workers 1" in result.output and args[-2] in result.output
 
 
-def test_readers_never_see_a_half_written_article_while_the_index_is_written(served_index, tmp_path):
+@pytest.mark.parametrize("serving", [{"engines": 3}, {"processes": 2}], ids=["engines", "search-processes"])
+def test_readers_never_see_a_half_written_article_while_the_index_is_written(served_index, tmp_path, serving):
     """Four clients search and read one article while a writer replaces it 20 times: every hit
-    and every article read is one whole version (its title's number is its body's)."""
+    and every article read is one whole version (its title's number is its body's), whether
+    the engines are the HTTP process's own or those of search processes (``baheth serve``'s default)."""
     import re
     import shutil
 
@@ -355,7 +357,7 @@ def test_readers_never_see_a_half_written_article_while_the_index_is_written(ser
 
     target = tmp_path / "index"
     shutil.copytree(served_index, target)
-    app = create_app(target, engines=3)
+    app = create_app(target, **serving)
     done, seen, problems = threading.Event(), set(), []
 
     def version(n: int) -> Article:
