@@ -61,7 +61,7 @@ def read_clitics(view: PostingsView, query: KeywordQuery, settings: KeywordSetti
         return memo.whole[word]
     readings = tuple(tuple(dict.fromkeys(r for w in g for r in of(w) if r not in g)) for g in query.groups)
     query = replace(query, readings=readings)
-    return replace(query, whole_words=tuple((w, whole(w)) for w in query.form_words if whole(w)))
+    return replace(query, whole_words=tuple((w, forms) for w in query.form_words if (forms := whole(w))))
 
 
 # Words whose readings and whole words one keyword index remembers (``KeywordIndex._readings_memo``).
